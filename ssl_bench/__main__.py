@@ -1,0 +1,7 @@
+"""``python -m ssl_bench`` is the same entry point as ``ssl-bench``."""
+
+import sys
+
+from ssl_bench.cli import main
+
+sys.exit(main())
