@@ -1,0 +1,58 @@
+"""Atomic checkpoints: write to a temporary file in the same folder, then rename over the old one.
+
+A run killed mid-write leaves the previous checkpoint intact; a corrupt or foreign file gives a
+:class:`UserError` that says what to do instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ssl_bench.errors import UserError
+
+FORMAT_VERSION = 1
+
+
+def atomic_write_bytes(path: Path, write: Any) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, fsync, then ``os.replace`` it onto ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    atomic_write_bytes(path, lambda file: file.write(text.encode()))
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    atomic_write_bytes(path, lambda file: torch.save({"format_version": FORMAT_VERSION, **state}, file))
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a checkpoint written by :func:`save_checkpoint` (tensors and plain Python values only)."""
+    if not path.is_file():
+        raise UserError(f"no checkpoint at {path}; train the run first (ssl-bench train ... --out {path.parent})")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for a damaged file
+        raise UserError(
+            f"checkpoint {path} is corrupt or unreadable ({type(err).__name__}); delete it and retrain"
+        ) from err
+    if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
+        raise UserError(f"{path} is not an ssl-bench checkpoint (format {FORMAT_VERSION}); delete it and retrain")
+    return state

@@ -1,0 +1,48 @@
+"""``ssl-bench eval``: kNN and linear-probe accuracy of a trained run or a baseline, as one JSON object."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ssl_bench.config import DEVICES, FEATURES
+from ssl_bench.errors import UserError
+from ssl_bench.evaluate import BASELINES, evaluate_baseline, evaluate_run
+
+NAME = "eval"
+HELP = "Evaluate frozen features with weighted kNN (faiss) and a linear probe on the official test split."
+EXAMPLE = "ssl-bench eval runs/simclr-fashion-mnist-convnet-n5000-s0 --json   |   " \
+          "ssl-bench eval --baseline random-init --dataset fashion-mnist --subset 5000 --json"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", nargs="?", help="a run directory written by ssl-bench train")
+    parser.add_argument("--knn", action="store_true", help="only kNN (default: kNN and linear)")
+    parser.add_argument("--linear", action="store_true", help="only the linear probe (default: both)")
+    parser.add_argument("--features", choices=FEATURES, default="backbone")
+    parser.add_argument("--baseline", choices=BASELINES, help="evaluate a baseline instead of a run")
+    parser.add_argument("--dataset", default="fashion-mnist", help="dataset of the baseline")
+    parser.add_argument("--backbone", default="convnet", help="backbone of the random-init baseline")
+    parser.add_argument("--subset", type=int, help="baseline: seeded class-balanced train subset")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", choices=DEVICES, default="auto")
+    parser.add_argument("--download", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (default: a short summary)")
+
+
+def run(args: argparse.Namespace) -> int:
+    knn, linear = (args.knn or not args.linear), (args.linear or not args.knn)
+    if args.baseline:
+        result = evaluate_baseline(args.baseline, args.dataset, args.backbone, args.subset, args.seed,
+                                   knn=knn, linear=linear, device=args.device, download=args.download)
+    elif args.run_dir:
+        result = evaluate_run(args.run_dir, knn=knn, linear=linear, features=args.features, device=args.device)
+    else:
+        raise UserError("give a RUN_DIR or --baseline raw-pixels|random-init (see ssl-bench eval --help)")
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+    else:
+        for key in ("knn_top1", "knn_top1_k20", "linear_top1"):
+            if result.get(key) is not None:
+                print(f"{key}: {100 * result[key]:.2f}%")
+    return 0

@@ -1,0 +1,110 @@
+"""Training configuration: one dataclass, filled from defaults, a YAML file and command-line values.
+
+Unknown keys and invalid values raise :class:`UserError` listing the valid ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ssl_bench.errors import UserError
+
+DEVICES = ("auto", "cpu", "cuda")
+FEATURES = ("backbone", "projector")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines a training run (and so its result), plus where it is written.
+
+    ``lr`` is the base learning rate for a batch of 256 (scaled linearly with ``batch_size``);
+    ``None`` for ``optimizer``, ``lr`` and ``weight_decay`` takes the method's published default.
+    """
+
+    method: str
+    dataset: str = "fashion-mnist"
+    backbone: str = "convnet"
+    epochs: int = 10
+    batch_size: int = 256
+    subset: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    out: str | None = None
+    optimizer: str | None = None
+    lr: float | None = None
+    weight_decay: float | None = None
+    warmup_epochs: float = 1.0
+    method_params: dict[str, Any] = field(default_factory=dict)
+    augment: dict[str, Any] = field(default_factory=dict)
+    amp: bool = True
+    channels_last: bool = True
+    compile: bool = False
+    download: bool = False
+
+    def run_dir(self) -> Path:
+        if self.out:
+            return Path(self.out)
+        subset = f"-n{self.subset}" if self.subset else ""
+        return Path("runs") / f"{self.method}-{self.dataset.replace(':', '_').replace('/', '_')}-{self.backbone}{subset}-s{self.seed}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def identity(self) -> dict[str, Any]:
+        """The keys that make two runs the same run (a checkpoint may only be resumed under these)."""
+        return {k: v for k, v in self.to_dict().items() if k not in ("out", "device", "download", "compile")}
+
+
+def config_keys() -> list[str]:
+    return [f.name for f in dataclasses.fields(TrainConfig)]
+
+
+def make_config(values: dict[str, Any]) -> TrainConfig:
+    """Build and validate a :class:`TrainConfig` from a dict (YAML file merged with CLI values)."""
+    unknown = sorted(set(values) - set(config_keys()))
+    if unknown:
+        raise UserError(f"unknown config key(s) {unknown}; valid keys: {', '.join(config_keys())}")
+    if "method" not in values or values["method"] is None:
+        raise UserError("no method given; pass --method simclr|vicreg|barlowtwins (or 'method:' in --config)")
+    config = TrainConfig(**values)
+    validate(config)
+    return config
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file {path} not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise UserError(f"config file {path} is not valid YAML: {str(err).splitlines()[0]}") from err
+    if not isinstance(data, dict):
+        raise UserError(f"config file {path} must hold a mapping of keys to values")
+    return data
+
+
+def validate(config: TrainConfig) -> None:
+    from ssl_bench.backbones import BACKBONES
+    from ssl_bench.methods import METHODS
+    from ssl_bench.optim import OPTIMIZERS
+
+    METHODS.get(config.method)
+    if not config.backbone.startswith("timm:"):
+        BACKBONES.get(config.backbone)
+    if config.device not in DEVICES:
+        raise UserError(f"unknown device {config.device!r}; choose one of: {', '.join(DEVICES)}")
+    if config.optimizer is not None and config.optimizer not in OPTIMIZERS:
+        raise UserError(f"unknown optimizer {config.optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
+    for name in ("epochs", "batch_size"):
+        if int(getattr(config, name)) < 1:
+            raise UserError(f"{name} must be a positive integer, got {getattr(config, name)}")
+    if config.batch_size < 2:
+        raise UserError("batch_size must be at least 2 (the losses compare images within a batch)")
+    if config.subset is not None and config.subset < 2:
+        raise UserError(f"subset must be at least 2 images, got {config.subset}")

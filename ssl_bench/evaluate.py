@@ -1,0 +1,109 @@
+"""Frozen-feature evaluation of a trained run or a baseline, under one protocol.
+
+The kNN database and the linear probe's training data are the run's training images (the same seeded subset
+when ``--subset`` was used); queries are the dataset's official test split. Features are extracted once per
+run and cached in ``RUN_DIR/features/``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import Tensor, nn
+
+from ssl_bench import __version__
+from ssl_bench.backbones import build_backbone
+from ssl_bench.checkpoint import atomic_write_json
+from ssl_bench.data.augment import augment_config
+from ssl_bench.data.datasets import ImageDataset, balanced_subset, load_dataset
+from ssl_bench.errors import UserError
+from ssl_bench.eval import evaluate_features
+from ssl_bench.eval.features import cached_features, extract_features
+from ssl_bench.train import NormalisedEncoder, load_encoder, resolve_device, training_data
+
+BASELINES = ("raw-pixels", "random-init")
+
+Encoder = Callable[[Tensor], Tensor]
+
+
+def evaluate_encoder(
+    encoder: Encoder,
+    train: ImageDataset,
+    test: ImageDataset,
+    knn: bool = True,
+    linear: bool = True,
+    seed: int = 0,
+    device: str = "auto",
+    cache_dir: Path | None = None,
+) -> dict[str, Any]:
+    """kNN / linear-probe metrics of ``encoder`` with ``train`` as database and ``test`` as queries."""
+    torch_device = resolve_device(device)
+    if isinstance(encoder, nn.Module):
+        encoder = encoder.to(torch_device)
+
+    def features(split: str, data: ImageDataset) -> Tensor:
+        compute = lambda: extract_features(encoder, data.images, device=torch_device)  # noqa: E731
+        return cached_features(cache_dir / f"{split}.pt", compute) if cache_dir else compute()
+
+    result = evaluate_features(
+        features("train", train), train.labels, features("test", test), test.labels,
+        num_classes=train.num_classes, knn=knn, linear=linear, seed=seed,
+    )
+    result["protocol"].update({"dataset": train.name, "database": f"train split ({len(train)} images)",
+                               "queries": f"test split ({len(test)} images)", "package_version": __version__})
+    return result
+
+
+def evaluate_run(run_dir: str | Path, knn: bool = True, linear: bool = True, features: str = "backbone",
+                 device: str = "auto") -> dict[str, Any]:
+    """Evaluate the last checkpoint of a run; writes ``RUN_DIR/eval-<features>.json`` and returns the same dict."""
+    run_dir = Path(run_dir)
+    encoder, config = load_encoder(run_dir, features)
+    epochs_done = len(_read_history(run_dir))
+    result = evaluate_encoder(
+        encoder, training_data(config), load_dataset(config.dataset, "test", download=config.download),
+        knn=knn, linear=linear, seed=config.seed, device=device,
+        cache_dir=run_dir / "features" / f"{features}-epoch{epochs_done}",
+    )
+    result["protocol"].update({"method": config.method, "backbone": config.backbone, "features": features,
+                               "epochs": epochs_done, "checkpoint": "final epoch", "seed": config.seed,
+                               "subset": config.subset, "batch_size": config.batch_size})
+    atomic_write_json(run_dir / f"eval-{features}.json", result)
+    return result
+
+
+def evaluate_baseline(name: str, dataset: str, backbone: str = "convnet", subset: int | None = None,
+                      seed: int = 0, knn: bool = True, linear: bool = True, device: str = "auto",
+                      download: bool = False) -> dict[str, Any]:
+    """Raw pixels, or a randomly initialised backbone (seeded, BatchNorm at its initial statistics)."""
+    if name not in BASELINES:
+        raise UserError(f"unknown baseline {name!r}; choose one of: {', '.join(BASELINES)}")
+    train = load_dataset(dataset, "train", download=download)
+    train = balanced_subset(train, subset, seed) if subset else train
+    test = load_dataset(dataset, "test", download=download)
+    stats = augment_config("simclr", train, {})
+    if name == "raw-pixels":
+        network: nn.Module = nn.Flatten()
+    else:
+        torch.manual_seed(seed)
+        network, _ = build_backbone(backbone, train.channels, train.image_size)
+    encoder = NormalisedEncoder(network, stats.mean, stats.std).eval()
+    result = evaluate_encoder(encoder, train, test, knn=knn, linear=linear, seed=seed, device=device)
+    result["protocol"].update({"method": name, "backbone": "pixels" if name == "raw-pixels" else backbone,
+                               "features": "pixels" if name == "raw-pixels" else "backbone", "epochs": 0,
+                               "seed": seed, "subset": subset})
+    return result
+
+
+def _read_history(run_dir: Path) -> list[dict[str, Any]]:
+    import json
+
+    path = run_dir / "metrics.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        print(f"warning: {path} missing or unreadable; epoch count unknown", file=sys.stderr)
+        return []
