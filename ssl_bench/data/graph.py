@@ -119,11 +119,13 @@ def knn_search(
     """The k nearest database rows of each query with faiss. Returns (distances (M, k), indices (M, k)).
 
     ``metric="l2"`` gives Euclidean distances (not squared); ``"ip"`` ranks by inner product and returns
-    ``1 - <q, x>`` (the cosine distance for L2-normalised rows). ``method``: ``"exact"`` (IndexFlat),
+    ``1 - <q, x>`` (the cosine distance for L2-normalised rows); faiss searches in float32, the distances of the
+    found pairs are recomputed in float64. ``method``: ``"exact"`` (IndexFlat),
     ``"hnsw"`` (IndexHNSWFlat, M = 32, efSearch = max(2k, 64)) or ``"ivf"`` (IndexIVFFlat with
     4 sqrt(N) lists, nprobe = 16): approximate, much faster on tens of thousands of rows.
     ``exclude_self``: queries are the database rows in order; row i itself is removed from its neighbours.
     """
+    query_rows, database_rows = np.asarray(queries, dtype=np.float64), np.asarray(database, dtype=np.float64)
     queries = _as_float32_matrix(queries, "queries")
     database = _as_float32_matrix(database, "database")
     if queries.shape[1] != database.shape[1]:
@@ -139,11 +141,7 @@ def knn_search(
         raise UserError(f"the {method} index found fewer than {wanted} neighbours for some rows; use method='exact'")
     if exclude_self:
         scores, indices = _drop_self(scores, indices, k)
-    if metric == "l2":
-        distances = np.sqrt(np.maximum(scores, 0.0))
-    else:
-        distances = 1.0 - scores
-    return distances.astype(np.float64), indices.astype(np.int64)
+    return _exact_distances(query_rows, database_rows, indices, metric), indices.astype(np.int64)
 
 
 def knn_graph(
@@ -173,6 +171,19 @@ def knn_graph(
     directed = sp.csr_matrix((values, (np.repeat(np.arange(n), k), indices.ravel())), shape=(n, n))
     graph = directed.maximum(directed.T) if symmetrize == "or" else directed.minimum(directed.T)
     return validate_graph(graph)
+
+
+def _exact_distances(queries: np.ndarray, database: np.ndarray, indices: np.ndarray, metric: str) -> np.ndarray:
+    """The search ran in float32; recompute the distances of the found pairs in float64. -> (M, k)."""
+    distances = np.empty(indices.shape)
+    for start in range(0, indices.shape[0], 4096):
+        block = slice(start, start + 4096)
+        neighbours = database[indices[block]]
+        if metric == "l2":
+            distances[block] = np.sqrt(np.sum((queries[block, None, :] - neighbours) ** 2, axis=-1))
+        else:
+            distances[block] = 1.0 - np.einsum("mf,mkf->mk", queries[block], neighbours)
+    return distances
 
 
 def _as_float32_matrix(x: np.ndarray, name: str) -> np.ndarray:

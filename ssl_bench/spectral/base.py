@@ -1,0 +1,77 @@
+"""Shared pieces of the spectral estimators: the registry, input checks and the symmetric eigensolver."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from ssl_bench.errors import UserError
+from ssl_bench.registry import Registry
+
+SPECTRAL_METHODS: Registry[type] = Registry("spectral method")
+
+DENSE_EIGH_MAX_ROWS = 3000
+
+
+def check_matrix(x: object, name: str, min_rows: int = 2) -> np.ndarray:
+    """``x`` as a finite float64 (N, F) array with N >= ``min_rows``; a :class:`UserError` otherwise."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    array = np.asarray(x, dtype=np.float64)
+    if array.ndim != 2:
+        raise UserError(f"{name} must be a 2-D array (N, F), got shape {array.shape}")
+    if array.shape[0] < min_rows:
+        raise UserError(f"{name} needs at least {min_rows} rows, got {array.shape[0]}")
+    if not np.all(np.isfinite(array)):
+        raise UserError(f"{name} contains NaN or infinite values")
+    return array
+
+
+def check_n_components(n_components: int, limit: int, what: str) -> None:
+    """1 <= n_components <= limit, else a :class:`UserError` naming ``what`` bounds it."""
+    if not 1 <= n_components <= limit:
+        raise UserError(f"n_components must be between 1 and {limit} ({what}), got {n_components}")
+
+
+def check_fitted(estimator: object, attribute: str) -> None:
+    if not hasattr(estimator, attribute):
+        raise UserError(f"{type(estimator).__name__} is not fitted yet; call fit first")
+
+
+def top_eigenpairs(matrix: np.ndarray | sp.spmatrix | spla.LinearOperator, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The k largest eigenvalues (descending) and unit eigenvectors (columns) of a symmetric matrix.
+
+    Dense ``scipy.linalg.eigh`` (only the wanted index range) up to :data:`DENSE_EIGH_MAX_ROWS` rows of a dense
+    matrix, else implicitly restarted Lanczos (``scipy.sparse.linalg.eigsh``, which='LA') from a seeded start.
+    """
+    n = matrix.shape[0]
+    if isinstance(matrix, np.ndarray) and (n <= DENSE_EIGH_MAX_ROWS or k >= n - 1):
+        values, vectors = scipy.linalg.eigh(matrix, subset_by_index=[n - k, n - 1])
+    elif sp.issparse(matrix) and n <= DENSE_EIGH_MAX_ROWS // 3:
+        return top_eigenpairs(matrix.toarray(), k, seed)
+    else:
+        start = np.random.default_rng(seed).uniform(-1.0, 1.0, size=n)
+        values, vectors = spla.eigsh(matrix, k=k, which="LA", v0=start, ncv=min(n, max(2 * k + 1, 40)))
+    order = np.argsort(values)[::-1]
+    return values[order], vectors[:, order]
+
+
+def column_signs(vectors: np.ndarray) -> np.ndarray:
+    """+-1 per column: the sign of its largest-magnitude entry. (N, K) -> (K,)."""
+    largest = np.argmax(np.abs(vectors), axis=0)
+    signs = np.sign(vectors[largest, np.arange(vectors.shape[1])])
+    signs[signs == 0] = 1.0
+    return signs
+
+
+def flip_signs(vectors: np.ndarray) -> np.ndarray:
+    """Make each column's largest-magnitude entry positive (the eigenvector sign convention of scikit-learn)."""
+    return vectors * column_signs(vectors)
+
+
+def squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """||a_i - b_j||^2 = |a_i|^2 + |b_j|^2 - 2 a_i.b_j, clipped at 0. (M, F), (N, F) -> (M, N)."""
+    result = np.sum(a * a, axis=1)[:, None] + np.sum(b * b, axis=1)[None, :] - 2.0 * (a @ b.T)
+    return np.maximum(result, 0.0)

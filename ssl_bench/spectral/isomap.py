@@ -1,0 +1,76 @@
+"""Isomap (Tenenbaum, de Silva & Langford 2000): classical MDS of geodesic distances on a kNN graph.
+
+G is the symmetric ("or") kNN graph with Euclidean edge lengths; geodesics Delta_ij are shortest-path lengths
+(Dijkstra, ``scipy.sparse.csgraph.shortest_path``); the embedding is classical MDS of Delta^(2)
+(:func:`ssl_bench.spectral.classical_mds.classical_mds`). With ``n_landmarks`` set, geodesics are computed
+from m landmarks only and the points are placed by landmark-MDS triangulation (Landmark Isomap, de Silva &
+Tenenbaum 2003): O(m N log N) instead of O(N^2 log N) time, O(N m) memory.
+
+Out of sample (as scikit-learn's Isomap): a new point x with neighbours j in kNN(x) gets geodesics
+Delta(x, r) = min_j (||x - x_j|| + Delta_jr) to the reference points r (all training points, or the
+landmarks), then the triangulation z(x) = -1/2 Lambda^{-1/2} U^T (Delta(x, .)^2 - mu).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.sparse.csgraph import shortest_path
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from ssl_bench.data.graph import SearchMethod, knn_graph, knn_search
+from ssl_bench.errors import UserError
+from ssl_bench.spectral.base import SPECTRAL_METHODS, check_fitted, check_matrix, check_n_components
+from ssl_bench.spectral.classical_mds import classical_mds, triangulate
+
+
+@SPECTRAL_METHODS.register("isomap")
+class Isomap(TransformerMixin, BaseEstimator):
+    """Isomap with k neighbours; exact (``n_landmarks=None``, N up to a few thousand) or landmark.
+
+    Attributes: ``embedding_`` (N, K), ``eigenvalues_`` (K,), ``references_`` (R,) the rows that geodesics are
+    measured to (all, or the landmarks), ``geodesics_`` (N, R).
+    References: Tenenbaum et al., Science 2000; de Silva & Tenenbaum, NIPS 2003 (landmarks).
+    """
+
+    def __init__(
+        self,
+        n_components: int = 2,
+        n_neighbors: int = 10,
+        n_landmarks: int | None = None,
+        knn_method: SearchMethod = "exact",
+        random_state: int = 0,
+    ) -> None:
+        self.n_components = n_components
+        self.n_neighbors = n_neighbors
+        self.n_landmarks = n_landmarks
+        self.knn_method = knn_method
+        self.random_state = random_state
+
+    def fit(self, X: object, y: object = None) -> Isomap:
+        x = check_matrix(X, "X")
+        self.train_features_ = x
+        graph = knn_graph(x, self.n_neighbors, method=self.knn_method, weights="distance", seed=self.random_state)
+        if self.n_landmarks is None:
+            self.references_ = np.arange(x.shape[0])
+        else:
+            m = min(self.n_landmarks, x.shape[0])
+            self.references_ = np.sort(np.random.default_rng(self.random_state).choice(x.shape[0], size=m, replace=False))
+        check_n_components(self.n_components, self.references_.size - 1, "at most the number of reference points - 1")
+        self.geodesics_ = shortest_path(graph, method="D", directed=False, indices=self.references_).T
+        if not np.all(np.isfinite(self.geodesics_)):
+            raise UserError(f"the {self.n_neighbors}-NN graph is disconnected, so some geodesics are infinite; increase n_neighbors")
+        squared = self.geodesics_[self.references_] ** 2
+        reference_embedding, self.eigenvalues_, self.column_means_ = classical_mds(0.5 * (squared + squared.T), self.n_components)
+        self.reference_embedding_ = reference_embedding
+        self.embedding_ = triangulate(self.geodesics_**2, reference_embedding, self.eigenvalues_, self.column_means_)
+        return self
+
+    def fit_transform(self, X: object, y: object = None) -> np.ndarray:
+        return self.fit(X).embedding_
+
+    def transform(self, X: object) -> np.ndarray:
+        check_fitted(self, "embedding_")
+        x = check_matrix(X, "X", min_rows=1)
+        distances, neighbours = knn_search(x, self.train_features_, self.n_neighbors, method=self.knn_method, seed=self.random_state)
+        geodesics = np.min(distances[:, :, None] + self.geodesics_[neighbours], axis=1)
+        return triangulate(geodesics**2, self.reference_embedding_, self.eigenvalues_, self.column_means_)
