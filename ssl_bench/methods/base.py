@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import torch
 from torch import Tensor, nn
 
+from ssl_bench.distributed import gather
 from ssl_bench.errors import UserError
 from ssl_bench.registry import Registry
 
@@ -65,6 +67,12 @@ class SSLModel(nn.Module):
         return self.projector(self.backbone(views))
 
     def forward(self, v_a: Tensor, v_b: Tensor) -> Tensor:
-        """Each view goes through the network on its own (own BatchNorm statistics), as in the papers."""
-        z_a, z_b = self.embed(v_a).float(), self.embed(v_b).float()
+        """Each view goes through the network on its own (own BatchNorm statistics), as in the papers;
+        under DDP the embeddings of all ranks are gathered so the loss sees the global batch."""
+        z_a, z_b = gather(_at_least_fp32(self.embed(v_a))), gather(_at_least_fp32(self.embed(v_b)))
         return self.spec.loss(z_a, z_b, **self.loss_params)
+
+
+def _at_least_fp32(z: Tensor) -> Tensor:
+    """Losses in float32 (or float64) even when the network runs in bf16 autocast."""
+    return z.to(torch.promote_types(z.dtype, torch.float32))

@@ -1,0 +1,71 @@
+"""PyTorch's distributed engine (torchrun + DDP), and the one collective the losses need.
+
+Under ``torchrun --nproc_per_node N -m ssl_bench train ...`` every process trains on its shard of each global
+batch; the embeddings are all-gathered (with gradients) so that every loss sees the global batch: SimCLR's
+negatives come from all ranks and VICReg's/BarlowTwins' statistics are global-batch statistics.
+
+Gradient bookkeeping: every rank computes the same global loss L. The backward of :func:`gather` sums the
+gradients that all ranks send to rank r's rows (all-reduce), giving W * dL/dz_r; DDP then averages parameter
+gradients over the W ranks, so each rank ends with sum_r J_r^T dL/dz_r = dL/dtheta, the gradient of one process
+on the concatenated batch (tested with 2 gloo processes).
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+
+def is_distributed() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+def rank() -> int:
+    return dist.get_rank() if is_distributed() else 0
+
+
+def world_size() -> int:
+    return dist.get_world_size() if is_distributed() else 1
+
+
+def is_main_process() -> bool:
+    return rank() == 0
+
+
+def init_from_environment() -> torch.device | None:
+    """Join the process group torchrun describes (``WORLD_SIZE`` > 1); return this rank's CUDA device, if any."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or is_distributed():
+        return None
+    use_cuda = torch.cuda.is_available()
+    dist.init_process_group("nccl" if use_cuda else "gloo")
+    if use_cuda:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+        return device
+    return None
+
+
+class _GatherWithGradient(torch.autograd.Function):
+    """all_gather forward; backward all-reduces (sums) the incoming gradient and keeps this rank's rows."""
+
+    @staticmethod
+    def forward(ctx, tensor: Tensor) -> Tensor:  # type: ignore[override]
+        parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, tensor.contiguous())
+        ctx.rows = tensor.shape[0]
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
+        grad = grad.contiguous()
+        dist.all_reduce(grad)
+        start = dist.get_rank() * ctx.rows
+        return grad[start : start + ctx.rows]
+
+
+def gather(tensor: Tensor) -> Tensor:
+    """(B_local, D) on each rank -> (W * B_local, D), rank-major, differentiable; identity without DDP."""
+    return _GatherWithGradient.apply(tensor) if world_size() > 1 else tensor

@@ -1,0 +1,68 @@
+"""DDP with 2 gloo processes on CPU: loss and gradients equal one process on the concatenated batch."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch.nn.parallel import DistributedDataParallel
+
+from ssl_bench.backbones import build_backbone
+from ssl_bench.methods import build_method
+
+WORLD, BATCH = 2, 8
+
+
+def _model(method: str):
+    torch.manual_seed(0)
+    backbone, dim = build_backbone("mlp", 1, 6)
+    # eval mode: BatchNorm uses its running statistics, the same on every rank (SyncBatchNorm needs a GPU),
+    # so the only cross-sample coupling left is the loss, which is what the gather must make global.
+    return build_method(method, backbone, dim, projector_dims=(32, 16)).double().eval()
+
+
+def _views():
+    g = torch.Generator().manual_seed(1)
+    shape = (BATCH, 1, 6, 6)
+    return (torch.randn(shape, generator=g, dtype=torch.float64),
+            torch.randn(shape, generator=g, dtype=torch.float64))
+
+
+def _worker(rank: int, port: int, method: str, out: dict) -> None:
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD)
+    model = DistributedDataParallel(_model(method))
+    view_a, view_b = _views()
+    rows = slice(rank * BATCH // WORLD, (rank + 1) * BATCH // WORLD)
+    loss = model(view_a[rows], view_b[rows])
+    loss.backward()
+    out[rank] = (loss.item(), {n: p.grad.clone() for n, p in model.module.named_parameters()})
+    dist.destroy_process_group()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("method", ["simclr", "vicreg", "barlowtwins"])
+def test_ddp_matches_single_process_on_concatenated_batch(method):
+    manager = mp.Manager()
+    out = manager.dict()
+    mp.spawn(_worker, args=(_free_port(), method, out), nprocs=WORLD, join=True)
+
+    model = _model(method)
+    loss = model(*_views())
+    loss.backward()
+    for rank in range(WORLD):
+        distributed_loss, grads = out[rank]
+        assert distributed_loss == pytest.approx(loss.item(), rel=1e-5)
+        for name, param in model.named_parameters():
+            torch.testing.assert_close(grads[name], param.grad, rtol=1e-5, atol=1e-8, msg=lambda m: f"{name}: {m}")
+    # The check has teeth: the loss of one rank's half batch alone differs.
+    view_a, view_b = _views()
+    half = _model(method)(view_a[: BATCH // 2], view_b[: BATCH // 2]).item()
+    assert abs(half - loss.item()) > 1e-4
