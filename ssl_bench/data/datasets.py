@@ -351,6 +351,7 @@ def _torchvision_fetch(name: str) -> Callable[[str], None]:
 def _load_imagefolder(path: str, split: str) -> ImageDataset:
     """Decode ``PATH/split/CLASS/*`` to RGB uint8, shorter side resized to IMAGEFOLDER_SIZE, centre-cropped."""
     import torchvision
+    from PIL import Image
     from torchvision.transforms import functional as TF
 
     root = Path(path).expanduser()
@@ -370,11 +371,11 @@ def _load_imagefolder(path: str, split: str) -> ImageDataset:
     images = []
     for file, _ in sets[split].samples:
         try:
-            image = torchvision.io.decode_image(str(file), mode=torchvision.io.ImageReadMode.RGB)
-        except RuntimeError as err:
+            with Image.open(file) as opened:
+                image = TF.center_crop(TF.resize(opened.convert("RGB"), IMAGEFOLDER_SIZE), IMAGEFOLDER_SIZE)
+        except OSError as err:
             raise UserError(f"cannot decode image {file} ({err}); remove or replace it") from err
-        image = TF.resize(image, IMAGEFOLDER_SIZE, antialias=True)
-        images.append(TF.center_crop(image, IMAGEFOLDER_SIZE))
+        images.append(TF.pil_to_tensor(image))
     labels = torch.tensor(sets[split].targets, dtype=torch.int64)
     return ImageDataset(torch.stack(images), labels, len(sets[split].classes), f"imagefolder:{path}")
 
@@ -447,22 +448,29 @@ def _register(spec: DatasetSpec) -> None:
     DATASETS.register(spec.name)(spec)
 
 
-for _name in ("fashion-mnist", "mnist"):
-    _register(
-        DatasetSpec(
-            _name, 60000, 10000, 1, 28, 10, _idx_loader(_name, 10), _idx_available(_name), _idx_download(_name)
-        )
+def _idx_spec(name: str) -> DatasetSpec:
+    return DatasetSpec(name, 60000, 10000, 1, 28, 10, _idx_loader(name, 10), _idx_available(name), _idx_download(name))
+
+
+def _torchvision_spec(name: str, n_train: int, n_test: int, size: int, num_classes: int) -> DatasetSpec:
+    return DatasetSpec(
+        name,
+        n_train,
+        n_test,
+        3,
+        size,
+        num_classes,
+        _torchvision_loader(name, num_classes),
+        _torchvision_available(name),
+        _torchvision_fetch(name),
     )
-for _name, _sizes in {
-    "cifar10": (50000, 10000, 3, 32, 10),
-    "cifar100": (50000, 10000, 3, 32, 100),
-    "stl10": (5000, 8000, 3, 96, 10),
-}.items():
-    _register(
-        DatasetSpec(
-            _name, *_sizes, _torchvision_loader(_name, _sizes[-1]), _torchvision_available(_name), _torchvision_fetch(_name)
-        )
-    )
+
+
+_register(_idx_spec("fashion-mnist"))
+_register(_idx_spec("mnist"))
+_register(_torchvision_spec("cifar10", 50000, 10000, 32, 10))
+_register(_torchvision_spec("cifar100", 50000, 10000, 32, 100))
+_register(_torchvision_spec("stl10", 5000, 8000, 96, 10))
 _register(
     DatasetSpec(
         "imagefolder:PATH",
