@@ -1,0 +1,250 @@
+"""Suites: a YAML grid of runs (trained methods, spectral methods, baselines) x datasets x seeds -> the store.
+
+A suite file::
+
+    name: quick
+    datasets: [fashion-mnist]
+    subset: 5000                 # seeded class-balanced train subset (test split always complete)
+    seeds: [0]
+    evaluations: [knn, linear]   # and/or probe
+    trained:                     # every key of `ssl-bench train` (TrainConfig) may appear here
+      methods: [simclr, vicreg, barlowtwins]
+      backbones: [convnet]
+      epochs: 10
+    spectral:
+      methods: [laplacian-eigenmaps, classical-mds]
+      dim: 32
+      graph: knn
+    baselines:
+      methods: [raw-pixels, random-init]
+      backbones: [convnet]
+
+The whole file is validated before anything runs. Each cell runs in a child process (a crash or an
+out-of-memory kill fails that cell only; its peak memory is measured alone). Finished cells are skipped, a
+killed suite resumes where it stopped (a trained cell continues from its last epoch checkpoint), and a failing
+cell is stored as failed with its error while the rest go on.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import resource
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ssl_bench.errors import UserError
+from ssl_bench.store import ResultStore, RunCell
+
+SECTIONS = ("trained", "spectral", "baselines")
+EVALUATIONS = ("knn", "linear", "probe")
+TOP_LEVEL_KEYS = ("name", "description", "datasets", "subset", "seeds", "evaluations", "probe", *SECTIONS)
+SPECTRAL_KEYS = ("methods", "dim", "graph", "n_neighbors")
+BASELINE_KEYS = ("methods", "backbones")
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    cells: tuple[RunCell, ...]
+    evaluations: tuple[str, ...]
+    probe: dict[str, Any]
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Parse and validate a suite file; every mistake is reported before any run starts."""
+    from ssl_bench.config import config_keys, make_config
+    from ssl_bench.data.datasets import dataset_spec
+    from ssl_bench.evaluate import BASELINES
+    from ssl_bench.spectral import SPECTRAL_METHODS
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"suite file {path} not found; see suites/ for examples")
+    try:
+        spec = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise UserError(f"suite file {path} is not valid YAML: {str(err).splitlines()[0]}") from err
+    _check_keys(spec, TOP_LEVEL_KEYS, f"{path}")
+    name = str(spec.get("name") or path.stem)
+    datasets = _as_list(spec.get("datasets", ["fashion-mnist"]))
+    for dataset in datasets:
+        dataset_spec(dataset)
+    seeds = [int(s) for s in _as_list(spec.get("seeds", [0]))]
+    subset = spec.get("subset")
+    evaluations = tuple(_as_list(spec.get("evaluations", ["knn", "linear"])))
+    for evaluation in evaluations:
+        _check_choice(evaluation, EVALUATIONS, "evaluation")
+    cells: list[RunCell] = []
+
+    trained = dict(spec.get("trained") or {})
+    if trained:
+        methods = _as_list(trained.pop("methods", []))
+        backbones = _as_list(trained.pop("backbones", ["convnet"]))
+        epochs = int(trained.pop("epochs", 10))
+        _check_keys(trained, [k for k in config_keys() if k not in ("method", "backbone", "epochs", "seed",
+                                                                     "dataset", "out", "subset")], "trained")
+        for dataset in datasets:
+            for method in methods:
+                for backbone in backbones:
+                    for seed in seeds:
+                        make_config({"method": method, "dataset": dataset, "backbone": backbone, "epochs": epochs,
+                                     "seed": seed, "subset": subset, **trained})
+                        cells.append(RunCell(name, "trained", method, dataset, "test", backbone,
+                                             {"subset": subset, **trained}, epochs, seed))
+
+    spectral = dict(spec.get("spectral") or {})
+    if spectral:
+        _check_keys(spectral, SPECTRAL_KEYS, "spectral")
+        methods = _as_list(spectral.pop("methods", []))
+        for method in methods:
+            SPECTRAL_METHODS.get(method)
+        for dataset in datasets:
+            for method in methods:
+                for seed in seeds:
+                    cells.append(RunCell(name, "spectral", method, dataset, "test", "pixels",
+                                         {"subset": subset, **spectral}, 0, seed))
+
+    baselines = dict(spec.get("baselines") or {})
+    if baselines:
+        _check_keys(baselines, BASELINE_KEYS, "baselines")
+        for dataset in datasets:
+            for method in _as_list(baselines.get("methods", [])):
+                _check_choice(method, BASELINES, "baseline")
+                backbones = ["pixels"] if method == "raw-pixels" else _as_list(baselines.get("backbones", ["convnet"]))
+                for backbone in backbones:
+                    for seed in seeds:
+                        cells.append(RunCell(name, "baseline", method, dataset, "test", backbone,
+                                             {"subset": subset}, 0, seed))
+    if not cells:
+        raise UserError(f"suite {path} has no runs; add methods under one of: {', '.join(SECTIONS)}")
+    return Suite(name, tuple(cells), evaluations, dict(spec.get("probe") or {}))
+
+
+def run_suite(path: str | Path, store_path: str | Path | None = None, runs_dir: str | Path = "runs",
+              device: str = "auto", progress: bool = True) -> dict[str, int]:
+    """Run every cell of a suite not yet done; return counts of done / skipped / failed cells."""
+    suite = load_suite(path)
+    store = ResultStore(store_path)
+    counts = {"done": 0, "skipped": 0, "failed": 0}
+    context = multiprocessing.get_context("spawn")
+    bar = _overall_bar(len(suite.cells), suite.name, progress)
+    for cell in suite.cells:
+        label = f"{cell.kind}:{cell.method}/{cell.backbone} on {cell.dataset} seed {cell.seed}"
+        if store.is_done(cell.run_id):
+            counts["skipped"] += 1
+            _advance(bar, label + " (done before)")
+            continue
+        run_id = store.start_run(cell)
+        run_dir = Path(runs_dir) / suite.name / run_id
+        started = time.perf_counter()
+        with context.Pool(1) as pool:
+            try:
+                outcome = pool.apply(_run_cell, (cell, suite.evaluations, suite.probe, str(run_dir), device, progress))
+            except Exception as err:  # a child that died or raised: this cell fails, the suite goes on
+                outcome = {"error": f"{type(err).__name__}: {err}"}
+        if "error" in outcome:
+            store.fail_run(run_id, outcome["error"])
+            counts["failed"] += 1
+            print(f"failed: {label}: {outcome['error'].strip().splitlines()[-1]}", file=sys.stderr)
+        else:
+            store.finish_run(run_id, outcome["metrics"], outcome.get("epoch_metrics"), outcome["protocol"],
+                             wall_time_s=time.perf_counter() - started, peak_memory_mb=outcome["peak_memory_mb"])
+            counts["done"] += 1
+        _advance(bar, label)
+    if bar is not None:
+        bar.close()
+    store.close()
+    return counts
+
+
+def _run_cell(cell: RunCell, evaluations: tuple[str, ...], probe_settings: dict[str, Any], run_dir: str,
+              device: str, progress: bool) -> dict[str, Any]:
+    """Runs in a child process: train/embed and evaluate one cell; returns metrics or the error text."""
+    try:
+        knn, linear = "knn" in evaluations, "linear" in evaluations
+        epoch_metrics = None
+        if cell.kind == "trained":
+            result, epoch_metrics = _run_trained(cell, knn, linear, run_dir, device, progress)
+        elif cell.kind == "spectral":
+            from ssl_bench.spectral.pipeline import evaluate_spectral
+
+            result = evaluate_spectral(cell.method, cell.dataset, seed=cell.seed, knn=knn, linear=linear,
+                                       run_dir=run_dir, probe=("probe" in evaluations), probe_settings=probe_settings,
+                                       **cell.hparams)
+        else:
+            from ssl_bench.evaluate import evaluate_baseline
+
+            result = evaluate_baseline(cell.method, cell.dataset, cell.backbone, cell.hparams.get("subset"),
+                                       cell.seed, knn=knn, linear=linear, device=device)
+        if "probe" in evaluations and cell.kind == "trained":
+            from ssl_bench.probes.run import probe_run
+
+            result["probe"] = probe_run(run_dir, **probe_settings)
+        protocol = result.pop("protocol")
+        return {"metrics": result, "protocol": protocol, "epoch_metrics": epoch_metrics,
+                "peak_memory_mb": _peak_memory_mb()}
+    except BaseException:  # noqa: BLE001 - reported to the parent, which records it
+        return {"error": traceback.format_exc()}
+
+
+def _run_trained(cell: RunCell, knn: bool, linear: bool, run_dir: str, device: str,
+                 progress: bool) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    import json
+
+    from ssl_bench.config import make_config
+    from ssl_bench.evaluate import evaluate_run
+    from ssl_bench.train import train
+
+    config = make_config({"method": cell.method, "dataset": cell.dataset, "backbone": cell.backbone,
+                          "epochs": cell.epochs, "seed": cell.seed, "out": run_dir, "device": device,
+                          **cell.hparams})
+    train(config, resume=True, progress=progress)
+    result = evaluate_run(run_dir, knn=knn, linear=linear, device=device)
+    history = json.loads((Path(run_dir) / "metrics.json").read_text())
+    result["final_epoch"] = {k: history[-1][k] for k in ("loss", "embedding_std_ratio", "effective_rank", "collapsed")}
+    return result, history
+
+
+def _peak_memory_mb() -> float:
+    """Peak resident memory of this (child) process, plus peak CUDA memory when a GPU was used."""
+    import torch
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if torch.cuda.is_available():
+        peak += torch.cuda.max_memory_allocated() / 2**20
+    return peak
+
+
+def _overall_bar(total: int, name: str, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=f"suite {name}", unit="run", file=sys.stderr, position=0, dynamic_ncols=True)
+
+
+def _advance(bar, label: str) -> None:
+    if bar is not None:
+        bar.set_postfix_str(label)
+        bar.update()
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _check_keys(mapping: dict[str, Any], valid: Any, where: str) -> None:
+    unknown = sorted(set(mapping) - set(valid))
+    if unknown:
+        raise UserError(f"unknown key(s) {unknown} in {where}; valid keys: {', '.join(sorted(valid))}")
+
+
+def _check_choice(value: str, valid: Any, what: str) -> None:
+    if value not in valid:
+        raise UserError(f"unknown {what} {value!r}; choose one of: {', '.join(valid)}")
