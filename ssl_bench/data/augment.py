@@ -234,7 +234,9 @@ def resized_crop(x: Tensor, boxes: Tensor, size: int, flip: Tensor | None = None
 
     Output pixel centre u in [-1, 1] (align_corners=False coordinates) samples the input at
     c + s u with s = w / W, c = (2 x0 + w) / W - 1 (same in y); ``flip: (B,)`` bool mirrors by s -> -s.
-    Border values are repeated, like torchvision's crop-then-resize without antialiasing.
+    In pixel coordinates: x = x0 + (j + 1/2) w / S - 1/2, clamped to the image. The whole image is sampled, so
+    at the box's edges the pixels just outside it contribute (torchvision crops first and repeats the crop's
+    edge); there is no antialiasing, which matters only for boxes larger than ``size``.
     """
     height, width = x.shape[-2:]
     x0, y0, w, h = boxes.to(x.dtype).unbind(dim=1)
