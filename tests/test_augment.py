@@ -20,7 +20,7 @@ IDENTITY = dict(crop_scale=(1.0, 1.0), flip_p=0.0, jitter_p=0.0, grayscale_p=0.0
 
 
 def random_images(n: int, channels: int, size: int, seed: int = 0) -> torch.Tensor:
-    return torch.randint(0, 256, (n, channels, size, size), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed))
+    return torch.randint(0, 256, (n, channels, size, size), dtype=torch.uint8, generator=seeded(seed))
 
 
 def seeded(seed: int = 0) -> torch.Generator:
@@ -45,7 +45,8 @@ def test_brightness_and_contrast_match_torchvision(channels):
 def test_saturation_hue_grayscale_match_torchvision():
     x = torch.rand(6, 3, 9, 9, generator=seeded())
     x[0] = 0.5  # a gray image: hue undefined, must stay gray
-    torch.testing.assert_close(A.adjust_saturation(x, torch.linspace(0, 1.5, 6)), per_image(TF.adjust_saturation, x, torch.linspace(0, 1.5, 6)))
+    factors = torch.linspace(0, 1.5, 6)
+    torch.testing.assert_close(A.adjust_saturation(x, factors), per_image(TF.adjust_saturation, x, factors))
     shifts = torch.tensor([0.1, -0.5, -0.1, 0.0, 0.25, 0.5])
     torch.testing.assert_close(A.adjust_hue(x, shifts), per_image(TF.adjust_hue, x, shifts), atol=2e-6, rtol=0)
     torch.testing.assert_close(A.rgb_to_grayscale(x), torch.stack([TF.rgb_to_grayscale(image) for image in x]))
@@ -166,7 +167,8 @@ def test_identity_config_returns_the_normalised_input(channels):
     images = random_images(8, channels, 12)
     config = AugmentConfig(**IDENTITY, mean=mean, std=std)
     first, second = BatchAugment(config, channels, 12)(images, seeded())
-    expected = (images.double() / 255 - torch.tensor(mean).double().view(1, -1, 1, 1)) / torch.tensor(std).double().view(1, -1, 1, 1)
+    column = lambda values: torch.tensor(values, dtype=torch.float64).view(1, -1, 1, 1)  # noqa: E731
+    expected = (images.double() / 255 - column(mean)) / column(std)
     torch.testing.assert_close(normalize(images, mean, std).double(), expected)
     torch.testing.assert_close(first, normalize(images, mean, std), atol=1e-5, rtol=0)
     torch.testing.assert_close(second, normalize(images, mean, std), atol=1e-5, rtol=0)
@@ -258,7 +260,8 @@ def test_overrides_and_their_validation():
         default_augment("simclr", 3, 32, {"crop_scael": (0.2, 1.0)})
     with pytest.raises(UserError, match="simclr, vicreg, barlowtwins"):
         default_augment("byol", 3, 32)
-    for bad in ({"flip_p": 1.5}, {"crop_scale": (0.5, 0.2)}, {"blur_p": (0.1, 0.2, 0.3)}, {"hue": 0.7}, {"std": (0.0,)}):
+    bad_values = ({"flip_p": 1.5}, {"crop_scale": (0.5, 0.2)}, {"blur_p": (0.1, 0.2, 0.3)}, {"hue": 0.7}, {"std": (0.0,)})
+    for bad in bad_values:
         with pytest.raises(UserError):
             default_augment("simclr", 1, 28, bad)
 

@@ -203,7 +203,8 @@ def read_idx(path: str | Path) -> Tensor:
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as err:
-        raise UserError(f"cannot read {path} ({err}); the file is corrupt: delete it and get the dataset again") from err
+        message = f"cannot read {path} ({err}); the file is corrupt: delete it and get the dataset again"
+        raise UserError(message) from err
     if len(raw) < 4 or raw[:2] != b"\x00\x00":
         raise UserError(f"{path} is not an idx file (bad magic number); delete it and get the dataset again")
     if raw[2] != 0x08:
@@ -301,7 +302,8 @@ def _torchvision_download(name: str, fetch: Callable[[], object]) -> None:
     try:
         fetch()
     except (OSError, RuntimeError) as err:
-        raise UserError(f"downloading {name} into {data_root()} failed ({err}); check the network or SSL_BENCH_DATA") from err
+        message = f"downloading {name} into {data_root()} failed ({err}); check the network or SSL_BENCH_DATA"
+        raise UserError(message) from err
 
 
 def _torchvision_set(name: str, split: str, download: bool) -> object:
