@@ -125,7 +125,7 @@ def test_generator_fit_keeps_the_real_part_of_a_complex_logarithm() -> None:
     fitted = measures.fit_generator({1.0: flip})
     np.testing.assert_allclose(fitted.generator, np.zeros((2, 2)), atol=1e-12)
     assert fitted.discarded_imaginary == pytest.approx(1.0)
-    assert fitted.errors[1.0] == pytest.approx(math.sqrt(2.0))  # ||I - diag(1, -1)|| / ||diag(1, -1)||
+    assert fitted.errors[1.0] == pytest.approx(2.0 / (2.0 * math.sqrt(2.0)))  # ||I - M|| / (||I|| + ||M||)
 
 
 def test_recoverability_of_a_linear_and_of_an_absent_parameter() -> None:

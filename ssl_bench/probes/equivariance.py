@@ -98,13 +98,15 @@ def probe(
     seed: int = 0,
     batch_size: int = 512,
     device: str | torch.device | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> ProbeResult:
     """Probe ``encoder`` (uint8 (N, C, H, W) -> (N, F)) with group actions on ``images`` (uint8 (N, C, H, W)).
 
     ``transforms``: names from ``TRANSFORMS`` (default: :func:`default_transforms` for the channel count);
     ``thetas``: per-transform grids replacing the defaults (identity values are dropped); ``n``: images used, a
     seeded random subset (None: all); ``n_fit``: how many of them fit the linear models (default n // 2), the rest
-    score them; ``device``: where the images are transformed and encoded (default: where they are).
+    score them; ``device``: where the images are transformed and encoded (default: where they are);
+    ``progress``: called with one line per transform.
     """
     names = _transform_names(transforms, images)
     grids = _grids(names, thetas or {})
@@ -119,6 +121,8 @@ def probe(
     rows: list[ProbeRow] = []
     for name in names:
         transform = TRANSFORMS.get(name)
+        if progress is not None:
+            progress(f"probing {name}: {len(grids[name])} values of theta on {subset.shape[0]} images")
         f_gx = {theta: features(transform(subset, theta)) for theta in grids[name]}
         rows += _measure_transform(transform, f_x, f_gx, fit, test)
     protocol = {

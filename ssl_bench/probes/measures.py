@@ -17,7 +17,7 @@ from sklearn.metrics import r2_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-RELATIVE_ALPHAS = (1e-6, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+RELATIVE_ALPHAS = (1e-6, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
 _EPS = 1e-12
 
 
@@ -103,8 +103,11 @@ def composition_error(m_ab: np.ndarray, m_a: np.ndarray, m_b: np.ndarray) -> flo
 class GeneratorFit:
     """A fitted generator A (per unit of the coordinate t) with M(t) ~ expm(t A).
 
-    ``errors[t] = ||expm(t A) - M(t)||_F / ||M(t)||_F``; ``discarded_imaginary`` is ||Im log M|| / ||log M||
-    at the anchor, the part thrown away by keeping the real logarithm.
+    ``errors[t] = ||E - M(t)||_F / (||E||_F + ||M(t)||_F)`` with E = expm(t A), in [0, 1]: 0 when the maps lie on
+    the one-parameter group, near 1 when they have nothing to do with it. (The symmetric denominator keeps the
+    error finite where the plain ||E - M|| / ||M|| explodes: for a lossy, contracting map M(t*) the group predicts
+    M(-k t*) = M(t*)^-k, whose norm grows like |smallest eigenvalue|^-k.) ``discarded_imaginary`` is
+    ||Im log M|| / ||log M|| at the anchor, the part thrown away by keeping the real logarithm.
     """
 
     generator: np.ndarray
@@ -132,11 +135,15 @@ def fit_generator(maps: dict[float, np.ndarray]) -> GeneratorFit:
         return GeneratorFit(np.full_like(maps[anchor], np.nan), anchor, nan, math.nan)
     imaginary = float(np.linalg.norm(log.imag) / max(np.linalg.norm(log), _EPS))
     generator = log.real / anchor
-    errors = {
-        t: float(np.linalg.norm(scipy.linalg.expm(t * generator) - m) / max(np.linalg.norm(m), _EPS))
-        for t, m in maps.items()
-    }
+    errors = {t: _symmetric_error(scipy.linalg.expm(t * generator), m) for t, m in maps.items()}
     return GeneratorFit(generator, anchor, errors, imaginary)
+
+
+def _symmetric_error(a: np.ndarray, b: np.ndarray) -> float:
+    """||a - b||_F / (||a||_F + ||b||_F), in [0, 1]; 1 (its limit) when a overflowed."""
+    if not np.all(np.isfinite(a)):
+        return 1.0
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), _EPS))
 
 
 def regression_recoverability(

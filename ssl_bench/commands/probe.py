@@ -1,0 +1,51 @@
+"""``ssl-bench probe``: what a trained representation is invariant or equivariant to (rotations, shifts, ...)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ssl_bench.config import DEVICES, FEATURES
+from ssl_bench.probes.runs import probe_run
+from ssl_bench.probes.transforms import TRANSFORMS
+
+NAME = "probe"
+HELP = ("Symmetry probe of a run on its test split: invariance, linear equivariance, group structure and "
+        "parameter recoverability per transform; writes probe.json and probe.png into the run directory.")
+EXAMPLE = "ssl-bench probe runs/simclr-fashion-mnist-convnet-n5000-s0 --transforms rotate,translate,hflip --n 1000 --json"
+
+SUMMARY_METRICS = ("invariance", "equivariance_r2", "composition_error", "generator_error",
+                   "recoverability_r2", "recoverability_accuracy")
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", help="a run directory written by ssl-bench train")
+    parser.add_argument("--transforms", type=_names, metavar="A,B,...",
+                        help=f"comma-separated, from: {', '.join(TRANSFORMS.names())} "
+                             "(default: rotate,translate,scale,hflip,brightness,contrast and hue for RGB)")
+    parser.add_argument("--n", type=int, default=2000, help="test images probed (seeded random subset; default 2000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the subset and of the fit/held-out split")
+    parser.add_argument("--features", choices=FEATURES, default="backbone")
+    parser.add_argument("--device", choices=DEVICES, default="auto")
+    parser.add_argument("--out", metavar="FILE",
+                        help="write the JSON here and the plot next to it (default RUN_DIR/probe.json, probe.png)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (default: a summary table)")
+
+
+def run(args: argparse.Namespace) -> int:
+    result = probe_run(args.run_dir, transforms=args.transforms, n=args.n, seed=args.seed, features=args.features,
+                       device=args.device, out=args.out, progress=lambda line: print(line, file=sys.stderr))
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+        return 0
+    print(f"{'transform':<12}" + "".join(f"{metric:>24}" for metric in SUMMARY_METRICS))
+    for name, metrics in result["summary"].items():
+        cells = (metrics.get(metric) for metric in SUMMARY_METRICS)
+        print(f"{name:<12}" + "".join(f"{'-' if v is None else f'{v:.4f}':>24}" for v in cells))
+    print(f"(means over theta; rows and protocol in the JSON; plot: {result['plot']})")
+    return 0
