@@ -12,6 +12,7 @@ import scipy.linalg
 import scipy.sparse as sp
 from sklearn.cross_decomposition import CCA
 from sklearn.datasets import make_swiss_roll
+from sklearn.decomposition import PCA
 from sklearn.manifold import ClassicalMDS as SklearnClassicalMDS
 from sklearn.manifold import Isomap as SklearnIsomap
 from sklearn.manifold import spectral_embedding
@@ -28,6 +29,7 @@ from ssl_bench.spectral import (
     LinearCCA,
     LocalityPreservingProjections,
 )
+from ssl_bench.spectral.embed import spectral_embed
 
 
 def max_angle_degrees(a: np.ndarray, b: np.ndarray) -> float:
@@ -201,6 +203,19 @@ def test_cca_matches_sklearn_and_the_eigen_equation() -> None:
     rho_squared = np.sort(np.linalg.eigvals(np.linalg.solve(sxx, sxy) @ np.linalg.solve(syy, sxy.T)).real)[::-1][:3]
     np.testing.assert_allclose(ours.correlations_**2, rho_squared, rtol=1e-8)
     np.testing.assert_allclose(np.corrcoef(x_scores.T, y_scores.T)[:3, 3:], np.diag(ours.correlations_), atol=1e-10)
+
+
+# ----------------------------------------------------------------------------------------- spectral_embed
+def test_spectral_embed_takes_uint8_images_and_matches_pca() -> None:
+    images = np.random.default_rng(9).integers(0, 256, size=(120, 1, 6, 6), dtype=np.uint8)
+    train, test = spectral_embed("classical-mds", images[:100], images[100:], dim=3)
+    pca = PCA(n_components=3).fit(images[:100].reshape(100, -1) / 255.0)
+    pca_train, pca_test = pca.transform(images[:100].reshape(100, -1) / 255.0), pca.transform(images[100:].reshape(20, -1) / 255.0)
+    signs = np.sign(np.sum(train * pca_train, axis=0))
+    np.testing.assert_allclose(train, pca_train * signs, atol=1e-4)
+    np.testing.assert_allclose(test, pca_test * signs, atol=1e-4)
+    with pytest.raises(UserError):
+        spectral_embed("classical-mds", images[:100], images[100:], graph=knn_graph(images[:100].reshape(100, -1), 3))
 
 
 # ------------------------------------------------------------------------------------------- user errors

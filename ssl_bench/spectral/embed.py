@@ -1,0 +1,58 @@
+"""One entry point for the CLI: fit a registered spectral method on training data, embed train and test."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import scipy.sparse as sp
+
+from ssl_bench.errors import UserError
+from ssl_bench.spectral.base import SPECTRAL_METHODS
+
+
+def as_features(data: object, name: str) -> np.ndarray:
+    """uint8 images (N, C, H, W) -> pixels in [0, 1] flattened (N, C H W) float32; (N, F) features pass through."""
+    if hasattr(data, "detach"):
+        data = data.detach().cpu().numpy()
+    array = np.asarray(data)
+    if array.ndim == 4:
+        scale = 255.0 if array.dtype == np.uint8 else 1.0
+        return (array.reshape(array.shape[0], -1) / scale).astype(np.float32)
+    if array.ndim == 2:
+        return array.astype(np.float32)
+    raise UserError(f"{name} must be images (N, C, H, W) or features (N, F), got shape {array.shape}")
+
+
+def spectral_embed(
+    method: str,
+    train: object,
+    test: object,
+    graph: sp.spmatrix | None = None,
+    dim: int = 32,
+    **params: object,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fit ``SPECTRAL_METHODS[method](n_components=dim, **params)`` and return (train (N, dim), test (M, dim)) embeddings.
+
+    ``train``/``test``: images or features (see :func:`as_features`). ``graph``: a relation graph over the
+    training rows for the graph methods (``laplacian-eigenmaps``, ``lpp``); a kNN graph is built when None.
+    ``cca`` takes ``train = (view_a, view_b)`` (two augmented views of the same images) and embeds ``test`` with
+    the first view's canonical directions.
+    """
+    estimator_class = SPECTRAL_METHODS.get(method)
+    estimator = estimator_class(n_components=dim, **params)
+    if method == "cca":
+        if not isinstance(train, (tuple, list)) or len(train) != 2:
+            raise UserError("cca needs train = (view_a, view_b), two augmented views of the same images")
+        view_a, view_b = as_features(train[0], "train view a"), as_features(train[1], "train view b")
+        estimator.fit(view_a, view_b)
+        return estimator.transform(view_a), estimator.transform(as_features(test, "test"))
+    train_features = as_features(train, "train")
+    if graph is None:
+        estimator.fit(train_features)
+    elif "graph" in inspect.signature(estimator.fit).parameters:
+        estimator.fit(train_features, graph=graph)
+    else:
+        raise UserError(f"{method} does not take a relation graph; use one of: laplacian-eigenmaps, lpp")
+    train_embedding = estimator.embedding_ if hasattr(estimator, "embedding_") else estimator.transform(train_features)
+    return np.asarray(train_embedding), estimator.transform(as_features(test, "test"))
