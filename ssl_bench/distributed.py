@@ -35,6 +35,15 @@ def is_main_process() -> bool:
     return rank() == 0
 
 
+def gather_objects(obj: object) -> list[object]:
+    """[obj of rank 0, obj of rank 1, ...] on every rank; [obj] without DDP."""
+    if world_size() == 1:
+        return [obj]
+    objects: list[object] = [None] * world_size()
+    dist.all_gather_object(objects, obj)
+    return objects
+
+
 def init_from_environment() -> torch.device | None:
     """Join the process group torchrun describes (``WORLD_SIZE`` > 1); return this rank's CUDA device, if any."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or is_distributed():

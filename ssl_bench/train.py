@@ -18,7 +18,9 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
-from ssl_bench import __version__
+from torch.nn.parallel import DistributedDataParallel
+
+from ssl_bench import __version__, distributed
 from ssl_bench.backbones import build_backbone
 from ssl_bench.checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
 from ssl_bench.config import TrainConfig, make_config
@@ -103,7 +105,12 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     checkpoint_path = run_dir / "checkpoint.pt"
     if checkpoint_path.exists() and not resume:
         raise UserError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
-    device = resolve_device(config.device)
+    device = distributed.init_from_environment() or resolve_device(config.device)
+    world, rank, main = distributed.world_size(), distributed.rank(), distributed.is_main_process()
+    if config.batch_size % world:
+        raise UserError(f"batch size {config.batch_size} must be divisible by the {world} processes")
+    local_batch = config.batch_size // world
+    progress = progress and main
     torch.manual_seed(config.seed)
     data = training_data(config)
     if len(data) < config.batch_size:
@@ -115,11 +122,15 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
         model = model.to(memory_format=torch.channels_last)
     optimizer_name, lr, weight_decay = optimizer_settings(config)
     optimizer = build_optimizer(optimizer_name, model, lr, weight_decay)
-    step_fn: Callable[[Tensor, Tensor], Tensor] = torch.compile(model) if config.compile else model
+    step_fn: Callable[[Tensor, Tensor], Tensor] = model
+    if world > 1:
+        step_fn = DistributedDataParallel(model, device_ids=[device] if use_cuda else None)
+    if config.compile:
+        step_fn = torch.compile(step_fn)
 
     images = data.images.to(device)
     order_generator = torch.Generator().manual_seed(config.seed)
-    augment_generator = torch.Generator(device=device).manual_seed(config.seed + 1)
+    augment_generator = torch.Generator(device=device).manual_seed(config.seed + 1 + 1000 * rank)
     steps_per_epoch = len(data) // config.batch_size
     total_steps = steps_per_epoch * config.epochs
     warmup_steps = int(config.warmup_epochs * steps_per_epoch)
@@ -132,12 +143,14 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         order_generator.set_state(state["order_generator"])
-        augment_generator.set_state(state["augment_generator"].to(augment_generator.get_state().device))
+        augment_generator.set_state(state["augment_generators"][rank].to(augment_generator.get_state().device))
         torch.set_rng_state(state["torch_rng"])
         history, start_epoch = list(state["history"]), int(state["epoch"])
-        print(f"resuming {run_dir} at epoch {start_epoch + 1}/{config.epochs}", file=sys.stderr)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(run_dir / "config.json", {**config.to_dict(), "package_version": __version__})
+        if main:
+            print(f"resuming {run_dir} at epoch {start_epoch + 1}/{config.epochs}", file=sys.stderr)
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(run_dir / "config.json", {**config.to_dict(), "package_version": __version__})
 
     probe_views = normalize(images[: min(len(data), 512)], augment.config.mean, augment.config.std)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if (use_cuda and config.amp) else contextlib.nullcontext()
@@ -150,7 +163,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
                 global_step = epoch * steps_per_epoch + step
                 for group in optimizer.param_groups:
                     group["lr"] = lr * warmup_cosine(global_step, total_steps, warmup_steps)
-                batch = images[order[step * config.batch_size : (step + 1) * config.batch_size]]
+                first = step * config.batch_size + rank * local_batch
+                batch = images[order[first : first + local_batch]]
                 view_a, view_b = augment.two_views(batch, augment_generator)
                 if use_cuda and config.channels_last:
                     view_a = view_a.contiguous(memory_format=torch.channels_last)
@@ -161,8 +175,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
                 if not torch.isfinite(loss):
                     raise UserError(
                         f"loss became {loss_value} at epoch {epoch + 1}, step {step + 1}: the learning rate "
-                        f"({optimizer.param_groups[0]['lr']:.3g}) is likely too high for this batch/backbone; "
-                        "lower --lr (finished epochs are kept in the checkpoint)"
+                        f"({optimizer.param_groups[0]['lr']:.3g}) is likely too high, or a loss parameter is "
+                        "degenerate; lower --lr or check --param (finished epochs are kept in the checkpoint)"
                     )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -182,6 +196,9 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
             **collapse_diagnostics(model, probe_views),
         }
         history.append(record)
+        augment_states = distributed.gather_objects(augment_generator.get_state().cpu())
+        if not main:
+            continue
         if record["collapsed"]:
             print(f"warning: representation collapse at epoch {epoch + 1} (embedding std ratio "
                   f"{record['embedding_std_ratio']:.3f}); try a lower lr or the default loss weights", file=sys.stderr)
@@ -193,7 +210,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "order_generator": order_generator.get_state(),
-                "augment_generator": augment_generator.get_state().cpu(),
+                "augment_generators": augment_states,
                 "torch_rng": torch.get_rng_state(),
                 "history": history,
             },

@@ -1,0 +1,143 @@
+"""Training loop: run directory contents, exact resume after a real kill, and clear errors on bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from ssl_bench.cli import main
+from ssl_bench.config import make_config
+from ssl_bench.errors import UserError
+from ssl_bench.evaluate import evaluate_run
+from ssl_bench.train import load_encoder, train
+
+TINY = {"dataset": "synthetic", "backbone": "mlp", "batch_size": 64, "subset": 256, "epochs": 2,
+        "method_params": {"projector_dims": [64, 32]}}
+
+
+def _config(tmp_path: Path, **values) -> object:
+    return make_config({"method": "simclr", **TINY, "out": str(tmp_path / "run"), **values})
+
+
+@pytest.mark.parametrize("method", ["simclr", "vicreg", "barlowtwins"])
+def test_run_directory_holds_config_metrics_and_checkpoint(tmp_path, method):
+    run_dir = train(_config(tmp_path, method=method), progress=False)
+    history = json.loads((run_dir / "metrics.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert all(torch.isfinite(torch.tensor(h["loss"])) and h["images_per_s"] > 0 for h in history)
+    assert {"embedding_std_ratio", "effective_rank", "collapsed"} <= set(history[-1])
+    assert json.loads((run_dir / "config.json").read_text())["method"] == method
+    encoder, _ = load_encoder(run_dir)
+    images = torch.randint(0, 256, (5, 1, 16, 16), dtype=torch.uint8)
+    assert encoder(images).shape == (5, 512)
+
+
+def test_training_moves_the_weights_and_lowers_the_loss(tmp_path):
+    run_dir = train(_config(tmp_path, epochs=4, subset=512), progress=False)
+    history = json.loads((run_dir / "metrics.json").read_text())
+    assert history[-1]["loss"] < history[0]["loss"]
+
+
+def _cli(args: list[str]) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "ssl_bench", "train", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def test_resume_after_a_real_kill_matches_an_uninterrupted_run(tmp_path):
+    common = ["--method", "vicreg", "--dataset", "synthetic", "--backbone", "mlp", "--batch-size", "32",
+              "--epochs", "6", "--param", "projector_dims=[256,256]", "--quiet"]
+    reference = _cli(common + ["--out", str(tmp_path / "reference")])
+    assert reference.wait(timeout=300) == 0, reference.stderr.read().decode()
+
+    killed_dir = tmp_path / "killed"
+    victim = _cli(common + ["--out", str(killed_dir)])
+    deadline = time.time() + 300
+    while not (killed_dir / "metrics.json").exists():
+        assert victim.poll() is None and time.time() < deadline, "run ended before it could be killed"
+        time.sleep(0.01)
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait()
+    epochs_done = len(json.loads((killed_dir / "metrics.json").read_text()))
+    assert 1 <= epochs_done < 6, "the kill must interrupt the run"
+
+    resumed = _cli(common + ["--out", str(killed_dir), "--resume"])
+    assert resumed.wait(timeout=300) == 0, resumed.stderr.read().decode()
+    assert b"resuming" in resumed.stderr.read()
+    final = torch.load(killed_dir / "checkpoint.pt", weights_only=True)
+    expected = torch.load(tmp_path / "reference" / "checkpoint.pt", weights_only=True)
+    assert final["epoch"] == expected["epoch"] == 6
+    for name, tensor in expected["model"].items():
+        assert torch.equal(final["model"][name], tensor), name
+    losses = [h["loss"] for h in final["history"]]
+    assert losses == [h["loss"] for h in expected["history"]]
+
+
+def test_existing_run_needs_resume(tmp_path):
+    train(_config(tmp_path, epochs=1), progress=False)
+    with pytest.raises(UserError, match="--resume"):
+        train(_config(tmp_path, epochs=1), progress=False)
+
+
+def test_resume_with_other_settings_is_refused(tmp_path):
+    train(_config(tmp_path, epochs=1), progress=False)
+    with pytest.raises(UserError, match="different settings.*batch_size"):
+        train(_config(tmp_path, epochs=1, batch_size=32), resume=True, progress=False)
+
+
+def test_corrupt_checkpoint_gives_one_clear_line(tmp_path, capsys):
+    run_dir = train(_config(tmp_path, epochs=1), progress=False)
+    (run_dir / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    assert main(["eval", str(run_dir), "--knn", "--json"]) == 2
+    message = capsys.readouterr().err.strip()
+    assert message.startswith("error: checkpoint") and "corrupt" in message and "\n" not in message
+
+
+def test_non_finite_loss_names_epoch_and_step(tmp_path):
+    config = make_config({"method": "simclr", **TINY, "out": str(tmp_path / "nan"),
+                          "method_params": {"projector_dims": [64, 32], "temperature": 0.0}})
+    with pytest.raises(UserError, match=r"loss became nan at epoch 1, step 1: .*lower --lr"):
+        train(config, progress=False)
+
+
+def test_cli_rejects_unknown_names_with_the_valid_ones(capsys):
+    assert main(["train", "--method", "byol", "--dataset", "synthetic"]) == 2
+    assert "choose one of: barlowtwins, simclr, vicreg" in capsys.readouterr().err
+    assert main(["train", "--method", "simclr", "--backbone", "vgg"]) == 2
+    assert "unknown backbone 'vgg'" in capsys.readouterr().err
+
+
+def test_config_file_rejects_unknown_keys(tmp_path, capsys):
+    path = tmp_path / "c.yaml"
+    path.write_text("method: simclr\nepochz: 3\n")
+    assert main(["train", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown config key(s) ['epochz']" in err and "epochs" in err
+
+
+def test_eval_of_a_trained_run_on_synthetic_data(tmp_path):
+    run_dir = train(_config(tmp_path, epochs=2), progress=False)
+    result = evaluate_run(run_dir, knn=True, linear=True)
+    assert 0.0 <= result["knn_top1"] <= 1.0 and 0.0 <= result["linear_top1"] <= 1.0
+    assert result["n_train"] == 256 and result["protocol"]["method"] == "simclr"
+    assert json.loads((run_dir / "eval-backbone.json").read_text())["knn_top1"] == result["knn_top1"]
+
+
+def test_fashion_mnist_end_to_end(tmp_path, require_fashion_mnist, capsys):
+    out = tmp_path / "fm"
+    assert main(["train", "--method", "barlowtwins", "--dataset", "fashion-mnist", "--backbone", "mlp",
+                 "--subset", "500", "--epochs", "1", "--batch-size", "100", "--param", "projector_dims=[128,128]",
+                 "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(out), "--knn", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n_test"] == 10000 and result["n_train"] == 500
+    assert result["knn_top1"] > 0.3  # far above chance (0.1) even after one epoch
