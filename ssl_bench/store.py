@@ -296,7 +296,7 @@ class ResultStore:
             return
         if row["status"] == "done" and not replace:
             raise UserError(f"run {cell.run_id} ({cell.method} on {cell.dataset}, seed {cell.seed}) is already done; "
-                            f"it is kept, pass replace=True (--force) to overwrite it")
+                            f"it is kept (pass replace=True to overwrite it on purpose)")
         if row["status"] == "running" and _alive_elsewhere(row["host"], row["pid"]):
             raise RunInProgress(f"run {cell.run_id} is being run by process {row['pid']} on {row['host']}; "
                                 f"wait for it or stop that process")
@@ -369,7 +369,7 @@ class ResultStore:
         fields) or JSON (a list of full records; NaN and infinities become null)."""
         records = self.runs(suite=suite)
         if format == "json":
-            return json.dumps(_finite([record.to_dict() for record in records]), indent=2, sort_keys=True,
+            return json.dumps(replace_non_finite([record.to_dict() for record in records]), indent=2, sort_keys=True,
                               allow_nan=False) + "\n"
         if format == "csv":
             return _export_csv(records)
@@ -505,14 +505,14 @@ def _record(row: sqlite3.Row, epoch_metrics: list[dict[str, Any]]) -> RunRecord:
     return RunRecord(**values, epoch_metrics=epoch_metrics)
 
 
-def _finite(value: Any) -> Any:
+def replace_non_finite(value: Any) -> Any:
     """Replace NaN and infinities by None, recursively (strict JSON has no NaN)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
+        return {key: replace_non_finite(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_finite(item) for item in value]
+        return [replace_non_finite(item) for item in value]
     return value
 
 
@@ -553,5 +553,5 @@ def _csv_cell(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, (dict, list)):
-        return json.dumps(_finite(value), sort_keys=True, allow_nan=False)
+        return json.dumps(replace_non_finite(value), sort_keys=True, allow_nan=False)
     return value

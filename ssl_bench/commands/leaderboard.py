@@ -1,0 +1,33 @@
+"""``ssl-bench leaderboard``: render the leaderboard (Markdown, CSV, JSON, static HTML with plots) from the store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ssl_bench.store import STORE_ENV, ResultStore
+
+NAME = "leaderboard"
+HELP = "Render a leaderboard from the results store: leaderboard.md/.csv/.json, index.html and plots/*.svg."
+EXAMPLE = "ssl-bench leaderboard --suite quick --out leaderboards/quick/"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--suite", help="only this suite (default: every suite in the store)")
+    parser.add_argument("--out", type=Path, help="output folder (default: leaderboards/SUITE/, or leaderboards/all/)")
+    parser.add_argument("--store", type=Path, help=f"results store (default: ${STORE_ENV} or results/ssl_bench.sqlite)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object listing the files written")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ssl_bench.leaderboard import render_leaderboard
+
+    out = args.out or Path("leaderboards") / (args.suite or "all")
+    with ResultStore(args.store, create=False) as store:
+        files = render_leaderboard(store, out, suite=args.suite)
+    if args.json:
+        print(json.dumps({"out_dir": str(out), "files": [str(path) for path in files]}))
+    else:
+        print(f"wrote {len(files)} files to {out}/: open {out / 'index.html'} or read {out / 'leaderboard.md'}")
+    return 0

@@ -1,0 +1,43 @@
+"""Results store -> published leaderboards: ``leaderboard.md``, ``leaderboard.csv``, ``leaderboard.json``,
+``index.html`` and ``plots/*.svg``, byte-identical when rendered twice from the same store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ssl_bench.errors import UserError
+from ssl_bench.leaderboard.stats import Difference, Summary, difference_ci
+from ssl_bench.leaderboard.table import COLUMNS, Leaderboard, build_leaderboard
+from ssl_bench.store import ResultStore
+
+__all__ = ["COLUMNS", "Difference", "Leaderboard", "Summary", "build_leaderboard", "difference_ci",
+           "render_leaderboard"]
+
+
+def render_leaderboard(store: ResultStore, out_dir: str | Path, suite: str | None = None) -> list[Path]:
+    """Render the runs of ``suite`` (all suites when None) into ``out_dir``; return the files written.
+
+    Stale ``plots/*.svg`` from an earlier rendering are removed, so the folder always matches the store.
+    """
+    from ssl_bench.leaderboard.html import to_html
+    from ssl_bench.leaderboard.markdown import to_markdown
+    from ssl_bench.leaderboard.plots import render_plots
+    from ssl_bench.leaderboard.tabular import to_csv, to_json
+
+    records = store.runs(suite=suite)
+    if not records:
+        known = ", ".join(store.suites()) or "none yet"
+        which = f"suite {suite!r}" if suite else "any suite"
+        raise UserError(f"no runs for {which} in the store; suites stored: {known}")
+    board = build_leaderboard(records, title=suite or "all suites")
+    plots = render_plots(board)
+    out = Path(out_dir)
+    (out / "plots").mkdir(parents=True, exist_ok=True)
+    files = {out / "leaderboard.md": to_markdown(board, plots), out / "leaderboard.csv": to_csv(board),
+             out / "leaderboard.json": to_json(board), out / "index.html": to_html(board, plots)}
+    files.update({out / "plots" / f"{plot.name}.svg": plot.svg for plot in plots})
+    for stale in sorted(set((out / "plots").glob("*.svg")) - set(files)):
+        stale.unlink()
+    for path, text in files.items():
+        path.write_text(text, encoding="utf-8", newline="\n")
+    return sorted(files)

@@ -1,0 +1,193 @@
+"""Leaderboard plots as SVG text, byte-identical from run to run (fixed ``svg.hashsalt``, no date, text as text).
+
+Each function returns a :class:`Plot` or None when the leaderboard has no data for it.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from ssl_bench.leaderboard.table import Leaderboard, LeaderboardRow, metric_column
+
+KIND_COLORS = {"trained": "#1f77b4", "spectral": "#ff7f0e", "baseline": "#7f7f7f"}
+EPOCH_KEYS = ("knn_top1", "linear_top1", "loss")
+PROBE_MEASURES = ("invariance", "equivariance_r2")
+_RC = {"svg.hashsalt": "ssl-bench", "svg.fonttype": "none", "font.size": 8.0, "axes.grid": True,
+       "grid.alpha": 0.3}
+
+
+@dataclass(frozen=True)
+class Plot:
+    name: str
+    title: str
+    svg: str
+
+
+def render_plots(board: Leaderboard) -> list[Plot]:
+    """Every plot the data allows, in a fixed order."""
+    with matplotlib.rc_context(_RC):
+        plots = [accuracy_vs_epochs(board), knn_vs_linear(board), methods_bar(board), equivariance_curves(board)]
+    return [plot for plot in plots if plot is not None]
+
+
+def _svg(figure: Figure) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    return buffer.getvalue()
+
+
+def _scale(key: str) -> float:
+    return 100.0 if metric_column(key).percent else 1.0
+
+
+def _axis_label(key: str) -> str:
+    column = metric_column(key)
+    return f"{column.title} (%)" if column.percent else column.title
+
+
+def _mean_by(pairs: list[tuple[float, float]]) -> tuple[list[float], list[float]]:
+    """(x, y) pairs from several seeds -> sorted x and the mean y at each x."""
+    by_x: dict[float, list[float]] = {}
+    for x, y in pairs:
+        by_x.setdefault(x, []).append(y)
+    xs = sorted(by_x)
+    return xs, [math.fsum(by_x[x]) / len(by_x[x]) for x in xs]
+
+
+def accuracy_vs_epochs(board: Leaderboard) -> Plot | None:
+    """Per-epoch metrics (mean over seeds) of the trained configurations, one panel per metric."""
+    curves: dict[str, list[tuple[LeaderboardRow, list[float], list[float]]]] = {}
+    for key in EPOCH_KEYS:
+        for row in board.rows:
+            pairs = [(float(epoch["epoch"]), float(epoch[key])) for run in row.runs for epoch in run.epoch_metrics
+                     if isinstance(epoch.get(key), (int, float))]
+            if pairs:
+                xs, ys = _mean_by(pairs)
+                curves.setdefault(key, []).append((row, xs, [y * _scale(key) for y in ys]))
+    if not curves:
+        return None
+    colors = _label_colors(board)
+    figure = Figure(figsize=(3.6 * len(curves) + 1.5, 3.0), layout="constrained")
+    for index, (key, lines) in enumerate(curves.items()):
+        axes = figure.add_subplot(1, len(curves), index + 1)
+        for row, xs, ys in lines:
+            axes.plot(xs, ys, marker="o", markersize=3, label=row.label, color=colors[row.label])
+        axes.set_xlabel("epoch")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_ylabel(_axis_label(key))
+    _figure_legend(figure)
+    figure.suptitle("Per-epoch metrics (mean over seeds)")
+    return Plot("accuracy_vs_epochs", "Per-epoch metrics", _svg(figure))
+
+
+def knn_vs_linear(board: Leaderboard) -> Plot | None:
+    """kNN top-1 against linear-probe top-1 per configuration, with ±1 std bars over seeds."""
+    rows = [row for row in board.rows if "knn_top1" in row.metrics and "linear_top1" in row.metrics]
+    if not rows:
+        return None
+    figure = Figure(figsize=(5.0, 4.2), layout="constrained")
+    axes = figure.add_subplot()
+    for row in rows:
+        knn, linear = row.metrics["knn_top1"], row.metrics["linear_top1"]
+        axes.errorbar(100 * linear.mean, 100 * knn.mean, xerr=100 * (linear.std or 0.0),
+                      yerr=100 * (knn.std or 0.0), fmt="o", color=KIND_COLORS.get(row.kind, "black"), capsize=2)
+        axes.annotate(row.label, (100 * linear.mean, 100 * knn.mean), xytext=(4, 4), textcoords="offset points",
+                      fontsize=6)
+    low, high = axes.get_xlim()
+    low, high = min(low, axes.get_ylim()[0]), max(high, axes.get_ylim()[1])
+    axes.plot([low, high], [low, high], color="black", linewidth=0.6, linestyle="--")
+    axes.set_xlabel("linear top-1 (%)")
+    axes.set_ylabel("kNN top-1 (%)")
+    _kind_legend(axes, {row.kind for row in rows})
+    figure.suptitle("kNN vs linear probe")
+    return Plot("knn_vs_linear", "kNN vs linear probe", _svg(figure))
+
+
+def methods_bar(board: Leaderboard) -> Plot | None:
+    """The first accuracy column per configuration, coloured by kind: trained vs spectral vs baselines."""
+    column = next((column for column in board.columns if column.percent), None)
+    rows = [row for row in board.rows if column is not None and column.key in row.metrics]
+    if column is None or not rows:
+        return None
+    figure = Figure(figsize=(6.0, 0.9 + 0.28 * len(rows)), layout="constrained")
+    axes = figure.add_subplot()
+    positions = list(range(len(rows)))[::-1]
+    summaries = [row.metrics[column.key] for row in rows]
+    axes.barh(positions, [100 * s.mean for s in summaries], xerr=[100 * (s.std or 0.0) for s in summaries],
+              color=[KIND_COLORS.get(row.kind, "black") for row in rows], capsize=2)
+    axes.set_yticks(positions, [row.label for row in rows])
+    axes.set_xlabel(_axis_label(column.key))
+    _kind_legend(axes, {row.kind for row in rows})
+    figure.suptitle(f"{column.title}: trained vs spectral vs baselines")
+    return Plot("methods", f"{column.title} by method", _svg(figure))
+
+
+def equivariance_curves(board: Leaderboard) -> Plot | None:
+    """Probe measures against the transformation magnitude theta: rows = measures, columns = transformations."""
+    points: dict[tuple[str, str], dict[str, list[tuple[float, float]]]] = {}
+    for row in board.rows:
+        for run in row.runs:
+            for probe_row in _probe_rows(run.metrics):
+                for measure in PROBE_MEASURES:
+                    if isinstance(probe_row.get(measure), (int, float)):
+                        slot = points.setdefault((measure, str(probe_row["transform"])), {})
+                        slot.setdefault(row.label, []).append((float(probe_row["theta"]), float(probe_row[measure])))
+    if not points:
+        return None
+    measures = [measure for measure in PROBE_MEASURES if any(key[0] == measure for key in points)]
+    transforms = sorted({key[1] for key in points})
+    colors = _label_colors(board)
+    figure = Figure(figsize=(2.8 * len(transforms) + 1.5, 2.3 * len(measures)), layout="constrained")
+    for i, measure in enumerate(measures):
+        for j, transform in enumerate(transforms):
+            axes = figure.add_subplot(len(measures), len(transforms), i * len(transforms) + j + 1)
+            for row in board.rows:
+                if row.label in points.get((measure, transform), {}):
+                    axes.plot(*_mean_by(points[(measure, transform)][row.label]), marker="o", markersize=2.5,
+                              label=row.label, color=colors[row.label])
+            if i == 0:
+                axes.set_title(transform, fontsize=8)
+            if i == len(measures) - 1:
+                axes.set_xlabel("theta")
+            if j == 0:
+                axes.set_ylabel(metric_column(f"probe_{measure}").title.replace(" (probe mean)", ""))
+    _figure_legend(figure)
+    figure.suptitle("Equivariance probe (mean over seeds)")
+    return Plot("equivariance", "Equivariance probe", _svg(figure))
+
+
+def _probe_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = metrics.get("probe")
+    if not isinstance(rows, list):
+        return []
+    return [row for row in rows if isinstance(row, dict) and "transform" in row
+            and isinstance(row.get("theta"), (int, float))]
+
+
+def _label_colors(board: Leaderboard) -> dict[str, Any]:
+    """One fixed colour per configuration, shared by every panel (tab10, then tab20 for more rows)."""
+    palette = matplotlib.colormaps["tab10" if len(board.rows) <= 10 else "tab20"]
+    return {row.label: palette(index % palette.N) for index, row in enumerate(board.rows)}
+
+
+def _figure_legend(figure: Figure) -> None:
+    """One legend for all panels, outside on the right, each configuration once."""
+    by_label: dict[str, Any] = {}
+    for axes in figure.axes:
+        for handle, label in zip(*axes.get_legend_handles_labels()):
+            by_label.setdefault(label, handle)
+    figure.legend(list(by_label.values()), list(by_label), loc="outside right upper", fontsize=7, frameon=False)
+
+
+def _kind_legend(axes: Any, kinds: set[str]) -> None:
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=color, label=kind) for kind, color in KIND_COLORS.items() if kind in kinds]
+    axes.legend(handles=handles, loc="lower right", fontsize=7)

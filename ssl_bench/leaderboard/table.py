@@ -1,0 +1,306 @@
+"""Store records -> a leaderboard: one row per configuration (a run cell without its seed), metrics over seeds.
+
+Everything here is ordered deterministically so that rendering twice gives identical bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ssl_bench.leaderboard.stats import Summary
+from ssl_bench.store import RunRecord, flatten_metrics
+
+KIND_ORDER = ("trained", "spectral", "baseline")
+
+
+@dataclass(frozen=True)
+class MetricColumn:
+    """A leaderboard column: how to read one number from a run's metrics, and how to show it."""
+
+    key: str
+    title: str
+    percent: bool
+    decimals: int
+    extract: Callable[[dict[str, Any]], float | None]
+    ranked: bool = True
+
+
+def _metric(key: str) -> Callable[[dict[str, Any]], float | None]:
+    def extract(metrics: dict[str, Any]) -> float | None:
+        value = metrics.get(key)
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    return extract
+
+
+def _probe_mean(measure: str) -> Callable[[dict[str, Any]], float | None]:
+    """Mean of ``measure`` over the probe rows with a non-zero magnitude (every transformation)."""
+
+    def extract(metrics: dict[str, Any]) -> float | None:
+        rows = metrics.get("probe")
+        if not isinstance(rows, list):
+            return None
+        values = [float(row[measure]) for row in rows if isinstance(row, dict)
+                  and isinstance(row.get(measure), (int, float)) and not _is_identity(row.get("theta"))]
+        return math.fsum(values) / len(values) if values else None
+
+    return extract
+
+
+def _is_identity(theta: Any) -> bool:
+    if isinstance(theta, (int, float)):
+        return theta == 0
+    if isinstance(theta, list):
+        return all(isinstance(item, (int, float)) and item == 0 for item in theta)
+    return False
+
+
+COLUMNS = (
+    MetricColumn("knn_top1", "kNN top-1", True, 1, _metric("knn_top1")),
+    MetricColumn("knn_top1_k20", "kNN top-1 (k=20)", True, 1, _metric("knn_top1_k20")),
+    MetricColumn("linear_top1", "linear top-1", True, 1, _metric("linear_top1")),
+    MetricColumn("probe_invariance", "invariance (probe mean)", False, 2, _probe_mean("invariance"), ranked=False),
+    MetricColumn("probe_equivariance_r2", "equivariance R² (probe mean)", False, 2, _probe_mean("equivariance_r2"),
+                 ranked=False),
+)
+
+
+def metric_column(key: str) -> MetricColumn:
+    """The column named ``key``, or a plain numeric metric of that name (shown as a raw number)."""
+    for column in COLUMNS:
+        if column.key == key:
+            return column
+    return MetricColumn(key, key, False, 4, _metric(key))
+
+
+@dataclass(frozen=True)
+class LeaderboardRow:
+    """One configuration: its identity, the runs (one per seed) and each metric's summary over them."""
+
+    suite: str
+    kind: str
+    method: str
+    backbone: str
+    dataset: str
+    split: str
+    epochs: int
+    hparams: dict[str, Any]
+    runs: tuple[RunRecord, ...]
+    metrics: dict[str, Summary]
+    wall_time: Summary | None
+    best: frozenset[str]
+    label: str
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return tuple(run.seed for run in self.runs)
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """What every output format is rendered from."""
+
+    title: str
+    suites: tuple[str, ...]
+    columns: tuple[MetricColumn, ...]
+    rows: tuple[LeaderboardRow, ...]
+    failed: tuple[RunRecord, ...]
+    running: int
+    protocol_shared: dict[str, str]
+    protocol_varies: dict[str, tuple[str, ...]]
+    hardware: tuple[tuple[str, int], ...]
+    code: tuple[tuple[str, int], ...]
+    splits: tuple[str, ...]
+    total_wall_time_s: float
+
+    @property
+    def runs(self) -> tuple[RunRecord, ...]:
+        return tuple(run for row in self.rows for run in row.runs)
+
+
+def configuration_key(record: RunRecord) -> tuple[Any, ...]:
+    """A run's cell without the seed: runs with the same key are seeds of one configuration."""
+    return (record.suite, record.kind, record.method, record.backbone, record.dataset, record.split,
+            record.epochs, json.dumps(record.hparams, sort_keys=True))
+
+
+def build_leaderboard(records: list[RunRecord], title: str) -> Leaderboard:
+    """Group done runs by configuration, summarise every column over seeds, mark the best per dataset."""
+    done = [record for record in records if record.status == "done"]
+    groups: dict[tuple[Any, ...], list[RunRecord]] = {}
+    for record in done:
+        groups.setdefault(configuration_key(record), []).append(record)
+    seeded = [sorted(runs, key=lambda run: (run.seed, run.run_id)) for runs in groups.values()]
+    columns = tuple(column for column in COLUMNS if any(column.extract(run.metrics) is not None for run in done))
+    labels = _labels([runs[0] for runs in seeded])
+    rows = [_row(runs, columns, labels) for runs in seeded]
+    rows = _mark_best(sorted(rows, key=lambda row: _row_order(row, columns)), columns)
+    return Leaderboard(
+        title=title,
+        suites=tuple(sorted({record.suite for record in records})),
+        columns=columns,
+        rows=tuple(rows),
+        failed=tuple(record for record in records if record.status == "failed"),
+        running=sum(record.status == "running" for record in records),
+        protocol_shared=_shared_protocol(done),
+        protocol_varies=_varying_protocol(done),
+        hardware=_counted(describe_hardware(record.hardware) for record in done),
+        code=_counted(f"ssl-bench {record.package_version} at git {_short_commit(record.git_commit)}"
+                      for record in done),
+        splits=tuple(sorted({record.split for record in done})),
+        total_wall_time_s=math.fsum(record.wall_time_s or 0.0 for record in done),
+    )
+
+
+def _row(runs: list[RunRecord], columns: tuple[MetricColumn, ...], labels: dict[str, str]) -> LeaderboardRow:
+    first = runs[0]
+    metrics = {}
+    for column in columns:
+        values = tuple(value for value in (column.extract(run.metrics) for run in runs) if value is not None)
+        if values:
+            metrics[column.key] = Summary(values)
+    walls = tuple(run.wall_time_s for run in runs if run.wall_time_s is not None)
+    return LeaderboardRow(first.suite, first.kind, first.method, first.backbone, first.dataset, first.split,
+                          first.epochs, first.hparams, tuple(runs), metrics, Summary(walls) if walls else None,
+                          frozenset(), labels[first.run_id])
+
+
+def _row_order(row: LeaderboardRow, columns: tuple[MetricColumn, ...]) -> tuple[Any, ...]:
+    """Dataset, then the first column's mean (best first, missing last), then names."""
+    primary = row.metrics.get(columns[0].key) if columns else None
+    score = primary.mean if primary is not None and math.isfinite(primary.mean) else -math.inf
+    kind = KIND_ORDER.index(row.kind) if row.kind in KIND_ORDER else len(KIND_ORDER)
+    return (row.dataset, row.split, -score, kind, row.method, row.backbone, row.epochs,
+            json.dumps(row.hparams, sort_keys=True), row.suite)
+
+
+def _mark_best(rows: list[LeaderboardRow], columns: tuple[MetricColumn, ...]) -> list[LeaderboardRow]:
+    """Bold the highest mean of each ranked column among the rows of the same dataset and split (ties all bold);
+    probe columns describe a representation and are not ranked."""
+    ranked = {column.key for column in columns if column.ranked}
+    best: dict[tuple[str, str, str], float] = {}
+    for row in rows:
+        for key, summary in row.metrics.items():
+            if key in ranked and math.isfinite(summary.mean):
+                slot = (row.dataset, row.split, key)
+                best[slot] = max(best.get(slot, -math.inf), summary.mean)
+    return [LeaderboardRow(**{**row.__dict__, "best": frozenset(
+        key for key, summary in row.metrics.items() if summary.mean == best.get((row.dataset, row.split, key)))})
+        for row in rows]
+
+
+def _labels(firsts: list[RunRecord]) -> dict[str, str]:
+    """Short unique names for plots: method/backbone, extended by dataset, epochs, hparams, suite as needed."""
+    parts = [lambda r: r.method + (f"/{r.backbone}" if r.backbone else ""), lambda r: r.dataset,
+             lambda r: f"{r.epochs} ep", lambda r: format_hparams(r.hparams), lambda r: r.suite]
+    for used in range(1, len(parts) + 1):
+        labels = {r.run_id: " · ".join(part(r) for part in parts[:used]) for r in firsts}
+        if len(set(labels.values())) == len(labels):
+            return labels
+    return {r.run_id: f"{labels[r.run_id]} · {r.run_id[:8]}" for r in firsts}
+
+
+def format_hparams(hparams: dict[str, Any]) -> str:
+    """``{"lr": 0.1, "tau": 0.5}`` -> ``lr=0.1, tau=0.5`` (sorted keys); ``default`` when empty."""
+    if not hparams:
+        return "default"
+    return ", ".join(f"{key}={json.dumps(value, sort_keys=True)}" for key, value in sorted(hparams.items()))
+
+
+def describe_hardware(hardware: dict[str, Any]) -> str:
+    """``{"cpu_model": "AMD EPYC", "cpu_count": 2, "gpu_count": 0}`` -> ``AMD EPYC, 2 CPUs, no GPU``."""
+    cpu = f"{hardware.get('cpu_model') or 'unknown CPU'}, {hardware.get('cpu_count') or '?'} CPUs"
+    count = hardware.get("gpu_count") or 0
+    if not count:
+        return f"{cpu}, no GPU"
+    memory = f" ({hardware['gpu_memory_gb']} GB)" if hardware.get("gpu_memory_gb") else ""
+    return f"{cpu}, {count} x {hardware.get('gpu_model')}{memory}"
+
+
+def _short_commit(commit: str) -> str:
+    head, dirty, _ = commit.partition("-dirty")
+    return head[:12] + ("-dirty" if dirty else "")
+
+
+def _counted(items: Any) -> tuple[tuple[str, int], ...]:
+    """Distinct items with their counts, most frequent first, then alphabetical."""
+    return tuple(sorted(Counter(items).items(), key=lambda item: (-item[1], item[0])))
+
+
+def _protocol_values(done: list[RunRecord]) -> dict[str, list[str]]:
+    """Flattened protocol key -> its value in each run (JSON text, ``—`` where a run lacks the key)."""
+    flat = [flatten_metrics(record.protocol) for record in done]
+    keys = sorted({key for protocol in flat for key in protocol})
+    return {key: [_protocol_text(protocol[key]) if key in protocol else "—" for protocol in flat] for key in keys}
+
+
+def _protocol_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def _shared_protocol(done: list[RunRecord]) -> dict[str, str]:
+    return {key: values[0] for key, values in _protocol_values(done).items() if len(set(values)) == 1}
+
+
+def _varying_protocol(done: list[RunRecord]) -> dict[str, tuple[str, ...]]:
+    return {key: tuple(sorted(set(values))) for key, values in _protocol_values(done).items()
+            if len(set(values)) > 1}
+
+
+def format_summary(summary: Summary | None, column: MetricColumn) -> str:
+    """``81.2 ± 0.4`` (percent columns x100, fixed decimals); a single seed shows the mean alone; ``—`` if absent."""
+    if summary is None:
+        return "—"
+    scale = 100.0 if column.percent else 1.0
+    mean = f"{summary.mean * scale:.{column.decimals}f}"
+    if summary.std is None:
+        return mean
+    return f"{mean} ± {summary.std * scale:.{column.decimals}f}"
+
+
+def format_seconds(summary: Summary | None) -> str:
+    return "—" if summary is None else f"{summary.mean:.1f}"
+
+
+def identity_columns(board: Leaderboard) -> list[tuple[str, Callable[[LeaderboardRow], str]]]:
+    """The columns naming a configuration; hyper-parameters and suite only when they tell rows apart."""
+    several_splits = len(board.splits) > 1
+    columns: list[tuple[str, Callable[[LeaderboardRow], str]]] = [
+        ("Method", lambda row: row.method),
+        ("Kind", lambda row: row.kind),
+        ("Backbone", lambda row: row.backbone or "—"),
+        ("Dataset", lambda row: f"{row.dataset} ({row.split})" if several_splits else row.dataset),
+        ("Epochs", lambda row: str(row.epochs) if row.epochs else "—"),
+    ]
+    if any(row.hparams for row in board.rows):
+        columns.append(("Hyper-parameters", lambda row: format_hparams(row.hparams)))
+    if len(board.suites) > 1:
+        columns.append(("Suite", lambda row: row.suite))
+    return columns
+
+
+def header_lines(board: Leaderboard) -> list[tuple[str, str]]:
+    """The facts stated above every leaderboard: runs, hardware, code, protocol, how to read the numbers."""
+    n_runs = len(board.runs)
+    lines = [("Runs", f"{n_runs} done in {len(board.rows)} configurations, {len(board.failed)} failed, "
+                      f"{board.running} running; {board.total_wall_time_s:.1f} s of wall time in total")]
+    if len(board.suites) > 1:
+        lines.append(("Suites", ", ".join(board.suites)))
+    lines.append(("Hardware", "; ".join(f"{text} ({count} runs)" for text, count in board.hardware) or "—"))
+    lines.append(("Code", "; ".join(f"{text} ({count} runs)" for text, count in board.code) or "—"))
+    if len(board.splits) == 1:
+        lines.append(("Evaluation split", board.splits[0]))
+    lines.append(("Protocol, all runs", ", ".join(f"{key}={value}" for key, value in
+                                                   board.protocol_shared.items()) or "—"))
+    if board.protocol_varies:
+        lines.append(("Protocol, varies", "; ".join(f"{key} in {{{', '.join(values)}}}" for key, values in
+                                                    board.protocol_varies.items())))
+    lines.append(("How to read", "accuracies are top-1 in %; each cell is the mean ± sample standard deviation "
+                                 "(ddof = 1) over seeds, n = number of seeds; bold = best accuracy in its column "
+                                 "for that dataset; probe columns average the equivariance probe over "
+                                 "transformations and non-zero magnitudes; wall time is the mean per run in seconds"))
+    return lines

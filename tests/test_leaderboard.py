@@ -1,0 +1,331 @@
+"""Leaderboard rendering (from a store filled with synthetic runs) and the comparison statistics.
+
+The numbers are synthetic on purpose: what is tested is the renderer and the statistics, not a benchmark.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from ssl_bench.cli import main
+from ssl_bench.leaderboard import render_leaderboard
+from ssl_bench.leaderboard.comparison import compare_methods, compare_runs
+from ssl_bench.leaderboard.stats import Summary, difference_ci
+from ssl_bench.store import ResultStore, RunCell
+
+SUITE = "synthetic"
+# (kind, method, backbone, epochs, seeds); barlowtwins has other seeds than simclr, so comparing them is Welch
+CONFIGS = [
+    ("trained", "simclr", "convnet", 4, (0, 1, 2)),
+    ("trained", "vicreg", "convnet", 4, (0, 1, 2)),
+    ("trained", "barlowtwins", "convnet", 4, (3, 4, 5, 6)),
+    ("spectral", "laplacian-eigenmaps", "", 0, (0, 1, 2)),
+    ("baseline", "raw-pixels", "", 0, (0,)),
+]
+THETAS = (0.0, 15.0, 30.0)
+PERCENT_COLUMNS = {"kNN top-1": "knn_top1", "kNN top-1 (k=20)": "knn_top1_k20", "linear top-1": "linear_top1"}
+
+
+def _metrics(rng: np.random.Generator) -> dict[str, object]:
+    probe = [{"transform": transform, "theta": theta, "invariance": float(rng.uniform(0, 1)),
+              "equivariance_r2": float(rng.uniform(0, 1))} for transform in ("rotate", "translate") for theta in THETAS]
+    return {"knn_top1": float(rng.uniform(0.6, 0.9)), "knn_top1_k20": float(rng.uniform(0.6, 0.9)),
+            "linear_top1": float(rng.uniform(0.6, 0.9)), "probe": probe}
+
+
+@pytest.fixture(scope="module")
+def filled_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, list[dict[str, object]]]]:
+    """A store with the CONFIGS above (seeded random metrics), one failed and one running run.
+
+    Returns the store path and, per method, the metrics dicts in seed order (the ground truth of the tests).
+    """
+    path = tmp_path_factory.mktemp("store") / "results.sqlite"
+    rng = np.random.default_rng(0)
+    truth: dict[str, list[dict[str, object]]] = {}
+    with ResultStore(path) as store:
+        for kind, method, backbone, epochs, seeds in CONFIGS:
+            for seed in seeds:
+                metrics = _metrics(rng)
+                truth.setdefault(method, []).append(metrics)
+                cell = RunCell(suite=SUITE, kind=kind, method=method, dataset="fashion-mnist", backbone=backbone,
+                               hparams={"lr": 0.1} if kind == "trained" else {}, epochs=epochs, seed=seed)
+                curve = [{"epoch": e, "loss": float(rng.uniform(1, 5)), "knn_top1": float(rng.uniform(0.3, 0.9))}
+                         for e in range(1, epochs + 1)]
+                store.record(cell, metrics, curve, protocol={"knn": {"k": 200, "T": 0.1}, "seed": seed},
+                             wall_time_s=float(rng.uniform(1, 60)), peak_memory_mb=512.0)
+        failed = store.start_run(RunCell(suite=SUITE, kind="trained", method="simclr", dataset="fashion-mnist",
+                                         backbone="resnet18", epochs=4, seed=0))
+        store.fail_run(failed, "Traceback (most recent call last):\nRuntimeError: <out of memory> & more")
+        store.start_run(RunCell(suite=SUITE, kind="trained", method="vicreg", dataset="fashion-mnist",
+                                backbone="resnet18", epochs=4, seed=0))
+    return path, truth
+
+
+@pytest.fixture(scope="module")
+def rendered(filled_store: tuple[Path, dict], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("board") / "synthetic"
+    (out / "plots").mkdir(parents=True)
+    (out / "plots" / "stale.svg").write_text("<svg/>")
+    with ResultStore(filled_store[0], create=False) as store:
+        render_leaderboard(store, out, suite=SUITE)
+    return out
+
+
+def _markdown_table(text: str) -> list[dict[str, str]]:
+    lines = [line for line in text.splitlines() if line.startswith("| ")]
+    header = [cell.strip() for cell in lines[0].strip("|").split(" | ")]
+    rows = []
+    for line in lines[2:]:
+        cells = [cell.strip() for cell in line.strip("|").split(" | ")]
+        if len(cells) == len(header) and cells[0] in {config[1] for config in CONFIGS}:
+            rows.append(dict(zip(header, cells)))
+    return rows
+
+
+def _expected_cell(values: list[float], scale: float, decimals: int) -> str:
+    mean = f"{np.mean(values) * scale:.{decimals}f}"
+    return mean if len(values) == 1 else f"{mean} ± {np.std(values, ddof=1) * scale:.{decimals}f}"
+
+
+def test_markdown_mean_std_and_best_match_numpy(rendered: Path, filled_store: tuple[Path, dict]) -> None:
+    truth = filled_store[1]
+    rows = {row["Method"]: row for row in _markdown_table((rendered / "leaderboard.md").read_text())}
+    assert set(rows) == set(truth)
+    for title, key in PERCENT_COLUMNS.items():
+        means = {method: np.mean([m[key] for m in runs]) for method, runs in truth.items()}
+        winner = max(means, key=means.get)
+        for method, runs in truth.items():
+            expected = _expected_cell([m[key] for m in runs], 100.0, 1)
+            assert rows[method][title] == (f"**{expected}**" if method == winner else expected)
+    for method, runs in truth.items():
+        invariance = [np.mean([r["invariance"] for r in m["probe"] if r["theta"] != 0]) for m in runs]
+        assert rows[method]["invariance (probe mean)"] == _expected_cell(invariance, 1.0, 2)
+        assert rows[method]["n"] == str(len(runs))
+    assert rows["raw-pixels"]["Epochs"] == "—" and rows["simclr"]["Epochs"] == "4"
+
+
+def test_json_and_csv_carry_the_same_statistics(rendered: Path, filled_store: tuple[Path, dict]) -> None:
+    truth = filled_store[1]
+    document = json.loads((rendered / "leaderboard.json").read_text())
+    by_method = {row["method"]: row for row in document["rows"]}
+    for method, runs in truth.items():
+        knn = by_method[method]["metrics"]["knn_top1"]
+        values = [m["knn_top1"] for m in runs]
+        assert knn["mean"] == pytest.approx(np.mean(values), abs=1e-15) and knn["n"] == len(values)
+        assert knn["std"] == (None if len(values) == 1 else pytest.approx(np.std(values, ddof=1), rel=1e-12))
+    assert len(document["runs"]) == sum(len(config[4]) for config in CONFIGS)
+    assert [failed["method"] for failed in document["failed"]] == ["simclr"] and document["running"] == 1
+    assert document["protocol"]["shared"] == {"knn.T": "0.1", "knn.k": "200"}
+    assert document["protocol"]["varies"] == {"seed": ["0", "1", "2", "3", "4", "5", "6"]}
+    csv_lines = (rendered / "leaderboard.csv").read_text().splitlines()
+    assert len(csv_lines) == 1 + len(CONFIGS) and csv_lines[0].startswith("suite,kind,method")
+
+
+def test_header_states_protocol_hardware_and_failures(rendered: Path) -> None:
+    text = (rendered / "leaderboard.md").read_text()
+    header = text.split("\n| ")[0]
+    for fact in ("**Runs:** 14 done in 5 configurations, 1 failed, 1 running", "**Hardware:**", "CPUs",
+                 "**Code:** ssl-bench", "**Evaluation split:** test", "knn.k=200", "seed in {0, 1, 2, 3, 4, 5, 6}"):
+        assert fact in header
+    assert "## Failed runs" in text and "RuntimeError: &lt;out of memory> & more" in text
+    assert "results.sqlite" not in text  # independent of where the store lives
+
+
+class StrictHTML(HTMLParser):
+    """Checks that every element is closed in order (void and self-closed elements aside), collects text and ids."""
+
+    VOID = {"meta", "link", "br", "hr", "img", "input", "col", "source", "wbr", "area", "base", "embed"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.problems: list[str] = []
+        self.text: list[str] = []
+        self.ids: list[str] = []
+        self.tags: list[str] = []
+        self.sources: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._attrs(tag, attrs)
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._attrs(tag, attrs)
+
+    def _attrs(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.ids += [value for name, value in attrs if name == "id"]
+        self.sources += [value for name, value in attrs if name in {"src", "href", "xlink:href"} and value]
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack[-1] != tag:
+            self.problems.append(f"</{tag}> closes {self.stack[-1:] or 'nothing'}")
+        else:
+            self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def test_html_is_well_formed_offline_and_lists_every_run(rendered: Path, filled_store: tuple[Path, dict]) -> None:
+    page = (rendered / "index.html").read_text()
+    parser = StrictHTML()
+    parser.feed(page)
+    parser.close()
+    assert parser.problems == [] and parser.stack == []
+    assert parser.tags.count("table") == 3 and parser.tags.count("svg") == 4  # leaderboard, runs, failed
+    assert len(parser.ids) == len(set(parser.ids)), "inline SVGs must not share ids"
+    assert all(source.startswith("#") for source in parser.sources), "no request may leave the page"
+    assert page.startswith("<!DOCTYPE html>") and "<script src" not in page
+    text = " ".join(parser.text)
+    with ResultStore(filled_store[0], create=False) as store:
+        runs = store.runs(suite=SUITE)
+    for run in runs:
+        assert run.method in text
+        if run.status != "running":
+            assert run.run_id in text
+
+
+def test_plots_are_written_and_stale_ones_removed(rendered: Path) -> None:
+    names = sorted(path.name for path in (rendered / "plots").iterdir())
+    assert names == ["accuracy_vs_epochs.svg", "equivariance.svg", "knn_vs_linear.svg", "methods.svg"]
+    markdown = (rendered / "leaderboard.md").read_text()
+    assert all(f"(plots/{name})" in markdown for name in names)
+    assert "Date" not in (rendered / "plots" / "methods.svg").read_text()
+
+
+def test_rendering_twice_is_byte_identical(rendered: Path, filled_store: tuple[Path, dict], tmp_path: Path) -> None:
+    """The module's rendering against one by the CLI in a fresh process with another hash seed, from a copy of the
+    store at another path."""
+    copy = tmp_path / "elsewhere" / "copy.sqlite"
+    copy.parent.mkdir()
+    shutil.copy(filled_store[0], copy)
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "ssl_bench", "leaderboard", "--suite", SUITE, "--store", str(copy),
+                    "--out", str(tmp_path / "second")], check=True, env=env, capture_output=True)
+    first = {p.relative_to(rendered): p.read_bytes() for p in rendered.rglob("*") if p.is_file()}
+    second = {p.relative_to(tmp_path / "second"): p.read_bytes() for p in (tmp_path / "second").rglob("*")
+              if p.is_file()}
+    assert sorted(first) == sorted(second) and len(first) == 8
+    for name in first:
+        assert first[name] == second[name], f"{name} differs between renderings"
+
+
+def test_unknown_suite_is_a_user_error(filled_store: tuple[Path, dict], tmp_path: Path) -> None:
+    from ssl_bench.errors import UserError
+
+    with ResultStore(filled_store[0], create=False) as store, pytest.raises(UserError, match="synthetic"):
+        render_leaderboard(store, tmp_path, suite="quikc")
+
+
+def test_summary_matches_numpy() -> None:
+    values = np.random.default_rng(1).normal(0.8, 0.05, size=7)
+    summary = Summary(tuple(values))
+    assert summary.mean == pytest.approx(np.mean(values), rel=1e-14)
+    assert summary.std == pytest.approx(np.std(values, ddof=1), rel=1e-12)
+    assert Summary((0.5,)).std is None
+
+
+def test_paired_interval_matches_scipy() -> None:
+    rng = np.random.default_rng(2)
+    a = rng.normal(0.80, 0.02, size=5)
+    b = a - rng.normal(0.01, 0.01, size=5)
+    result = difference_ci(dict(enumerate(a)), dict(enumerate(b)))
+    reference = stats.ttest_rel(a, b).confidence_interval(0.95)
+    assert result.test.startswith("paired") and result.df == 4
+    assert result.estimate == pytest.approx(np.mean(a - b), rel=1e-12)
+    assert (result.low, result.high) == (pytest.approx(reference.low, rel=1e-10),
+                                         pytest.approx(reference.high, rel=1e-10))
+
+
+def test_welch_interval_matches_scipy() -> None:
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(0.80, 0.01, size=4), rng.normal(0.78, 0.04, size=6)
+    result = difference_ci(dict(zip(range(4), a)), dict(zip(range(10, 16), b)), confidence=0.9)
+    reference = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.9)
+    assert result.test.startswith("Welch")
+    assert result.estimate == pytest.approx(np.mean(a) - np.mean(b), rel=1e-12)
+    assert (result.low, result.high) == (pytest.approx(reference.low, rel=1e-10),
+                                         pytest.approx(reference.high, rel=1e-10))
+
+
+def test_too_few_seeds_give_no_interval() -> None:
+    single = difference_ci({0: 0.8}, {0: 0.7})
+    assert single.low is None and single.high is None and "run more seeds" in single.note
+    assert single.estimate == pytest.approx(0.1)
+    assert difference_ci({0: 0.8, 1: 0.82}, {5: 0.7}).low is None
+
+
+def test_compare_methods_over_seeds(filled_store: tuple[Path, dict]) -> None:
+    path, truth = filled_store
+    knn = {method: np.array([m["knn_top1"] for m in runs]) for method, runs in truth.items()}
+    with ResultStore(path, create=False) as store:
+        paired = compare_methods(store, "simclr", "vicreg", metric="knn_top1", suite=SUITE)
+        welch = compare_methods(store, "simclr", "barlowtwins", metric="linear_top1")
+        reference = stats.ttest_rel(knn["simclr"], knn["vicreg"]).confidence_interval(0.95)
+        assert paired.difference.test.startswith("paired")
+        assert paired.difference.low == pytest.approx(reference.low, rel=1e-10)
+        linear = {method: [m["linear_top1"] for m in runs] for method, runs in truth.items()}
+        reference = stats.ttest_ind(linear["simclr"], linear["barlowtwins"], equal_var=False).confidence_interval()
+        assert welch.difference.test.startswith("Welch")
+        assert welch.difference.high == pytest.approx(reference.high, rel=1e-10)
+        first = store.runs(suite=SUITE, method="simclr", status="done")[0]
+        other = store.runs(suite=SUITE, method="vicreg", status="done")[0]
+        over_seeds = compare_runs(store, first.run_id[:8], other.run_id, over_seeds=True)
+        assert over_seeds.difference.low == pytest.approx(paired.difference.low, rel=1e-12)
+        single = compare_runs(store, first.run_id, other.run_id)
+        assert single.difference.low is None
+        assert single.difference.estimate == pytest.approx(first.metrics["knn_top1"] - other.metrics["knn_top1"])
+
+
+def test_compare_command_json_and_errors(filled_store: tuple[Path, dict], capsys: pytest.CaptureFixture) -> None:
+    path = str(filled_store[0])
+    assert main(["compare", "--methods", "simclr", "vicreg", "--suite", SUITE, "--store", path, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["a"]["n"] == 3 and result["difference"]["test"].startswith("paired")
+    assert main(["compare", "--methods", "simclr", "nope", "--store", path]) == 2
+    assert "methods with finished runs" in capsys.readouterr().err
+    assert main(["compare", "--methods", "simclr", "vicreg", "--metric", "nope", "--store", path]) == 2
+    assert "no metric 'nope'" in capsys.readouterr().err
+    assert main(["compare", "abc", "--store", path]) == 2
+
+
+def test_runs_command_list_show_export(filled_store: tuple[Path, dict], capsys: pytest.CaptureFixture,
+                                       tmp_path: Path) -> None:
+    path = str(filled_store[0])
+    assert main(["runs", "list", "--store", path, "--status", "failed", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["runs"]
+    assert [run["status"] for run in listed] == ["failed"] and listed[0]["error"].endswith("& more")
+    assert main(["runs", "show", listed[0]["run_id"][:6], "--store", path, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["backbone"] == "resnet18"
+    assert main(["runs", "list", "--store", path]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1 + 16
+    assert main(["runs", "export", "--format", "csv", "--store", path, "--out", str(tmp_path / "r.csv")]) == 0
+    with open(tmp_path / "r.csv", newline="") as handle:
+        assert len(list(csv.reader(handle))) == 1 + 16
+    assert main(["runs", "list", "--store", str(tmp_path / "missing.sqlite")]) == 2
+    assert "no results store" in capsys.readouterr().err
+    assert not (tmp_path / "missing.sqlite").exists()
+
+
+def test_inline_svg_prefixes_ids_and_references() -> None:
+    from ssl_bench.leaderboard.html import inline_svg
+
+    svg = ('<?xml version="1.0"?>\n<!DOCTYPE svg>\n<svg><defs><path id="m1"/><clipPath id="p2"/></defs>'
+           '<use xlink:href="#m1"/><g clip-path="url(#p2)"/></svg>')
+    inlined = inline_svg(svg, "plot")
+    assert inlined.startswith("<svg>") and re.findall(r'id="([^"]+)"', inlined) == ["plot-m1", "plot-p2"]
+    assert 'href="#plot-m1"' in inlined and "url(#plot-p2)" in inlined
