@@ -172,10 +172,9 @@ def _run_cell(cell: RunCell, evaluations: tuple[str, ...], probe_settings: dict[
         if cell.kind == "trained":
             result, epoch_metrics = _run_trained(cell, knn, linear, run_dir, device, progress)
         elif cell.kind == "spectral":
-            from ssl_bench.spectral.pipeline import evaluate_spectral
+            from ssl_bench.evaluate import evaluate_spectral
 
             result = evaluate_spectral(cell.method, cell.dataset, seed=cell.seed, knn=knn, linear=linear,
-                                       run_dir=run_dir, probe=("probe" in evaluations), probe_settings=probe_settings,
                                        **cell.hparams)
         else:
             from ssl_bench.evaluate import evaluate_baseline
@@ -183,7 +182,7 @@ def _run_cell(cell: RunCell, evaluations: tuple[str, ...], probe_settings: dict[
             result = evaluate_baseline(cell.method, cell.dataset, cell.backbone, cell.hparams.get("subset"),
                                        cell.seed, knn=knn, linear=linear, device=device)
         if "probe" in evaluations and cell.kind == "trained":
-            from ssl_bench.probes.run import probe_run
+            from ssl_bench.probes.runs import probe_run
 
             result["probe"] = probe_run(run_dir, **probe_settings)
         protocol = result.pop("protocol")

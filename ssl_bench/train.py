@@ -253,12 +253,12 @@ def load_encoder(run_dir: str | Path, features: str = "backbone") -> tuple[Norma
         raise UserError(f"unknown features {features!r}; choose backbone or projector")
     config = load_run_config(Path(run_dir))
     state = load_checkpoint(Path(run_dir) / "checkpoint.pt")
-    data = load_dataset(config.dataset, "test", download=config.download)
+    data = training_data(config)
     model = build_model(config, data)
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as err:
         raise UserError(f"checkpoint in {run_dir} does not match its config.json; retrain the run") from err
     network = model.backbone if features == "backbone" else nn.Sequential(model.backbone, model.projector)
-    aug = augment_config(config.method, data, config.augment)
-    return NormalisedEncoder(network, aug.mean, aug.std).eval(), config
+    stats = augment_config(config.method, data, config.augment)  # the training images' mean/std
+    return NormalisedEncoder(network, stats.mean, stats.std).eval(), config

@@ -115,6 +115,11 @@ def _load_cached(name: str, split: str, env_root: str, debian_dir: str) -> Image
     return spec.load(arg, split)
 
 
+def dataset_spec(name: str) -> DatasetSpec:
+    """The registered spec of ``name`` (``imagefolder:PATH`` included); UserError listing the valid names."""
+    return _lookup(name)[0]
+
+
 def _lookup(name: str) -> tuple[DatasetSpec, str]:
     if name.startswith("imagefolder:"):
         path = name.removeprefix("imagefolder:")
