@@ -1,0 +1,132 @@
+"""Suites: validation before anything runs, idempotent re-runs, failures recorded, resume after a real kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ssl_bench.cli import main
+from ssl_bench.errors import UserError
+from ssl_bench.store import ResultStore
+from ssl_bench.suite import load_suite, run_suite
+
+TINY_SUITE = """
+name: tiny
+datasets: [synthetic]
+subset: 200
+seeds: [0]
+evaluations: [knn]
+trained:
+  methods: [simclr, vicreg]
+  backbones: [mlp]
+  epochs: {epochs}
+  batch_size: 50
+  method_params: {{projector_dims: [64, 32]}}
+spectral:
+  methods: [classical-mds]
+  dim: 8
+baselines:
+  methods: [raw-pixels]
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "suite.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("methods: [simclr, vicreg]", "methods: [simclr, vicrge]",
+     "unknown method 'vicrge'; choose one of: barlowtwins, simclr, vicreg"),
+    ("backbones: [mlp]", "backbones: [mpl]", "unknown backbone 'mpl'"),
+    ("epochs: 1", "epochz: 1", "unknown key(s) ['epochz'] in trained"),
+    ("methods: [classical-mds]", "methods: [classical-mdss]", "unknown spectral method 'classical-mdss'"),
+    ("datasets: [synthetic]", "datasets: [fashion-mnsit]", "unknown dataset 'fashion-mnsit'"),
+    ("evaluations: [knn]", "evaluations: [knn, lineaar]", "unknown evaluation 'lineaar'"),
+    ("methods: [raw-pixels]", "methods: [raw-pixel]", "unknown baseline 'raw-pixel'"),
+])
+def test_validation_names_the_mistake_and_the_valid_choices(tmp_path, old, new, message):
+    original = TINY_SUITE.format(epochs=1)
+    assert len(load_suite(_write(tmp_path, original)).cells) == 4
+    assert old in original
+    with pytest.raises(UserError) as err:
+        load_suite(_write(tmp_path, original.replace(old, new, 1)))
+    assert message in str(err.value)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_suite_runs_every_cell_then_skips_them(tmp_path):
+    path = _write(tmp_path, TINY_SUITE.format(epochs=1))
+    store = tmp_path / "store.sqlite"
+    counts = run_suite(path, store, tmp_path / "runs", progress=False)
+    assert counts == {"done": 4, "skipped": 0, "failed": 0}
+    with ResultStore(store) as results:
+        runs = results.runs(suite="tiny")
+        assert sorted((r.kind, r.method) for r in runs) == [
+            ("baseline", "raw-pixels"), ("spectral", "classical-mds"), ("trained", "simclr"), ("trained", "vicreg")]
+        assert all(0 <= r.metrics["knn_top1"] <= 1 and r.protocol["knn"]["k"] == 200 for r in runs)
+        trained = [r for r in runs if r.kind == "trained"]
+        assert all(len(r.epoch_metrics) == 1 and r.peak_memory_mb > 0 for r in trained)
+    assert run_suite(path, store, tmp_path / "runs", progress=False) == {"done": 0, "skipped": 4, "failed": 0}
+
+
+def test_a_failing_cell_is_recorded_and_the_rest_go_on(tmp_path):
+    text = TINY_SUITE.format(epochs=1).replace("batch_size: 50", "batch_size: 50\n  lr: 1.0e+30\n  warmup_epochs: 0")
+    path = _write(tmp_path, text)
+    store = tmp_path / "store.sqlite"
+    counts = run_suite(path, store, tmp_path / "runs", progress=False)
+    assert counts["failed"] == 2 and counts["done"] == 2
+    with ResultStore(store) as results:
+        failed = results.runs(suite="tiny", status="failed")
+        assert {r.method for r in failed} == {"simclr", "vicreg"}
+        assert all("loss became" in r.error for r in failed)
+
+
+def test_killed_suite_resumes_where_it_stopped(tmp_path):
+    path = _write(tmp_path, TINY_SUITE.format(epochs=3))
+    store = tmp_path / "store.sqlite"
+    command = [sys.executable, "-m", "ssl_bench", "suite", "run", str(path), "--store", str(store),
+               "--runs-dir", str(tmp_path / "runs"), "--no-leaderboard", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    victim = subprocess.Popen(command, env=env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while True:  # kill once the first cell is stored as done and the second has started
+        assert victim.poll() is None and time.time() < deadline, "suite ended before it could be killed"
+        if store.exists():
+            with ResultStore(store) as results:
+                if results.runs(status="done") and results.runs(status="running"):
+                    break
+        time.sleep(0.05)
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait()
+    with ResultStore(store) as results:
+        done_before = {r.run_id: r.finished_at for r in results.runs(status="done")}
+    assert 1 <= len(done_before) < 4
+
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    summary = json.loads(rerun.stdout)
+    assert summary["skipped"] == len(done_before) and summary["done"] == 4 - len(done_before)
+    with ResultStore(store) as results:
+        runs = results.runs(suite="tiny")
+        assert all(r.status == "done" for r in runs) and len(runs) == 4
+        for run in runs:  # finished results were kept as they were, not recomputed
+            if run.run_id in done_before:
+                assert run.finished_at == done_before[run.run_id] and run.attempts == 1
+
+
+def test_suite_cli_validate_and_errors(tmp_path, capsys):
+    path = _write(tmp_path, TINY_SUITE.format(epochs=1))
+    assert main(["suite", "validate", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"suite": "tiny", "runs": 4}
+    assert main(["suite", "run", str(tmp_path / "missing.yaml")]) == 2
+    assert "not found" in capsys.readouterr().err
