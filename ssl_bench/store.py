@@ -20,8 +20,8 @@ Life of a run (what :mod:`ssl_bench.suite` does)::
             store.fail_run(run_id, traceback.format_exc())
 
 Metrics are fractions in [0, 1] for accuracies (``knn_top1``, ``knn_top1_k20``, ``linear_top1``); an equivariance
-probe is stored as ``metrics["probe"] = [{"transform": str, "theta": float, "invariance": float,
-"equivariance_r2": float, ...}, ...]`` (one row per transformation and magnitude).
+probe is stored as ``metrics["probe"]``, the dict :func:`ssl_bench.probes.runs.probe_run` returns (its ``rows``:
+``{"transform", "metric", "theta", "theta_b", "value"}``).
 A connection must not cross ``fork``: open one ``ResultStore`` per process.
 """
 

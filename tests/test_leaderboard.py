@@ -34,13 +34,19 @@ CONFIGS = [
     ("spectral", "laplacian-eigenmaps", "", 0, (0, 1, 2)),
     ("baseline", "raw-pixels", "", 0, (0,)),
 ]
-THETAS = (0.0, 15.0, 30.0)
+THETAS = {"rotate": (15.0, 30.0, 45.0), "translate": (2.0, 4.0)}
 PERCENT_COLUMNS = {"kNN top-1": "knn_top1", "kNN top-1 (k=20)": "knn_top1_k20", "linear top-1": "linear_top1"}
 
 
 def _metrics(rng: np.random.Generator) -> dict[str, object]:
-    probe = [{"transform": transform, "theta": theta, "invariance": float(rng.uniform(0, 1)),
-              "equivariance_r2": float(rng.uniform(0, 1))} for transform in ("rotate", "translate") for theta in THETAS]
+    """Accuracies and a probe in the shape ssl_bench.probes.runs.probe_run returns (tidy rows, NaN as None)."""
+    rows = [{"transform": transform, "metric": metric, "theta": theta, "theta_b": None,
+             "value": float(rng.uniform(0, 1))}
+            for transform, thetas in THETAS.items() for theta in thetas for metric in ("invariance", "equivariance_r2")]
+    rows += [{"transform": "rotate", "metric": "invariance", "theta": 60.0, "theta_b": None, "value": None},
+             {"transform": "rotate", "metric": "composition_error", "theta": 15.0, "theta_b": 30.0, "value": 0.1},
+             {"transform": "rotate", "metric": "recoverability_r2", "theta": None, "theta_b": None, "value": 0.9}]
+    probe = {"protocol": {"n": 100}, "summary": {}, "rows": rows, "plot": "probe.png"}
     return {"knn_top1": float(rng.uniform(0.6, 0.9)), "knn_top1_k20": float(rng.uniform(0.6, 0.9)),
             "linear_top1": float(rng.uniform(0.6, 0.9)), "probe": probe}
 
@@ -110,7 +116,9 @@ def test_markdown_mean_std_and_best_match_numpy(rendered: Path, filled_store: tu
             expected = _expected_cell([m[key] for m in runs], 100.0, 1)
             assert rows[method][title] == (f"**{expected}**" if method == winner else expected)
     for method, runs in truth.items():
-        invariance = [np.mean([r["invariance"] for r in m["probe"] if r["theta"] != 0]) for m in runs]
+        invariance = [np.mean([np.mean([r["value"] for r in m["probe"]["rows"] if r["transform"] == transform
+                                        and r["metric"] == "invariance" and r["value"] is not None])
+                               for transform in THETAS]) for m in runs]
         assert rows[method]["invariance (probe mean)"] == _expected_cell(invariance, 1.0, 2)
         assert rows[method]["n"] == str(len(runs))
     assert rows["raw-pixels"]["Epochs"] == "—" and rows["simclr"]["Epochs"] == "4"
@@ -137,7 +145,8 @@ def test_header_states_protocol_hardware_and_failures(rendered: Path) -> None:
     text = (rendered / "leaderboard.md").read_text()
     header = text.split("\n| ")[0]
     for fact in ("**Runs:** 14 done in 5 configurations, 1 failed, 1 running", "**Hardware:**", "CPUs",
-                 "**Code:** ssl-bench", "**Evaluation split:** test", "knn.k=200", "seed in {0, 1, 2, 3, 4, 5, 6}"):
+                 "**Code:** ssl-bench", "**Evaluation split:** test", "**Protocol, all runs:** knn.T=0.1, knn.k=200",
+                 "**Protocol, varies by run:** seed ("):
         assert fact in header
     assert "## Failed runs" in text and "RuntimeError: &lt;out of memory> & more" in text
     assert "results.sqlite" not in text  # independent of where the store lives

@@ -14,10 +14,10 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ssl_bench.leaderboard.table import Leaderboard, LeaderboardRow, metric_column
+from ssl_bench.leaderboard.table import Leaderboard, LeaderboardRow, metric_column, probe_rows
 
 KIND_COLORS = {"trained": "#1f77b4", "spectral": "#ff7f0e", "baseline": "#7f7f7f"}
-EPOCH_KEYS = ("knn_top1", "linear_top1", "loss")
+EPOCH_KEYS = ("knn_top1", "linear_top1", "loss", "effective_rank")
 PROBE_MEASURES = ("invariance", "equivariance_r2")
 _RC = {"svg.hashsalt": "ssl-bench", "svg.fonttype": "none", "font.size": 8.0, "axes.grid": True,
        "grid.alpha": 0.3}
@@ -134,11 +134,10 @@ def equivariance_curves(board: Leaderboard) -> Plot | None:
     points: dict[tuple[str, str], dict[str, list[tuple[float, float]]]] = {}
     for row in board.rows:
         for run in row.runs:
-            for probe_row in _probe_rows(run.metrics):
-                for measure in PROBE_MEASURES:
-                    if isinstance(probe_row.get(measure), (int, float)):
-                        slot = points.setdefault((measure, str(probe_row["transform"])), {})
-                        slot.setdefault(row.label, []).append((float(probe_row["theta"]), float(probe_row[measure])))
+            for measure in PROBE_MEASURES:
+                for probe_row in probe_rows(run.metrics, measure):
+                    slot = points.setdefault((measure, str(probe_row["transform"])), {})
+                    slot.setdefault(row.label, []).append((float(probe_row["theta"]), float(probe_row["value"])))
     if not points:
         return None
     measures = [measure for measure in PROBE_MEASURES if any(key[0] == measure for key in points)]
@@ -161,14 +160,6 @@ def equivariance_curves(board: Leaderboard) -> Plot | None:
     _figure_legend(figure)
     figure.suptitle("Equivariance probe (mean over seeds)")
     return Plot("equivariance", "Equivariance probe", _svg(figure))
-
-
-def _probe_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = metrics.get("probe")
-    if not isinstance(rows, list):
-        return []
-    return [row for row in rows if isinstance(row, dict) and "transform" in row
-            and isinstance(row.get("theta"), (int, float))]
 
 
 def _label_colors(board: Leaderboard) -> dict[str, Any]:

@@ -37,26 +37,28 @@ def _metric(key: str) -> Callable[[dict[str, Any]], float | None]:
     return extract
 
 
+def probe_rows(metrics: dict[str, Any], measure: str) -> list[dict[str, Any]]:
+    """The rows of the equivariance probe (``metrics["probe"]["rows"]``, as :func:`ssl_bench.probes.runs.probe_run`
+    stores them: transform, metric, theta, theta_b, value) of one measure at one theta, with a finite value."""
+    probe = metrics.get("probe")
+    rows = probe.get("rows") if isinstance(probe, dict) else None
+    return [row for row in rows or [] if isinstance(row, dict) and row.get("metric") == measure
+            and isinstance(row.get("theta"), (int, float)) and row.get("theta_b") is None
+            and isinstance(row.get("value"), (int, float)) and math.isfinite(row["value"])]
+
+
 def _probe_mean(measure: str) -> Callable[[dict[str, Any]], float | None]:
-    """Mean of ``measure`` over the probe rows with a non-zero magnitude (every transformation)."""
+    """(1/|T|) sum_t mean_theta value(t, theta): the probe's ``measure`` averaged over each transformation's theta
+    grid (identity excluded by the probe), then over transformations."""
 
     def extract(metrics: dict[str, Any]) -> float | None:
-        rows = metrics.get("probe")
-        if not isinstance(rows, list):
-            return None
-        values = [float(row[measure]) for row in rows if isinstance(row, dict)
-                  and isinstance(row.get(measure), (int, float)) and not _is_identity(row.get("theta"))]
-        return math.fsum(values) / len(values) if values else None
+        by_transform: dict[str, list[float]] = {}
+        for row in probe_rows(metrics, measure):
+            by_transform.setdefault(str(row["transform"]), []).append(float(row["value"]))
+        means = [math.fsum(values) / len(values) for values in by_transform.values()]
+        return math.fsum(means) / len(means) if means else None
 
     return extract
-
-
-def _is_identity(theta: Any) -> bool:
-    if isinstance(theta, (int, float)):
-        return theta == 0
-    if isinstance(theta, list):
-        return all(isinstance(item, (int, float)) and item == 0 for item in theta)
-    return False
 
 
 COLUMNS = (
@@ -112,6 +114,7 @@ class Leaderboard:
     running: int
     protocol_shared: dict[str, str]
     protocol_varies: dict[str, tuple[str, ...]]
+    hparams_shared: dict[str, Any]
     hardware: tuple[tuple[str, int], ...]
     code: tuple[tuple[str, int], ...]
     splits: tuple[str, ...]
@@ -148,6 +151,7 @@ def build_leaderboard(records: list[RunRecord], title: str) -> Leaderboard:
         running=sum(record.status == "running" for record in records),
         protocol_shared=_shared_protocol(done),
         protocol_varies=_varying_protocol(done),
+        hparams_shared=_shared_hparams(rows),
         hardware=_counted(describe_hardware(record.hardware) for record in done),
         code=_counted(f"ssl-bench {record.package_version} at git {_short_commit(record.git_commit)}"
                       for record in done),
@@ -193,6 +197,16 @@ def _mark_best(rows: list[LeaderboardRow], columns: tuple[MetricColumn, ...]) ->
         for row in rows]
 
 
+def _shared_hparams(rows: list[LeaderboardRow]) -> dict[str, Any]:
+    """Hyper-parameters with one value in every configuration (stated once, above the table)."""
+    if not rows:
+        return {}
+    shared = dict(sorted(rows[0].hparams.items()))
+    for row in rows[1:]:
+        shared = {key: value for key, value in shared.items() if key in row.hparams and row.hparams[key] == value}
+    return shared
+
+
 def _labels(firsts: list[RunRecord]) -> dict[str, str]:
     """Short unique names for plots: method/backbone, extended by dataset, epochs, hparams, suite as needed."""
     parts = [lambda r: r.method + (f"/{r.backbone}" if r.backbone else ""), lambda r: r.dataset,
@@ -205,10 +219,10 @@ def _labels(firsts: list[RunRecord]) -> dict[str, str]:
 
 
 def format_hparams(hparams: dict[str, Any]) -> str:
-    """``{"lr": 0.1, "tau": 0.5}`` -> ``lr=0.1, tau=0.5`` (sorted keys); ``default`` when empty."""
+    """``{"lr": 0.1, "graph": "knn"}`` -> ``graph=knn, lr=0.1`` (sorted keys); ``default`` when empty."""
     if not hparams:
         return "default"
-    return ", ".join(f"{key}={json.dumps(value, sort_keys=True)}" for key, value in sorted(hparams.items()))
+    return ", ".join(f"{key}={_protocol_text(value)}" for key, value in sorted(hparams.items()))
 
 
 def describe_hardware(hardware: dict[str, Any]) -> str:
@@ -276,11 +290,16 @@ def identity_columns(board: Leaderboard) -> list[tuple[str, Callable[[Leaderboar
         ("Dataset", lambda row: f"{row.dataset} ({row.split})" if several_splits else row.dataset),
         ("Epochs", lambda row: str(row.epochs) if row.epochs else "—"),
     ]
-    if any(row.hparams for row in board.rows):
-        columns.append(("Hyper-parameters", lambda row: format_hparams(row.hparams)))
+    if any(_distinct_hparams(board, row) for row in board.rows):
+        columns.append(("Hyper-parameters", lambda row: format_hparams(_distinct_hparams(board, row))))
     if len(board.suites) > 1:
         columns.append(("Suite", lambda row: row.suite))
     return columns
+
+
+def _distinct_hparams(board: Leaderboard, row: LeaderboardRow) -> dict[str, Any]:
+    """The row's hyper-parameters minus those shared by every configuration (stated in the header)."""
+    return {key: value for key, value in row.hparams.items() if key not in board.hparams_shared}
 
 
 def header_lines(board: Leaderboard) -> list[tuple[str, str]]:
@@ -294,13 +313,15 @@ def header_lines(board: Leaderboard) -> list[tuple[str, str]]:
     lines.append(("Code", "; ".join(f"{text} ({count} runs)" for text, count in board.code) or "—"))
     if len(board.splits) == 1:
         lines.append(("Evaluation split", board.splits[0]))
+    if board.hparams_shared:
+        lines.append(("Hyper-parameters, all configurations", format_hparams(board.hparams_shared)))
     lines.append(("Protocol, all runs", ", ".join(f"{key}={value}" for key, value in
                                                    board.protocol_shared.items()) or "—"))
     if board.protocol_varies:
-        lines.append(("Protocol, varies", "; ".join(f"{key} in {{{', '.join(values)}}}" for key, values in
-                                                    board.protocol_varies.items())))
+        lines.append(("Protocol, varies by run", f"{', '.join(board.protocol_varies)} (every run's protocol is in "
+                                                   f"leaderboard.json)"))
     lines.append(("How to read", "accuracies are top-1 in %; each cell is the mean ± sample standard deviation "
                                  "(ddof = 1) over seeds, n = number of seeds; bold = best accuracy in its column "
-                                 "for that dataset; probe columns average the equivariance probe over "
-                                 "transformations and non-zero magnitudes; wall time is the mean per run in seconds"))
+                                 "for that dataset; probe columns average the equivariance probe over each "
+                                 "transformation's magnitudes, then over transformations; wall time is the mean per run in seconds"))
     return lines
