@@ -1,0 +1,160 @@
+"""Training throughput (images/s) of ssl-bench against a reference loop built the way lightly's users build it,
+plus kNN evaluation time against scikit-learn. Writes one JSON file.
+
+Per method and backbone, in the same process and on the same data (Fashion-MNIST, uint8):
+- ``model_only``: forward/backward/step on pre-made views (the limit for this model on this machine);
+- ``ssl_bench``: ``ssl_bench.train.train`` itself (batched augmentations on the device, no DataLoader),
+  images/s of its last epoch as recorded in metrics.json;
+- ``reference``: lightly's loss module, torchvision per-image transforms with the same augmentation parameters,
+  a torch DataLoader (2 workers), the same model, optimiser and batch.
+
+    python scripts/bench_throughput.py --out leaderboards/bench/throughput.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ssl_bench.config import make_config
+from ssl_bench.data.augment import augment_config
+from ssl_bench.data.datasets import balanced_subset, load_dataset
+from ssl_bench.optim import build_optimizer
+from ssl_bench.store import hardware_info
+from ssl_bench.train import build_model, optimizer_settings, train
+
+
+def reference_transform(config, size: int, view: int):
+    """torchvision per-image transforms with the parameters of our AugmentConfig (one view's blur/solarize)."""
+    import torchvision.transforms as T
+
+    ops = [T.RandomResizedCrop(size, scale=tuple(config.crop_scale), ratio=tuple(config.crop_ratio)),
+           T.RandomHorizontalFlip(config.flip_p),
+           T.RandomApply([T.ColorJitter(config.brightness, config.contrast)], p=config.jitter_p)]
+    if config.blur_p[view] > 0:
+        ops.append(T.RandomApply([T.GaussianBlur(3, sigma=tuple(config.blur_sigma))], p=config.blur_p[view]))
+    if config.solarize_p[view] > 0:
+        ops.append(T.RandomSolarize(128, p=config.solarize_p[view]))
+    ops += [T.ToTensor(), T.Normalize(config.mean, config.std)]
+    return T.Compose(ops)
+
+
+class TwoViewDataset(torch.utils.data.Dataset):
+    def __init__(self, images: torch.Tensor, transforms) -> None:
+        self.images = images.numpy()
+        self.transforms = transforms
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int):
+        image = Image.fromarray(self.images[index, 0])
+        return self.transforms[0](image), self.transforms[1](image)
+
+
+def lightly_loss(method: str):
+    from lightly.loss import BarlowTwinsLoss, NTXentLoss, VICRegLoss
+
+    return {"simclr": lambda: NTXentLoss(temperature=0.2), "vicreg": VICRegLoss,
+            "barlowtwins": lambda: BarlowTwinsLoss(lambda_param=5e-3)}[method]()
+
+
+def time_steps(step, batches, warmup: int) -> float:
+    """images/s over the batches after ``warmup`` untimed ones."""
+    iterator = iter(batches)
+    for _ in range(warmup):
+        step(*next(iterator))
+    count, started = 0, time.perf_counter()
+    for view_a, view_b in iterator:
+        step(view_a, view_b)
+        count += view_a.shape[0]
+    return count / (time.perf_counter() - started)
+
+
+def bench_cell(method: str, backbone: str, batch: int, steps: int, workers: int) -> dict:
+    data = balanced_subset(load_dataset("fashion-mnist", "train"), batch * (steps + 2), 0)
+    config = make_config({"method": method, "dataset": "fashion-mnist", "backbone": backbone, "batch_size": batch,
+                          "subset": len(data), "epochs": 2, "warmup_epochs": 0, "device": "cpu"})
+    augment = augment_config(method, data, {})
+    model = build_model(config, data)
+    name, lr, weight_decay = optimizer_settings(config)
+    optimizer = build_optimizer(name, model, lr, weight_decay)
+
+    def model_step(view_a, view_b, loss_fn=None):
+        loss = model(view_a, view_b) if loss_fn is None else loss_fn(model.embed(view_a), model.embed(view_b))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    generator = torch.Generator().manual_seed(0)
+    views = [torch.randn(batch, 1, 28, 28, generator=generator) for _ in range(2)]
+    model_only = time_steps(model_step, [views] * (steps + 2), warmup=2)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config.out = str(Path(tmp) / "run")
+        run_dir = train(config, progress=False)
+        ours = json.loads((run_dir / "metrics.json").read_text())[-1]["images_per_s"]
+
+    loss_fn = lightly_loss(method)
+    loader = torch.utils.data.DataLoader(
+        TwoViewDataset(data.images, [reference_transform(augment, 28, 0), reference_transform(augment, 28, 1)]),
+        batch_size=batch, shuffle=True, drop_last=True, num_workers=workers, persistent_workers=False)
+    reference = time_steps(lambda a, b: model_step(a, b, loss_fn), loader, warmup=2)
+    return {"method": method, "backbone": backbone, "batch_size": batch, "model_only_img_s": model_only,
+            "ssl_bench_img_s": ours, "reference_img_s": reference, "ssl_bench_over_reference": ours / reference,
+            "ssl_bench_over_model_only": ours / model_only}
+
+
+def bench_knn(n_train: int, n_test: int, dim: int, k: int) -> dict:
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from ssl_bench.eval.knn import knn_predict
+
+    generator = torch.Generator().manual_seed(0)
+    train_x, test_x = torch.randn(n_train, dim, generator=generator), torch.randn(n_test, dim, generator=generator)
+    train_y = torch.randint(0, 10, (n_train,), generator=generator)
+    started = time.perf_counter()
+    ours = knn_predict(train_x, train_y, test_x, 10, k=k, weighting="majority")
+    faiss_s = time.perf_counter() - started
+    started = time.perf_counter()
+    theirs = KNeighborsClassifier(k, metric="cosine", algorithm="brute").fit(train_x.numpy(), train_y.numpy())
+    predictions = theirs.predict(test_x.numpy())
+    sklearn_s = time.perf_counter() - started
+    return {"n_train": n_train, "n_test": n_test, "dim": dim, "k": k, "faiss_s": faiss_s, "sklearn_s": sklearn_s,
+            "speedup": sklearn_s / faiss_s, "agreement": float(np.mean(ours.numpy() == predictions))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--methods", default="simclr,vicreg,barlowtwins")
+    parser.add_argument("--backbones", default="convnet,mlp")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=8, help="timed steps per measurement")
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the reference loop")
+    parser.add_argument("--out", default="leaderboards/bench/throughput.json")
+    args = parser.parse_args()
+    cells = [bench_cell(m, b, args.batch_size, args.steps, args.workers)
+             for b in args.backbones.split(",") for m in args.methods.split(",")]
+    for cell in cells:
+        print(json.dumps(cell))
+    result = {"command": "python scripts/bench_throughput.py " + " ".join(
+                  f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),
+              "hardware": hardware_info(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+              "python": platform.python_version(), "load_average_before": os.getloadavg(),
+              "training": cells, "knn": bench_knn(60000, 10000, 128, 200)}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result["knn"]))
+
+
+if __name__ == "__main__":
+    main()
