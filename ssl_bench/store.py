@@ -179,13 +179,20 @@ class ResultStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        except sqlite3.DatabaseError as err:
+            raise UserError(f"cannot open the results store {self.path} ({err}); "
+                            f"pass --store with another path") from err
+        try:
             self._conn.row_factory = sqlite3.Row
             self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             self._enable_wal()
             self._init_schema()
-        except sqlite3.DatabaseError as err:
-            raise UserError(f"{self.path} is not a usable SQLite results store ({err}); "
-                            f"pass --store with another path") from err
+        except BaseException as err:
+            self._conn.close()
+            if isinstance(err, sqlite3.DatabaseError):
+                raise UserError(f"{self.path} is not a usable SQLite results store ({err}); "
+                                f"pass --store with another path") from err
+            raise
 
     def close(self) -> None:
         self._conn.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from ssl_bench.leaderboard.stats import Summary
@@ -192,9 +192,8 @@ def _mark_best(rows: list[LeaderboardRow], columns: tuple[MetricColumn, ...]) ->
             if key in ranked and math.isfinite(summary.mean):
                 slot = (row.dataset, row.split, key)
                 best[slot] = max(best.get(slot, -math.inf), summary.mean)
-    return [LeaderboardRow(**{**row.__dict__, "best": frozenset(
-        key for key, summary in row.metrics.items() if summary.mean == best.get((row.dataset, row.split, key)))})
-        for row in rows]
+    return [replace(row, best=frozenset(key for key, summary in row.metrics.items()
+                                        if summary.mean == best.get((row.dataset, row.split, key)))) for row in rows]
 
 
 def _shared_hparams(rows: list[LeaderboardRow]) -> dict[str, Any]:
@@ -323,5 +322,6 @@ def header_lines(board: Leaderboard) -> list[tuple[str, str]]:
     lines.append(("How to read", "accuracies are top-1 in %; each cell is the mean ± sample standard deviation "
                                  "(ddof = 1) over seeds, n = number of seeds; bold = best accuracy in its column "
                                  "for that dataset; probe columns average the equivariance probe over each "
-                                 "transformation's magnitudes, then over transformations; wall time is the mean per run in seconds"))
+                                 "transformation's magnitudes, then over transformations; wall time is the mean "
+                                 "per run in seconds"))
     return lines
