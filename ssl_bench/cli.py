@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `ssl-bench runs list | head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("error: interrupted; finished results are kept, rerun with --resume to continue", file=sys.stderr)
         return 130

@@ -39,7 +39,7 @@ from typing import Any
 import yaml
 
 from ssl_bench.errors import UserError
-from ssl_bench.store import ResultStore, RunCell
+from ssl_bench.store import ResultStore, RunCell, RunInProgress
 
 SECTIONS = ("trained", "spectral", "baselines")
 EVALUATIONS = ("knn", "linear", "probe")
@@ -140,7 +140,13 @@ def run_suite(path: str | Path, store_path: str | Path | None = None, runs_dir: 
             counts["skipped"] += 1
             _advance(bar, label + " (done before)")
             continue
-        run_id = store.start_run(cell)
+        try:
+            run_id = store.start_run(cell)
+        except RunInProgress as busy:  # another live suite process has this cell
+            counts["skipped"] += 1
+            print(f"skipped: {label}: {busy}", file=sys.stderr)
+            _advance(bar, label)
+            continue
         run_dir = Path(runs_dir) / suite.name / run_id
         started = time.perf_counter()
         with context.Pool(1) as pool:
