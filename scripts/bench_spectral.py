@@ -94,10 +94,16 @@ def main() -> int:
     start = time.perf_counter()
     _, exact = knn_search(pixels[sample], pixels, args.k + 1)
     t_exact_sample = time.perf_counter() - start
-    exact_sets = [set(row[row != i][: args.k]) for row, i in zip(exact, sample)]
-    found = [set(graph[i].indices) for i in sample]
+    _, exact_reduced = knn_search(reduced[sample], reduced, args.k + 1)
+    directed = knn_search(reduced[sample], reduced, args.k + 1, method=args.graph_method)[1]
+
+    def recall(truth: np.ndarray, found: np.ndarray) -> float:
+        pairs = [(set(t[t != i][: args.k]), set(f[f != i][: args.k])) for t, f, i in zip(truth, found, sample)]
+        return float(np.mean([len(t & f) / args.k for t, f in pairs]))
+
     result["graph_quality"] = {
-        "recall_vs_exact_raw_pixels": float(np.mean([len(e & f) / args.k for e, f in zip(exact_sets, found)])),
+        "recall_vs_exact_raw_pixels": recall(exact, directed),
+        "recall_vs_exact_same_pca_space": recall(exact_reduced, directed),
         "exact_raw_search_sample_s": t_exact_sample,
         "exact_raw_search_extrapolated_s": t_exact_sample * n / args.recall_sample,
     }
