@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import scipy.linalg
+from sklearn.decomposition import PCA
 from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
 
@@ -84,6 +85,31 @@ def test_composition_error_applies_a_first() -> None:
     m_b = _rotation_3d(2, 0.9)  # does not commute with m_a
     assert measures.composition_error(m_b @ m_a, m_a, m_b) == pytest.approx(0.0, abs=1e-12)
     assert measures.composition_error(m_a @ m_b, m_a, m_b) > 0.1
+
+
+def test_composition_error_on_data_weights_directions_by_their_variance() -> None:
+    rng = _rng(10)
+    m_a, m_b = rng.normal(size=(4, 4)), rng.normal(size=(4, 4))
+    m_ab = m_b @ m_a
+    m_ab[:, 3] += 1.0  # the maps disagree only on feature direction e_3 ...
+    features = rng.normal(size=(200, 4))
+    features[:, 3] = 5.0  # ... which the data never varies along
+    assert measures.composition_error(m_ab, m_a, m_b, features) == pytest.approx(0.0, abs=1e-12)
+    assert measures.composition_error(m_ab, m_a, m_b) > 0.1
+    noise = rng.normal(size=(200, 4))
+    white = np.linalg.qr(noise - noise.mean(axis=0))[0]  # centred, Xc^T Xc = I: the weighting changes nothing
+    plain = measures.composition_error(m_ab, m_a, m_b)
+    assert measures.composition_error(m_ab, m_a, m_b, white) == pytest.approx(plain, rel=1e-10)
+
+
+@pytest.mark.parametrize("variance", [0.5, 0.9, 0.99])
+def test_principal_subspace_matches_sklearn_pca(variance: float) -> None:
+    features = _rng(11).normal(size=(300, 10)) * np.geomspace(5.0, 0.1, 10) + 3.0
+    basis = measures.principal_subspace(features, variance)
+    pca = PCA(n_components=variance, svd_solver="full").fit(features)
+    assert basis.shape == (10, pca.n_components_)
+    np.testing.assert_allclose(basis @ basis.T, pca.components_.T @ pca.components_, atol=1e-8)
+    assert measures.principal_subspace(features, 1.0).shape == (10, 10)
 
 
 def _rotation_3d(axis: int, angle: float) -> np.ndarray:

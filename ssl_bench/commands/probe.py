@@ -15,8 +15,14 @@ HELP = ("Symmetry probe of a run on its test split: invariance, linear equivaria
         "parameter recoverability per transform; writes probe.json and probe.png into the run directory.")
 EXAMPLE = "ssl-bench probe runs/simclr-fashion-mnist-convnet-n5000-s0 --transforms rotate,translate,hflip --n 1000 --json"
 
-SUMMARY_METRICS = ("invariance", "equivariance_r2", "composition_error", "generator_error",
-                   "recoverability_r2", "recoverability_accuracy")
+SUMMARY_COLUMNS = {  # metric -> column header of the table
+    "invariance": "invariance",
+    "equivariance_r2": "equiv. R2",
+    "composition_error": "composition",
+    "generator_error": "generator",
+    "recoverability_r2": "recover R2",
+    "recoverability_accuracy": "recover acc",
+}
 
 
 def _names(text: str) -> list[str]:
@@ -43,9 +49,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, sort_keys=True))
         return 0
-    print(f"{'transform':<12}" + "".join(f"{metric:>24}" for metric in SUMMARY_METRICS))
+    print(f"{'transform':<12}" + "".join(f"{header:>13}" for header in SUMMARY_COLUMNS.values()))
     for name, metrics in result["summary"].items():
-        cells = (metrics.get(metric) for metric in SUMMARY_METRICS)
-        print(f"{name:<12}" + "".join(f"{'-' if v is None else f'{v:.4f}':>24}" for v in cells))
+        cells = (metrics.get(metric) for metric in SUMMARY_COLUMNS)
+        print(f"{name:<12}" + "".join(f"{'-' if v is None else f'{v:.4f}':>13}" for v in cells))
     print(f"(means over theta; rows and protocol in the JSON; plot: {result['plot']})")
     return 0

@@ -5,11 +5,19 @@ a fitting part and a held-out part, the probe reports (:mod:`ssl_bench.probes.me
 
 - ``invariance``: normalised mean cosine between f(x) and f(g x) (1 invariant, 0 as different as random images);
 - ``equivariance_r2`` / ``equivariance_alpha``: held-out R^2 of the ridge map f(g x) ~ M_theta f(x) and its
-  relative penalty, chosen by cross-validation on the fitting part;
-- ``composition_error`` (theta = a, theta_b = b): ||M_{a.b} - M_b M_a|| / ||M_{a.b}|| for every ordered pair of
-  the grid whose composition a.b is in the grid or the identity (M_identity = I);
-- ``generator_error`` (continuous groups): ||expm(t A) - M(t)|| / ||M(t)|| with A fitted at the smallest step, and
-  ``generator_log_imag`` (theta None), the imaginary part of that step's logarithm that was dropped;
+  relative penalty, chosen by cross-validation on the fitting part (an invariant f scores 1 too, with M = I:
+  read it with the invariance);
+- ``composition_error`` (theta = a, theta_b = b): ||(M_{a.b} - M_b M_a) Xc^T|| / ||M_{a.b} Xc^T|| on the centred
+  fitting features Xc, for every ordered pair of the grid whose composition a.b is in the grid or the identity
+  (M_identity = I); ``composition_error_frobenius`` the same without Xc, which also counts feature directions
+  the data hardly uses (there ridge shrinks every map towards 0, so M_b M_a is shrunk twice);
+- ``generator_error`` (continuous groups): the one-parameter-group fit ||E - M~(t)|| / (||E|| + ||M~(t)||),
+  E = expm(t A), in [0, 1], with A = Re logm(M~(t*)) / t* at the smallest step t*, of the maps restricted to the
+  principal subspace U of f(x) that explains ``generator_variance`` of its variance, M~ = U^T M U
+  (``generator_dims`` = its dimension); ``generator_log_imag``, the imaginary part of logm that was dropped.
+  Why the restriction: for an orthogonal representation of a symmetry of the data distribution the covariance
+  commutes with every M, so principal subspaces are invariant subspaces; low-variance directions are where ridge
+  leaves near-zero eigenvalues, which make M(-t) = M(t)^-1 fail for any lossy representation;
 - ``recoverability_r2`` (continuous, theta None): held-out R^2 of a linear ridge prediction of the coordinate t(theta)
   from [f(x), f(g x)] over the grid and the identity; ``recoverability_accuracy`` for finite groups (logistic
   regression, chance = 1 / (grid size + 1)).
@@ -98,6 +106,7 @@ def probe(
     seed: int = 0,
     batch_size: int = 512,
     device: str | torch.device | None = None,
+    generator_variance: float = 0.9,
     progress: Callable[[str], None] | None = None,
 ) -> ProbeResult:
     """Probe ``encoder`` (uint8 (N, C, H, W) -> (N, F)) with group actions on ``images`` (uint8 (N, C, H, W)).
@@ -106,9 +115,12 @@ def probe(
     ``thetas``: per-transform grids replacing the defaults (identity values are dropped); ``n``: images used, a
     seeded random subset (None: all); ``n_fit``: how many of them fit the linear models (default n // 2), the rest
     score them; ``device``: where the images are transformed and encoded (default: where they are);
+    ``generator_variance``: share of the variance of f(x) kept for the generator fit (1: all of F);
     ``progress``: called with one line per transform.
     """
     names = _transform_names(transforms, images)
+    if not 0.0 < generator_variance <= 1.0:
+        raise UserError(f"generator_variance is a share of the variance in (0, 1], got {generator_variance}")
     grids = _grids(names, thetas or {})
     subset, n_fit = _subset(images, n, n_fit, seed)
     subset = subset.to(device) if device is not None else subset
@@ -124,7 +136,7 @@ def probe(
         if progress is not None:
             progress(f"probing {name}: {len(grids[name])} values of theta on {subset.shape[0]} images")
         f_gx = {theta: features(transform(subset, theta)) for theta in grids[name]}
-        rows += _measure_transform(transform, f_x, f_gx, fit, test)
+        rows += _measure_transform(transform, f_x, f_gx, fit, test, generator_variance)
     protocol = {
         "n": int(subset.shape[0]),
         "n_fit": int(n_fit),
@@ -136,6 +148,8 @@ def probe(
         },
         "interpolation": "bilinear, zero padding",
         "ridge_relative_alphas": list(measures.RELATIVE_ALPHAS),
+        "composition_weighting": "centred features of the fitting split",
+        "generator_variance": generator_variance,
         "ridge_alpha_selection": "leave-one-out (RidgeCV) on the fitting split, one alpha for all outputs",
         "recoverability": "ridge on [f(x), f(gx)] -> t(theta) (R^2); finite groups: logistic regression C=1 (accuracy)",
         "invariance_baseline": "mean cosine of f over all pairs of different images",
@@ -144,7 +158,12 @@ def probe(
 
 
 def _measure_transform(
-    transform: Transform, f_x: np.ndarray, f_gx: dict[float, np.ndarray], fit: np.ndarray, test: np.ndarray
+    transform: Transform,
+    f_x: np.ndarray,
+    f_gx: dict[float, np.ndarray],
+    fit: np.ndarray,
+    test: np.ndarray,
+    generator_variance: float,
 ) -> list[ProbeRow]:
     name, law = transform.name, transform.law
     rows: list[ProbeRow] = []
@@ -161,12 +180,16 @@ def _measure_transform(
         for b in f_gx:
             composed = _find(law.compose(a, b), maps)
             if composed is not None:
-                error = measures.composition_error(maps[composed], maps[a], maps[b])
-                rows.append(ProbeRow(name, "composition_error", a, error, theta_b=b))
+                on_data = measures.composition_error(maps[composed], maps[a], maps[b], f_x[fit])
+                plain = measures.composition_error(maps[composed], maps[a], maps[b])
+                rows.append(ProbeRow(name, "composition_error", a, on_data, theta_b=b))
+                rows.append(ProbeRow(name, "composition_error_frobenius", a, plain, theta_b=b))
     if law.coordinate is not None:
-        fitted = measures.fit_generator({law.coordinate(theta): maps[theta] for theta in f_gx})
+        basis = measures.principal_subspace(f_x[fit], generator_variance)
+        fitted = measures.fit_generator({law.coordinate(theta): basis.T @ maps[theta] @ basis for theta in f_gx})
         rows += [ProbeRow(name, "generator_error", theta, fitted.errors[law.coordinate(theta)]) for theta in f_gx]
         rows.append(ProbeRow(name, "generator_log_imag", None, fitted.discarded_imaginary))
+        rows.append(ProbeRow(name, "generator_dims", None, float(basis.shape[1])))
     rows.append(_recoverability(transform, f_x, f_gx, fit, test))
     return rows
 

@@ -94,9 +94,35 @@ def pooled_r2(y: np.ndarray, prediction: np.ndarray) -> float:
     return 1.0 - float(((y - prediction) ** 2).sum()) / total
 
 
-def composition_error(m_ab: np.ndarray, m_a: np.ndarray, m_b: np.ndarray) -> float:
-    """||M_{a.b} - M_b M_a||_F / ||M_{a.b}||_F: apply g_a, then g_b (f(g_b g_a x) ~ M_b M_a f(x))."""
-    return float(np.linalg.norm(m_ab - m_b @ m_a) / max(np.linalg.norm(m_ab), _EPS))
+def composition_error(
+    m_ab: np.ndarray, m_a: np.ndarray, m_b: np.ndarray, features: np.ndarray | None = None
+) -> float:
+    """How far the fitted maps are from composing: g_a first, then g_b, so f(g_b g_a x) ~ M_b M_a f(x).
+
+    Without ``features``: ||M_{a.b} - M_b M_a||_F / ||M_{a.b}||_F. With ``features`` X (n, F), on the data:
+    ||(M_{a.b} - M_b M_a) Xc^T||_F / ||M_{a.b} Xc^T||_F, Xc = X centred, i.e. the Frobenius ratio weighted by the
+    feature covariance (equal to the plain one when Xc^T Xc is a multiple of I). The plain ratio counts every
+    feature direction alike, also those the data hardly uses, where ridge shrinks the maps towards 0.
+    """
+    difference = m_ab - m_b @ m_a
+    if features is not None:
+        centred = features - features.mean(axis=0)
+        difference, m_ab = centred @ difference.T, centred @ m_ab.T
+    return float(np.linalg.norm(difference) / max(np.linalg.norm(m_ab), _EPS))
+
+
+def principal_subspace(features: np.ndarray, variance: float) -> np.ndarray:
+    """(F, k) orthonormal top principal directions of ``features`` (n, F) that explain more than ``variance``.
+
+    k is the smallest number whose cumulative explained-variance ratio exceeds ``variance`` (as
+    ``sklearn.decomposition.PCA(n_components=variance)``), all F when ``variance`` >= 1.
+    """
+    centred = features - features.mean(axis=0)
+    eigenvalues, vectors = np.linalg.eigh(centred.T @ centred)
+    eigenvalues, vectors = eigenvalues[::-1], vectors[:, ::-1]
+    ratio = np.cumsum(eigenvalues) / max(float(eigenvalues.sum()), _EPS)
+    k = features.shape[1] if variance >= 1.0 else int(np.searchsorted(ratio, variance, side="right")) + 1
+    return vectors[:, : min(k, features.shape[1])]
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ def plot_probe(result: ProbeResult, path: Path | str, title: str = "") -> Path:
         for name in result.protocol["transforms"]:
             xs, ys, largest = _curve(result, name, metric)
             unit = TRANSFORMS.get(name).unit
-            axis.plot(xs, ys, marker="o", markersize=4, label=f"{name} (max {largest:g} {unit})")
+            axis.plot(xs, ys, marker="o", markersize=4, label=f"{name} (max {largest:.3g} {unit})")
         axis.axhline(0.0, color="grey", linewidth=0.6)
         axis.axhline(1.0, color="grey", linewidth=0.6, linestyle=":")
         axis.set_xlabel("relative magnitude t(theta) / max |t|")
