@@ -3,7 +3,8 @@
 For each transform g_theta (:mod:`ssl_bench.probes.transforms`) and each theta of its grid, on n images split into
 a fitting part and a held-out part, the probe reports (:mod:`ssl_bench.probes.measures` has the equations):
 
-- ``invariance``: normalised mean cosine between f(x) and f(g x) (1 invariant, 0 as different as random images);
+- ``invariance``: normalised mean cosine between f(x) and f(g x) over all n images (1 invariant, 0 as different
+  as random images of the set);
 - ``equivariance_r2`` / ``equivariance_alpha``: held-out R^2 of the ridge map f(g x) ~ M_theta f(x) and its
   relative penalty, chosen by cross-validation on the fitting part (an invariant f scores 1 too, with M = I:
   read it with the invariance);
@@ -172,7 +173,7 @@ def _measure_transform(
         linear = measures.fit_linear_map(f_x[fit], features[fit])
         maps[theta] = linear.matrix
         rows += [
-            ProbeRow(name, "invariance", theta, measures.invariance(f_x[test], features[test])),
+            ProbeRow(name, "invariance", theta, measures.invariance(f_x, features)),
             ProbeRow(name, "equivariance_r2", theta, measures.pooled_r2(features[test], linear.predict(f_x[test]))),
             ProbeRow(name, "equivariance_alpha", theta, linear.alpha),
         ]
