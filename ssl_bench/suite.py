@@ -178,7 +178,7 @@ def _run_cell(cell: RunCell, evaluations: tuple[str, ...], probe_settings: dict[
         if cell.kind == "trained":
             result, epoch_metrics = _run_trained(cell, knn, linear, run_dir, device, progress)
         elif cell.kind == "spectral":
-            from ssl_bench.evaluate import evaluate_spectral
+            from ssl_bench.spectral.pipeline import evaluate_spectral
 
             result = evaluate_spectral(cell.method, cell.dataset, seed=cell.seed, knn=knn, linear=linear,
                                        **cell.hparams)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ssl_bench.evaluate import SPECTRAL_GRAPHS, evaluate_spectral
+from ssl_bench.spectral.pipeline import SPECTRAL_GRAPHS, evaluate_spectral
 
 NAME = "spectral"
 HELP = "Embed train and test images with a closed-form spectral method and evaluate (kNN, linear probe)."
