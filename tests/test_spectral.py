@@ -124,6 +124,19 @@ def test_classical_mds_matches_sklearn_and_pca(blob_2d: np.ndarray) -> None:
     assert_columns_equal_up_to_sign(precomputed.transform(new_distances), euclidean.transform(new) * np.sign(np.sum(precomputed.embedding_ * euclidean.embedding_, axis=0)), atol=1e-8)
 
 
+@pytest.mark.parametrize("shape", [(300, 12), (40, 90)], ids=["scatter F<=N", "gram N<F"])
+def test_euclidean_classical_mds_is_pca_on_both_paths(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=shape) * np.linspace(3.0, 0.1, shape[1]) + 2.0
+    new = rng.normal(size=(7, shape[1]))
+    model = ClassicalMDS(n_components=5).fit(x)
+    reference = PCA(n_components=5, svd_solver="full").fit(x)
+    signs = np.sign(np.sum(model.embedding_ * reference.transform(x), axis=0))
+    np.testing.assert_allclose(model.embedding_, reference.transform(x) * signs, atol=1e-8)
+    np.testing.assert_allclose(model.transform(new), reference.transform(new) * signs, atol=1e-8)
+    np.testing.assert_allclose(model.eigenvalues_, reference.singular_values_**2, rtol=1e-9)
+
+
 def test_landmark_mds_is_exact_on_low_rank_euclidean_data() -> None:
     rng = np.random.default_rng(5)
     basis = np.linalg.qr(rng.normal(size=(10, 3)))[0]

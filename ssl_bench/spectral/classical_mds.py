@@ -3,8 +3,10 @@
 With Delta^(2) the (N, N) squared dissimilarities and H = I - 11^T / N,
     B = -1/2 H Delta^(2) H,   B = U Lambda U^T,   Z = U_K Lambda_K^{1/2}   (top K eigenpairs; negative ones clipped).
 For Euclidean distances between rows of X, B = X_c X_c^T (X_c = H X), so Z is the PCA projection
-X_c V_K (V_K the top right singular vectors of X_c): ``metric="euclidean"`` computes it that way, in
-O(N F^2) without an N x N matrix.
+X_c V_K with V_K the top K eigenvectors of the (F, F) scatter X_c^T X_c (same non-zero eigenvalues as B):
+``metric="euclidean"`` computes it that way, O(N F^2) time and no N x N matrix (a few seconds for 60,000 x
+784; a full SVD of X_c took 116 s). When N < F it diagonalises the (N, N) Gram B = U Lambda U^T instead and
+sets V_K = X_c^T U_K Lambda_K^{-1/2}.
 
 Out of sample (Gower 1968; the triangulation of de Silva & Tenenbaum 2004): a new point with squared
 dissimilarities delta (N,) to the training points embeds as
@@ -50,6 +52,22 @@ def triangulate(squared_to_references: np.ndarray, reference_embedding: np.ndarr
     return -0.5 * (squared_to_references - column_means[None, :]) @ pseudo_inverse
 
 
+def principal_axes(centred: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top K principal axes V_K (F, K) and eigenvalues (K,) descending of X_c^T X_c, for centred X_c (N, F).
+
+    eigh of the (F, F) scatter when F <= N, else of the (N, N) Gram X_c X_c^T = U Lambda U^T with
+    V_K = X_c^T U_K Lambda_K^{-1/2} (axes of zero eigenvalues are zero).
+    """
+    n, f = centred.shape
+    if f <= n:
+        values, axes = top_eigenpairs(centred.T @ centred, n_components)
+    else:
+        values, vectors = top_eigenpairs(centred @ centred.T, n_components)
+        safe = np.where(values > 1e-12 * max(values[0], 1e-300), values, np.inf)
+        axes = centred.T @ vectors / np.sqrt(safe)
+    return axes, np.maximum(values, 0.0)
+
+
 @SPECTRAL_METHODS.register("classical-mds")
 class ClassicalMDS(TransformerMixin, BaseEstimator):
     """Classical MDS; ``metric="euclidean"`` (PCA of X, any N) or ``"precomputed"`` ((N, N) dissimilarities).
@@ -68,12 +86,11 @@ class ClassicalMDS(TransformerMixin, BaseEstimator):
         if self.metric == "euclidean":
             check_n_components(self.n_components, min(x.shape), "at most min(N, F)")
             self.mean_ = x.mean(axis=0)
-            _, singular, right = np.linalg.svd(x - self.mean_, full_matrices=False)
-            axes = right[: self.n_components].T
-            projected = (x - self.mean_) @ axes
-            self.components_ = axes * column_signs(projected)
-            self.embedding_ = projected * column_signs(projected)
-            self.eigenvalues_ = singular[: self.n_components] ** 2
+            centred = x - self.mean_
+            axes, self.eigenvalues_ = principal_axes(centred, self.n_components)
+            projected = centred @ axes
+            signs = column_signs(projected)
+            self.components_, self.embedding_ = axes * signs, projected * signs
         elif self.metric == "precomputed":
             self.embedding_, self.eigenvalues_, self.column_means_ = classical_mds(x**2, self.n_components)
         else:
