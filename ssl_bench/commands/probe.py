@@ -13,7 +13,8 @@ from ssl_bench.probes.transforms import TRANSFORMS
 NAME = "probe"
 HELP = ("Symmetry probe of a run on its test split: invariance, linear equivariance, group structure and "
         "parameter recoverability per transform; writes probe.json and probe.png into the run directory.")
-EXAMPLE = "ssl-bench probe runs/simclr-fashion-mnist-convnet-n5000-s0 --transforms rotate,translate,hflip --n 1000 --json"
+EXAMPLE = ("ssl-bench probe runs/simclr-fashion-mnist-convnet-n5000-s0 "
+           "--transforms rotate,translate,hflip --n 1000 --json")
 
 SUMMARY_COLUMNS = {  # metric -> column header of the table
     "invariance": "invariance",

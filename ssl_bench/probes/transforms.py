@@ -151,7 +151,10 @@ def contrast(images: Tensor, factor: float) -> Tensor:
 
 
 def hue_matrix(degrees: float) -> Tensor:
-    """The 3x3 rotation by ``degrees`` about k = (1, 1, 1) / sqrt 3 (Rodrigues): cos t I + sin t [k]x + (1 - cos t) k k^T."""
+    """The 3x3 rotation by ``degrees`` about k = (1, 1, 1) / sqrt 3.
+
+    Rodrigues: R = cos t I + sin t [k]x + (1 - cos t) k k^T, [k]x the cross-product matrix (k x v = [k]x v).
+    """
     t = math.radians(degrees)
     k = torch.full((3,), 1.0 / math.sqrt(3.0), dtype=torch.float64)
     cross = torch.tensor([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]], dtype=torch.float64)
