@@ -1,0 +1,146 @@
+"""Frozen features: run an encoder over a set of images in batches, and cache the result on disk.
+
+An encoder is any callable ``images (B, ...) -> features (B, ...)``; it receives the images exactly as given
+(uint8 or float, whatever the caller passes), so a caller that needs normalisation wraps it into the encoder.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+from ssl_bench.errors import UserError
+
+
+def extract_features(
+    encoder: Callable[[Tensor], Tensor],
+    images: Tensor,
+    batch_size: int = 512,
+    device: str | torch.device = "cpu",
+) -> Tensor:
+    """Features of ``images: (N, ...)`` as a float32 ``(N, F)`` tensor on the CPU.
+
+    Each batch ``images[i : i + batch_size]`` is moved to ``device`` and passed to ``encoder``; its output is
+    flattened to ``(B, F)``. Runs under ``torch.inference_mode()``. When ``encoder`` is an ``nn.Module`` every
+    submodule is put in eval mode (so BatchNorm uses running statistics and dropout is off, and the result does
+    not depend on ``batch_size``) and given back its own mode afterwards. The encoder is not moved: put it on
+    ``device`` first.
+    """
+    if images.ndim < 1 or images.shape[0] == 0:
+        raise UserError(f"no images to extract features from (got shape {tuple(images.shape)}); pass a non-empty set")
+    if batch_size < 1:
+        raise UserError(f"batch size must be a positive integer, got {batch_size}")
+    modes = [(module, module.training) for module in encoder.modules()] if isinstance(encoder, nn.Module) else []
+    if isinstance(encoder, nn.Module):
+        encoder.eval()
+    try:
+        with torch.inference_mode():
+            parts = [
+                _encode_batch(encoder, images[start : start + batch_size], device)
+                for start in range(0, images.shape[0], batch_size)
+            ]
+    finally:
+        for module, training in modes:
+            module.training = training
+    # Concatenating outside inference mode gives an ordinary tensor that autograd (a linear probe) can use.
+    return torch.cat(parts)
+
+
+def _encode_batch(encoder: Callable[[Tensor], Tensor], batch: Tensor, device: str | torch.device) -> Tensor:
+    output = encoder(batch.to(device, non_blocking=True))
+    if output.shape[0] != batch.shape[0]:
+        raise ValueError(f"encoder returned {output.shape[0]} rows for a batch of {batch.shape[0]} images")
+    return output.reshape(batch.shape[0], -1).float().cpu()
+
+
+def cached_features(path: Path | str, compute: Callable[[], Tensor], key: str = "") -> Tensor:
+    """Features loaded from ``path`` if it holds a valid cache written with the same ``key``, else ``compute()``.
+
+    ``key`` names what the features depend on (checkpoint, dataset, split, ...); a cache written under another key
+    is stale and recomputed. A freshly computed ``(N, F)`` tensor is written atomically (temporary file in the same
+    folder, then ``os.replace``), so an interrupted write never leaves a half-written cache. A corrupt or
+    unreadable cache is recomputed with a warning, not an error.
+    """
+    path = Path(path)
+    if path.exists():
+        features = _load_cache(path, key)
+        if features is not None:
+            return features
+    features = compute()
+    if features.ndim != 2:
+        raise ValueError(f"features to cache must be (N, F), got shape {tuple(features.shape)}")
+    _save_atomically({"features": features.detach().cpu(), "key": key}, path)
+    return features
+
+
+def _load_cache(path: Path, key: str) -> Tensor | None:
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        features = payload["features"]
+        stored_key = payload["key"]
+    except Exception as error:  # any unreadable file (truncated zip, pickle garbage, wrong layout) is recomputed
+        warnings.warn(f"feature cache {path} is unreadable ({type(error).__name__}); recomputing it", stacklevel=3)
+        return None
+    if not isinstance(features, Tensor) or features.ndim != 2 or not features.is_floating_point():
+        warnings.warn(f"feature cache {path} does not hold an (N, F) float tensor; recomputing it", stacklevel=3)
+        return None
+    if stored_key != key:
+        return None
+    return features
+
+
+def _save_atomically(payload: dict[str, object], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(payload, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def check_splits(
+    train_features: Tensor,
+    train_labels: Tensor,
+    test_features: Tensor,
+    test_labels: Tensor | None,
+    num_classes: int,
+) -> None:
+    """Raise :class:`UserError` unless both splits are non-empty finite ``(N, F)`` features with the same F and
+    one integer label in ``[0, num_classes)`` per row (``test_labels=None``: test labels not needed)."""
+    _check_split(train_features, train_labels, num_classes, "train")
+    _check_split(test_features, test_labels, num_classes, "test")
+    if train_features.shape[1] != test_features.shape[1]:
+        raise UserError(
+            f"train features have {train_features.shape[1]} dimensions but test features have "
+            f"{test_features.shape[1]}; extract both with the same encoder"
+        )
+
+
+def _check_split(features: Tensor, labels: Tensor | None, num_classes: int, split: str) -> None:
+    if features.ndim != 2 or features.shape[0] == 0:
+        raise UserError(f"{split} features must be a non-empty (N, F) tensor, got shape {tuple(features.shape)}")
+    if not torch.isfinite(features).all():
+        raise UserError(f"{split} features contain NaN or infinity; check the encoder (a diverged run?)")
+    if labels is None:
+        return
+    if labels.shape != (features.shape[0],) or labels.is_floating_point() or labels.is_complex():
+        raise UserError(
+            f"{split} labels must be integers of shape ({features.shape[0]},), one per feature row; "
+            f"got {labels.dtype} {tuple(labels.shape)}"
+        )
+    if labels.min() < 0 or labels.max() >= num_classes:
+        raise UserError(
+            f"{split} labels must lie in [0, {num_classes}), got [{labels.min().item()}, {labels.max().item()}]; "
+            "pass the dataset's number of classes"
+        )

@@ -1,0 +1,160 @@
+"""Weighted k-nearest-neighbour classification of frozen features, with cosine similarity, on faiss.
+
+The train features are the database and the test features the queries. For a query q with its k most similar
+database rows (cosine similarities s_1 >= ... >= s_k, labels y_1..y_k):
+
+    score_c(q) = sum_{i <= k, y_i = c} w_i,    prediction(q) = argmax_c score_c(q),
+
+with ``weighting="exp"``: w_i = exp(s_i / T), the InstDisc rule (Wu et al. 2018) used by lightly's and
+solo-learn's benchmarks (lightly: k = 200, T = 0.1), and ``weighting="majority"``: w_i = 1, an unweighted vote.
+A tie between class scores goes to the smallest class index, as in scikit-learn's ``KNeighborsClassifier``.
+Cosine similarity is the inner product of L2-normalised rows, searched exactly with ``faiss.IndexFlatIP``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Sequence
+
+import faiss
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ssl_bench.errors import UserError
+from ssl_bench.eval.features import check_splits
+
+WEIGHTINGS = ("exp", "majority")
+
+
+def knn_predict(
+    train_features: Tensor,
+    train_labels: Tensor,
+    test_features: Tensor,
+    num_classes: int,
+    k: int = 200,
+    temperature: float = 0.1,
+    weighting: str = "exp",
+    chunk_size: int = 4096,
+) -> Tensor:
+    """Predicted classes ``(N_test,)`` int64 for ``test_features: (N_test, F)`` given the train split.
+
+    ``train_features: (N_train, F)``, ``train_labels: (N_train,)`` in ``[0, num_classes)``. A ``k`` larger than
+    ``N_train`` is clamped to ``N_train`` with a warning. Queries are searched ``chunk_size`` at a time.
+    """
+    _check_inputs(train_features, train_labels, test_features, None, num_classes, temperature, weighting)
+    k = effective_k(k, train_features.shape[0])
+    similarities, neighbours = nearest_neighbours(train_features, test_features, k, chunk_size)
+    return vote(similarities, train_labels.cpu().long()[neighbours], num_classes, temperature, weighting)
+
+
+def knn_accuracy(
+    train_features: Tensor,
+    train_labels: Tensor,
+    test_features: Tensor,
+    test_labels: Tensor,
+    num_classes: int,
+    k: int = 200,
+    temperature: float = 0.1,
+    weighting: str = "exp",
+) -> float:
+    """Top-1 accuracy in [0, 1] of :func:`knn_predict` on ``test_labels: (N_test,)``."""
+    (accuracy,) = knn_accuracies(
+        train_features, train_labels, test_features, test_labels, num_classes, (k,), temperature, weighting
+    ).values()
+    return accuracy
+
+
+def knn_accuracies(
+    train_features: Tensor,
+    train_labels: Tensor,
+    test_features: Tensor,
+    test_labels: Tensor,
+    num_classes: int,
+    ks: Sequence[int] = (200, 20),
+    temperature: float = 0.1,
+    weighting: str = "exp",
+) -> dict[int, float]:
+    """Top-1 accuracy for each k in ``ks`` (keys: the k actually used), from one search at the largest k.
+
+    The k nearest neighbours are the first k of the max(ks) nearest, so one search serves every k.
+    """
+    _check_inputs(train_features, train_labels, test_features, test_labels, num_classes, temperature, weighting)
+    used = sorted({effective_k(k, train_features.shape[0]) for k in ks})
+    similarities, neighbours = nearest_neighbours(train_features, test_features, used[-1])
+    neighbour_labels = train_labels.cpu().long()[neighbours]
+    test_labels = test_labels.cpu().long()
+    accuracies = {}
+    for k in used:
+        predictions = vote(similarities[:, :k], neighbour_labels[:, :k], num_classes, temperature, weighting)
+        accuracies[k] = (predictions == test_labels).double().mean().item()
+    return accuracies
+
+
+def effective_k(k: int, n_train: int) -> int:
+    """``k`` clamped to the database size (with a warning); a k below 1 is a :class:`UserError`."""
+    if k < 1:
+        raise UserError(f"k must be a positive integer, got {k}")
+    if k > n_train:
+        warnings.warn(f"k = {k} exceeds the {n_train} train rows; using k = {n_train}", stacklevel=3)
+        return n_train
+    return k
+
+
+def nearest_neighbours(
+    database: Tensor, queries: Tensor, k: int, chunk_size: int = 4096
+) -> tuple[Tensor, Tensor]:
+    """Exact cosine k-NN: ``(similarities, indices)``, both ``(N_queries, k)``, most similar first.
+
+    Rows are L2-normalised (a zero row stays zero, similarity 0 to everything) and searched by inner product in
+    ``faiss.IndexFlatIP``, ``chunk_size`` queries at a time to bound the memory of the result.
+    """
+    if chunk_size < 1:
+        raise UserError(f"chunk size must be a positive integer, got {chunk_size}")
+    index = faiss.IndexFlatIP(database.shape[1])
+    index.add(_unit_rows(database))
+    unit_queries = _unit_rows(queries)
+    similarities = np.empty((unit_queries.shape[0], k), dtype=np.float32)
+    indices = np.empty((unit_queries.shape[0], k), dtype=np.int64)
+    for start in range(0, unit_queries.shape[0], chunk_size):
+        stop = start + chunk_size
+        similarities[start:stop], indices[start:stop] = index.search(unit_queries[start:stop], k)
+    return torch.from_numpy(similarities), torch.from_numpy(indices)
+
+
+def vote(
+    similarities: Tensor, neighbour_labels: Tensor, num_classes: int, temperature: float, weighting: str
+) -> Tensor:
+    """argmax_c sum_{i: y_i = c} w_i per row; ``similarities, neighbour_labels: (N, k)`` -> ``(N,)`` int64.
+
+    ``exp`` weights are computed as exp((s_i - s_1) / T): a common factor exp(s_1 / T) per row, which leaves the
+    argmax unchanged and keeps small temperatures from overflowing.
+    """
+    if weighting == "exp":
+        weights = torch.exp((similarities.double() - similarities[:, :1].double()) / temperature)
+    else:
+        weights = torch.ones_like(similarities, dtype=torch.float64)
+    scores = torch.zeros(similarities.shape[0], num_classes, dtype=torch.float64)
+    scores.scatter_add_(1, neighbour_labels, weights)
+    return scores.argmax(dim=1)  # the first maximum: ties go to the smallest class index
+
+
+def _unit_rows(features: Tensor) -> np.ndarray:
+    return np.ascontiguousarray(F.normalize(features.detach().cpu().float(), dim=1).numpy())
+
+
+def _check_inputs(
+    train_features: Tensor,
+    train_labels: Tensor,
+    test_features: Tensor,
+    test_labels: Tensor | None,
+    num_classes: int,
+    temperature: float,
+    weighting: str,
+) -> None:
+    check_splits(train_features, train_labels, test_features, test_labels, num_classes)
+    if not temperature > 0:
+        raise UserError(f"temperature must be positive, got {temperature}")
+    if weighting not in WEIGHTINGS:
+        raise UserError(f"unknown kNN weighting {weighting!r}; choose one of: {', '.join(WEIGHTINGS)}")
