@@ -54,7 +54,7 @@ def test_probe_separates_a_linearly_separable_problem() -> None:
 
 def test_fit_reaches_sklearn_logistic_regression_optimum(digits) -> None:
     """Same objective as LogisticRegression(C) on StandardScaler features with lambda = 1 / (C N)."""
-    train, test, train_labels, test_labels = digits
+    train, test, train_labels, _ = digits
     scaler = StandardScaler().fit(train)
     x, y = torch.tensor(scaler.transform(train)), torch.tensor(train_labels)
 
@@ -219,6 +219,10 @@ def test_cache_reloads_and_recomputes_corrupt_or_stale_files(tmp_path) -> None:
     with pytest.warns(UserWarning, match="unreadable"):
         recomputed = cached_features(path, compute, key="epoch-10")
     assert len(calls) == 2 and torch.equal(cached_features(path, compute, key="epoch-10"), recomputed)
+    path.write_bytes(path.read_bytes()[:100])  # a truncated write
+    with pytest.warns(UserWarning, match="unreadable"):
+        cached_features(path, compute, key="epoch-10")
+    assert len(calls) == 3
     stale = cached_features(path, compute, key="epoch-20")
-    assert len(calls) == 3 and not torch.equal(stale, recomputed)
+    assert len(calls) == 4 and not torch.equal(stale, recomputed)
     assert [entry.name for entry in path.parent.iterdir()] == ["train.pt"], "no temporary files left behind"

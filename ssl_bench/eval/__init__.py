@@ -42,8 +42,8 @@ def evaluate_features(
 
     ``train_features: (N_train, F)``, ``test_features: (N_test, F)``, labels ``(N,)`` in ``[0, num_classes)``.
     Returns plain Python types only (JSON-serialisable); accuracies are fractions in [0, 1], ``None`` for an
-    evaluation that was not asked for (and ``None`` for its protocol). When the train split has fewer than k rows, k is clamped to its size and
-    the protocol records the k actually used.
+    evaluation that was not asked for (and ``None`` for its protocol). When the train split has fewer than k
+    rows, k is clamped to its size and the protocol records the k actually used.
     """
     check_splits(train_features, train_labels, test_features, test_labels, num_classes)
     n_train = train_features.shape[0]

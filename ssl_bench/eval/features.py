@@ -7,10 +7,12 @@ An encoder is any callable ``images (B, ...) -> features (B, ...)``; it receives
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
 import warnings
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import Tensor, nn
@@ -79,12 +81,16 @@ def cached_features(path: Path | str, compute: Callable[[], Tensor], key: str = 
     return features
 
 
+# what torch.load and the lookups raise on a truncated zip, pickle garbage or another layout
+_UNREADABLE = (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, KeyError, TypeError, ValueError)
+
+
 def _load_cache(path: Path, key: str) -> Tensor | None:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         features = payload["features"]
         stored_key = payload["key"]
-    except Exception as error:  # any unreadable file (truncated zip, pickle garbage, wrong layout) is recomputed
+    except _UNREADABLE as error:
         warnings.warn(f"feature cache {path} is unreadable ({type(error).__name__}); recomputing it", stacklevel=3)
         return None
     if not isinstance(features, Tensor) or features.ndim != 2 or not features.is_floating_point():

@@ -14,7 +14,7 @@ Cosine similarity is the inner product of L2-normalised rows, searched exactly w
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import faiss
 import numpy as np
@@ -102,9 +102,7 @@ def effective_k(k: int, n_train: int) -> int:
     return k
 
 
-def nearest_neighbours(
-    database: Tensor, queries: Tensor, k: int, chunk_size: int = 4096
-) -> tuple[Tensor, Tensor]:
+def nearest_neighbours(database: Tensor, queries: Tensor, k: int, chunk_size: int = 4096) -> tuple[Tensor, Tensor]:
     """Exact cosine k-NN: ``(similarities, indices)``, both ``(N_queries, k)``, most similar first.
 
     Rows are L2-normalised (a zero row stays zero, similarity 0 to everything) and searched by inner product in

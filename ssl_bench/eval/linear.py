@@ -13,8 +13,8 @@ with that value and evaluated on the test split once. The test split never takes
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
