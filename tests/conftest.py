@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import os
 
-import pytest
-import torch
+# Tests use small tensors; one thread per process avoids OpenMP oversubscription when tests spawn processes
+# (DDP workers, suite cells, killed-and-resumed runs), which made some tests 100x slower on 2 busy cores.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 from ssl_bench.errors import UserError
 
@@ -35,5 +39,5 @@ def require_fashion_mnist() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _seed_and_threads() -> None:
+def _seed() -> None:
     torch.manual_seed(0)
