@@ -12,10 +12,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import matplotlib.pyplot as plt
 
-from ssl_bench.probes.equivariance import ProbeResult  # noqa: E402
-from ssl_bench.probes.transforms import TRANSFORMS  # noqa: E402
+from ssl_bench.probes.equivariance import ProbeResult
+from ssl_bench.probes.transforms import TRANSFORMS
 
 PANELS = (("invariance", "invariance (1 = invariant, 0 = random pair)"), ("equivariance_r2", "equivariance R$^2$"))
 

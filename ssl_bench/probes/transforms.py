@@ -20,8 +20,8 @@ cube about its grey diagonal so that ``hue(120)`` maps red to green, green to bl
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
