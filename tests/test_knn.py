@@ -173,3 +173,15 @@ def test_evaluate_features_skips_what_is_not_asked_for() -> None:
     result = evaluate_features(train, train_labels, test, test_labels, 2, knn=False, linear=False)
     assert result["knn_top1"] is None and result["knn_top1_k20"] is None and result["linear_top1"] is None
     assert result["protocol"] == {"knn": None, "linear": None}
+
+
+def test_torch_backend_finds_the_same_neighbours_as_faiss():
+    """The GPU fallback (chunked matmul + top-k) must agree with faiss; run here on the CPU."""
+    from ssl_bench.eval.knn import nearest_neighbours
+
+    g = torch.Generator().manual_seed(5)
+    database, queries = torch.randn(500, 16, generator=g), torch.randn(70, 16, generator=g)
+    faiss_sims, faiss_idx = nearest_neighbours(database, queries, 15, backend="faiss")
+    torch_sims, torch_idx = nearest_neighbours(database, queries, 15, chunk_size=32, backend="torch")
+    torch.testing.assert_close(torch_sims, faiss_sims, rtol=0, atol=1e-5)
+    assert torch.equal(torch_idx, faiss_idx)

@@ -102,15 +102,28 @@ def effective_k(k: int, n_train: int) -> int:
     return k
 
 
-def nearest_neighbours(database: Tensor, queries: Tensor, k: int, chunk_size: int = 4096) -> tuple[Tensor, Tensor]:
-    """Exact cosine k-NN: ``(similarities, indices)``, both ``(N_queries, k)``, most similar first.
+BACKENDS = ("auto", "faiss", "torch")
 
-    Rows are L2-normalised (a zero row stays zero, similarity 0 to everything) and searched by inner product in
-    ``faiss.IndexFlatIP``, ``chunk_size`` queries at a time to bound the memory of the result.
+
+def nearest_neighbours(
+    database: Tensor, queries: Tensor, k: int, chunk_size: int = 4096, backend: str = "auto"
+) -> tuple[Tensor, Tensor]:
+    """Exact cosine k-NN: ``(similarities, indices)``, both ``(N_queries, k)`` on the CPU, most similar first.
+
+    Rows are L2-normalised (a zero row stays zero, similarity 0 to everything), ``chunk_size`` queries at a time.
+    ``backend="auto"``: faiss on the GPU when faiss-gpu and a GPU are present, else a chunked matmul + top-k on
+    the GPU when only torch sees one, else ``faiss.IndexFlatIP`` on the CPU. ``"faiss"``/``"torch"`` force one.
     """
     if chunk_size < 1:
         raise UserError(f"chunk size must be a positive integer, got {chunk_size}")
+    if backend not in BACKENDS:
+        raise UserError(f"unknown kNN backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    faiss_gpu = hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
+    if backend == "torch" or (backend == "auto" and torch.cuda.is_available() and not faiss_gpu):
+        return _torch_neighbours(database, queries, k, chunk_size)
     index = faiss.IndexFlatIP(database.shape[1])
+    if faiss_gpu:
+        index = faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, index)
     index.add(_unit_rows(database))
     unit_queries = _unit_rows(queries)
     similarities = np.empty((unit_queries.shape[0], k), dtype=np.float32)
@@ -119,6 +132,15 @@ def nearest_neighbours(database: Tensor, queries: Tensor, k: int, chunk_size: in
         stop = start + chunk_size
         similarities[start:stop], indices[start:stop] = index.search(unit_queries[start:stop], k)
     return torch.from_numpy(similarities), torch.from_numpy(indices)
+
+
+def _torch_neighbours(database: Tensor, queries: Tensor, k: int, chunk_size: int) -> tuple[Tensor, Tensor]:
+    """The same search as a chunked (queries x database) matmul and top-k, on the GPU when there is one."""
+    device = torch.device("cuda") if torch.cuda.is_available() else database.device
+    unit_database = F.normalize(database.to(device, torch.float32), dim=1)
+    unit_queries = F.normalize(queries.to(device, torch.float32), dim=1)
+    parts = [torch.topk(chunk @ unit_database.T, k, dim=1) for chunk in unit_queries.split(chunk_size)]
+    return torch.cat([p.values for p in parts]).cpu(), torch.cat([p.indices for p in parts]).cpu()
 
 
 def vote(
