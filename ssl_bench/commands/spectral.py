@@ -5,23 +5,33 @@ from __future__ import annotations
 import argparse
 import json
 
-from ssl_bench.spectral.pipeline import SPECTRAL_GRAPHS, evaluate_spectral
+from ssl_bench.spectral.feature_maps import FEATURE_MAPS
+from ssl_bench.spectral.pipeline import DEFAULT_REG, SPECTRAL_GRAPHS, evaluate_spectral
 
 NAME = "spectral"
 HELP = "Embed train and test images with a closed-form spectral method and evaluate (kNN, linear probe)."
-EXAMPLE = "ssl-bench spectral --method laplacian-eigenmaps --dataset fashion-mnist --subset 5000 --graph knn --dim 32 --json"
+EXAMPLE = ("ssl-bench spectral --method vicreg-closed-form --dataset fashion-mnist --subset 5000 --graph views "
+           "--n-views 8 --features nystroem --dim 64 --json")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--method", required=True,
-                        help="laplacian-eigenmaps | classical-mds | landmark-mds | isomap | lpp | cca")
+    from ssl_bench.spectral import SPECTRAL_METHODS
+
+    parser.add_argument("--method", required=True, help=" | ".join(SPECTRAL_METHODS.names()))
     parser.add_argument("--dataset", default="fashion-mnist")
     parser.add_argument("--subset", type=int, help="seeded class-balanced subset of the train split")
     parser.add_argument("--graph", choices=SPECTRAL_GRAPHS, default="knn",
                         help="relation graph: kNN of the inputs, the label graph, or augmented views (SSL graph)")
     parser.add_argument("--dim", type=int, default=32, help="embedding dimension K")
     parser.add_argument("--n-neighbors", type=int, default=10, dest="n_neighbors")
-    parser.add_argument("--n-views", type=int, default=4, dest="n_views", help="views per image for --graph views")
+    parser.add_argument("--n-views", type=int, default=4, dest="n_views", help="views per image for --graph views (and cca)")
+    parser.add_argument("--features", choices=FEATURE_MAPS, default="pixels",
+                        help="fixed input feature map: the linear regime (pixels, pca) or the kernel regime (rff, nystroem, "
+                             "random-backbone)")
+    parser.add_argument("--feature-dim", type=int, dest="feature_dim",
+                        help="dimension of pca / rff / nystroem features (default 64 / 2048 / 1000)")
+    parser.add_argument("--reg", type=float, help=f"regularisation of methods that have one (default {DEFAULT_REG}: "
+                                                  "feature-noise variance relative to the mean feature variance)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--knn", action="store_true", help="only kNN (default: kNN and linear)")
     parser.add_argument("--linear", action="store_true", help="only the linear probe (default: both)")
@@ -32,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     knn, linear = (args.knn or not args.linear), (args.linear or not args.knn)
     result = evaluate_spectral(args.method, args.dataset, args.subset, args.seed, args.graph, args.dim,
-                               args.n_neighbors, args.n_views, knn=knn, linear=linear, download=args.download)
+                               args.n_neighbors, args.n_views, knn=knn, linear=linear, download=args.download,
+                               features=args.features, feature_dim=args.feature_dim, reg=args.reg)
     if args.json:
         print(json.dumps(result, sort_keys=True))
     else:

@@ -11,14 +11,18 @@ from ssl_bench.spectral.classical_mds import ClassicalMDS
 from ssl_bench.spectral.isomap import Isomap
 from ssl_bench.spectral.landmark_mds import LandmarkMDS
 from ssl_bench.spectral.laplacian_eigenmaps import LaplacianEigenmaps
+from ssl_bench.spectral.linear_closed_forms import BarlowTwinsClosedForm, SimCLRClosedForm, VICRegClosedForm
 from ssl_bench.spectral.lpp import LocalityPreservingProjections
 
 __all__ = [
     "SPECTRAL_METHODS",
+    "BarlowTwinsClosedForm",
     "ClassicalMDS",
     "Isomap",
     "LandmarkMDS",
     "LaplacianEigenmaps",
     "LinearCCA",
     "LocalityPreservingProjections",
+    "SimCLRClosedForm",
+    "VICRegClosedForm",
 ]

@@ -35,7 +35,7 @@ def spectral_embed(
     """Fit ``SPECTRAL_METHODS[method](n_components=dim, **params)`` and return (train (N, dim), test (M, dim)) embeddings.
 
     ``train``/``test``: images or features (see :func:`as_features`). ``graph``: a relation graph over the
-    training rows for the graph methods (``laplacian-eigenmaps``, ``lpp``); a kNN graph is built when None.
+    training rows for the graph methods (those whose ``fit`` takes ``graph``); a kNN graph is built when None.
     ``cca`` takes ``train = (view_a, view_b)`` (two augmented views of the same images) and embeds ``test`` with
     the first view's canonical directions.
     """
@@ -53,6 +53,7 @@ def spectral_embed(
     elif "graph" in inspect.signature(estimator.fit).parameters:
         estimator.fit(train_features, graph=graph)
     else:
-        raise UserError(f"{method} does not take a relation graph; use one of: laplacian-eigenmaps, lpp")
+        takes_graph = [name for name in SPECTRAL_METHODS.names() if "graph" in inspect.signature(SPECTRAL_METHODS.get(name).fit).parameters]
+        raise UserError(f"{method} does not take a relation graph; use one of: {', '.join(takes_graph)}")
     train_embedding = estimator.embedding_ if hasattr(estimator, "embedding_") else estimator.transform(train_features)
     return np.asarray(train_embedding), estimator.transform(as_features(test, "test"))

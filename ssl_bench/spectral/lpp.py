@@ -4,9 +4,11 @@ With G the graph, D = diag(G 1), L = D - G and X_c = X - 1 m^T centred by the de
 m = X^T d / sum(d) (so the constant function, the trivial solution, is outside the span of X_c):
     min_W Tr(W^T X_c^T L X_c W)  s.t.  W^T X_c^T D X_c W = I
     <=>  X_c^T L X_c w = lambda X_c^T D X_c w,   the K smallest lambda.
-Solved exactly: B = X_c^T D X_c (+ ``reg`` * Tr(B)/F * I) = V S V^T is restricted to its range (S > 1e-10 max S,
-the PCA step of the original paper), P = V S^{-1/2}, then the symmetric eigenproblem P^T A P q = lambda q and
-W = P Q. ``transform(x) = (x - m) W``.
+Solved exactly: B = X_c^T D X_c = V S V^T is restricted to its range (S > 1e-10 max S, the PCA step of the
+original paper), P = V S^{-1/2}, then the symmetric eigenproblem P^T A P q = lambda q and W = P Q.
+``transform(x) = (x - m) W``. ``reg`` adds r = reg * Tr(B) / F to both A = X_c^T L X_c and B: the expectation of both
+when each row gets independent noise of covariance s^2 I, s^2 = r / sum(d), since E[E^T M E] = s^2 Tr(M) I and
+Tr L = Tr D = sum(d) (see :mod:`ssl_bench.spectral.linear_closed_forms`).
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ class LocalityPreservingProjections(TransformerMixin, BaseEstimator):
         centred = x - self.mean_
         a = centred.T @ (degree[:, None] * centred - g @ centred)
         b = centred.T @ (degree[:, None] * centred)
-        b = b + self.reg * np.trace(b) / b.shape[0] * np.eye(b.shape[0])
+        ridge = self.reg * np.trace(b) / b.shape[0] * np.eye(b.shape[0])
+        a, b = a + ridge, b + ridge
         self.components_, self.eigenvalues_ = generalized_bottom_eigenvectors(a, b, self.n_components)
         return self
 

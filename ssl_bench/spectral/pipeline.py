@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import resource
+import time
 from typing import Any
 
 import numpy as np
@@ -15,50 +17,62 @@ from ssl_bench.data.datasets import ImageDataset, balanced_subset, load_dataset
 from ssl_bench.errors import UserError
 from ssl_bench.eval import evaluate_features
 
-
 SPECTRAL_GRAPHS = ("knn", "views", "labels")
+DEFAULT_REG = 0.1
 
 
 def evaluate_spectral(method: str, dataset: str, subset: int | None = None, seed: int = 0, graph: str = "knn",
                       dim: int = 32, n_neighbors: int = 10, n_views: int = 4, knn: bool = True, linear: bool = True,
-                      download: bool = False) -> dict[str, Any]:
-    """Fit a closed-form spectral method on the train pixels (in [0, 1]) and evaluate its embedding like a run.
+                      download: bool = False, features: str = "pixels", feature_dim: int | None = None,
+                      reg: float | None = None) -> dict[str, Any]:
+    """Fit a closed-form spectral method on features of the train images and evaluate its embedding like a run.
 
-    ``graph``: "knn" (the method's own n_neighbors graph of the inputs), "labels" (the supervised graph G_ij =
-    [y_i = y_j]) or "views" (``n_views`` SimCLR-augmented views of each train image, G linking the views of one
-    image: the SSL graph; the kNN database is then the clean train images, embedded out of sample). CCA always
-    fits on two augmented views. Records wall time and peak memory of the fit + embedding.
+    ``features``: the fixed input map phi (:mod:`ssl_bench.spectral.feature_maps`: pixels | pca | rff | nystroem |
+    random-backbone, ``feature_dim`` its dimension where it has one), fitted on the clean train images without
+    labels. ``graph``: "knn" (the method's own ``n_neighbors`` graph of phi(train)), "labels" (the supervised graph
+    G_ij = [y_i = y_j]) or "views" (``n_views`` SimCLR-augmented views of each train image, G linking the views
+    of one image: the SSL graph; the method is fitted on phi(views) and the clean train images are embedded out of
+    sample as the kNN database). ``cca`` fits on view pairs (0, 1), (2, 3), ... of ``n_views`` (even) views.
+    ``reg``: the method's regularisation where it has one (default 0.1: for the linear closed forms, LPP and CCA
+    the variance of isotropic feature noise relative to the mean feature variance). Records wall time (feature
+    map, graph, fit and embedding) and peak memory.
     """
-    import resource
-    import time
-
     from ssl_bench.data.graph import label_graph, views_graph
     from ssl_bench.spectral import SPECTRAL_METHODS
     from ssl_bench.spectral.embed import spectral_embed
+    from ssl_bench.spectral.feature_maps import FeatureMap
 
     if graph not in SPECTRAL_GRAPHS:
         raise UserError(f"unknown graph {graph!r}; choose one of: {', '.join(SPECTRAL_GRAPHS)}")
-    SPECTRAL_METHODS.get(method)
+    accepted = inspect.signature(SPECTRAL_METHODS.get(method)).parameters
+    feature_map = FeatureMap(features, feature_dim, seed)
+    uses_views = method == "cca" or graph == "views"
+    if uses_views and (n_views < 2 or (method == "cca" and n_views % 2)):
+        raise UserError(f"n_views must be at least 2{' and even for cca' if method == 'cca' else ''}, got {n_views}")
     train = load_dataset(dataset, "train", download=download)
     train = balanced_subset(train, subset, seed) if subset else train
     test = load_dataset(dataset, "test", download=download)
     started = time.perf_counter()
     params: dict[str, Any] = {}
-    if "n_neighbors" in inspect.signature(SPECTRAL_METHODS.get(method)).parameters:
+    if "n_neighbors" in accepted:
         params["n_neighbors"] = n_neighbors
-    if method == "cca" or graph == "views":
-        views = augmented_views(train, 2 if method == "cca" else n_views, seed)
+    if "reg" in accepted:
+        params["reg"] = DEFAULT_REG if reg is None else reg
+    elif reg is not None:
+        raise UserError(f"{method} has no regularisation; drop reg")
+    feature_map.fit(train.images)
+    if uses_views:
+        views = [feature_map(view) for view in augmented_views(train, n_views, seed)]
     if method == "cca":
-        fit_data: Any = (views[0], views[1])
+        fit_data: Any = (np.concatenate(views[0::2]), np.concatenate(views[1::2]))
         relation = None
     elif graph == "views":
-        fit_data, relation = torch.cat(views), views_graph(len(train), n_views)
+        fit_data, relation = np.concatenate(views), views_graph(len(train), n_views)
     else:
-        fit_data, relation = train.images, (label_graph(train.labels.numpy()) if graph == "labels" else None)
-    out_of_sample = method == "cca" or graph == "views"  # database: the clean train images, embedded out of sample
-    queries = torch.cat([train.images, test.images]) if out_of_sample else test.images
+        fit_data, relation = feature_map(train.images), (label_graph(train.labels.numpy()) if graph == "labels" else None)
+    queries = np.concatenate([feature_map(train.images), feature_map(test.images)]) if uses_views else feature_map(test.images)
     z_fit, z_queries = spectral_embed(method, fit_data, queries, graph=relation, dim=dim, **params)
-    z_train, z_test = (z_queries[: len(train)], z_queries[len(train):]) if out_of_sample else (z_fit, z_queries)
+    z_train, z_test = (z_queries[: len(train)], z_queries[len(train):]) if uses_views else (z_fit, z_queries)
     fit_seconds = time.perf_counter() - started
     result = evaluate_features(torch.from_numpy(np.ascontiguousarray(z_train)).float(), train.labels,
                                torch.from_numpy(np.ascontiguousarray(z_test)).float(), test.labels,
@@ -67,17 +81,22 @@ def evaluate_spectral(method: str, dataset: str, subset: int | None = None, seed
     result["peak_memory_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["protocol"].update({
         "dataset": train.name, "database": f"train split ({len(train)} images)",
-        "queries": f"test split ({len(test)} images)", "method": method, "backbone": "pixels",
-        "features": f"{method} embedding of pixels in [0, 1]", "graph": graph, "dim": dim, "seed": seed,
+        "queries": f"test split ({len(test)} images)", "method": method, "backbone": features,
+        "features": f"{method} embedding of {feature_map.description}", "feature_map": features,
+        "feature_dim": feature_map.dim, "graph": graph, "dim": dim, "seed": seed,
         "subset": subset, "epochs": 0, "package_version": __version__,
         **({"n_neighbors": n_neighbors} if "n_neighbors" in params else {}),
-        **({"n_views": 2 if method == "cca" else n_views} if (method == "cca" or graph == "views") else {}),
+        **({"reg": params["reg"]} if "reg" in params else {}),
+        **({"n_views": n_views, "augment": "simclr"} if uses_views else {}),
     })
     return result
 
 
 def augmented_views(data: ImageDataset, n_views: int, seed: int) -> list[Tensor]:
-    """``n_views`` SimCLR-augmented views of every image, de-normalised back to [0, 1] pixels: V x (N, C, H, W)."""
+    """``n_views`` SimCLR-augmented views of every image as uint8 images: V x (N, C, H, W).
+
+    View v uses the recipe's per-view settings of branch v mod 2; the augmented [0, 1] pixels are rounded to 8 bits.
+    """
     from ssl_bench.data.augment import BatchAugment
 
     config = augment_config("simclr", data, {})
@@ -85,4 +104,5 @@ def augmented_views(data: ImageDataset, n_views: int, seed: int) -> list[Tensor]
     generator = torch.Generator().manual_seed(seed + 17)
     mean = torch.tensor(config.mean).view(1, -1, 1, 1)
     std = torch.tensor(config.std).view(1, -1, 1, 1)
-    return [augment.view(data.images, index % 2, generator) * std + mean for index in range(n_views)]
+    return [(255.0 * (augment.view(data.images, index % 2, generator) * std + mean)).round().clamp(0, 255).to(torch.uint8)
+            for index in range(n_views)]

@@ -222,3 +222,35 @@ def _report(closed_objective: float, values: list[float], found: np.ndarray, clo
 def _centred_gram(z: np.ndarray) -> np.ndarray:
     centred = z - z.mean(axis=0)
     return centred @ centred.T
+
+
+def verify_simclr_linear(
+    features: np.ndarray, graph: sp.spmatrix, n_components: int, temperature: float, starts: int = 3, seed: int = 0
+) -> dict:
+    """min simclr_graph_loss(X_c W, G, tau) over W (F, K) against :class:`SimCLRClosedForm` (reg 0).
+
+    Reports the loss at the closed form, the minimised losses, their relative gap, the largest principal angle
+    between X_c W_found and X_c W_closed, the relative error of the Gram of the unit rows (what SimCLR sees), and
+    ``loss_in_closed_form_subspace``: the loss minimised over
+    W = W_closed R, R (K, K) free -- what is left once the subspace is fixed (basis and column scales).
+    """
+    from ssl_bench.spectral.linear_closed_forms import SimCLRClosedForm
+
+    closed = SimCLRClosedForm(n_components, reg=0.0).fit(features, graph=graph)
+    centred = features - features.mean(axis=0)
+    x, g = torch.tensor(centred, dtype=torch.float64), torch.tensor(dense_graph(graph))
+
+    def loss(w: Tensor) -> Tensor:
+        return simclr_graph_loss(x @ w, g, temperature)
+
+    generator = torch.Generator().manual_seed(seed)
+    runs = [minimise(loss, torch.randn(x.shape[1], n_components, generator=generator, dtype=torch.float64)) for _ in range(starts)]
+    best, values = _best(runs)
+    closed_weights = torch.tensor(closed.components_)
+    objective = float(loss(closed_weights))
+    found, closed_z = centred @ best, centred @ closed.components_
+    report = _report(objective, values, found, closed_z, "SimCLR, linear Z = X W, MDS of G + I fitted in Frobenius norm")
+    unit_found, unit_closed = (z / np.linalg.norm(z, axis=1, keepdims=True) for z in (found, closed_z))
+    report["gram_relative_error"] = float(np.linalg.norm(unit_found @ unit_found.T - unit_closed @ unit_closed.T) / np.linalg.norm(unit_found @ unit_found.T))
+    _, report["loss_in_closed_form_subspace"] = minimise(lambda r: loss(closed_weights @ r), torch.eye(n_components, dtype=torch.float64))
+    return report

@@ -1,0 +1,192 @@
+"""The closed forms of VICReg, SimCLR and BarlowTwins in the linear regime Z = X W, as estimators.
+
+These are the leaderboard's closed-form SSL rows. X (N, F) stacks the features of V augmented views of N' images
+(any fixed feature map: pixels, PCA, random Fourier / Nystroem features, a frozen random network; see
+:mod:`ssl_bench.spectral.feature_maps` -- with a kernel feature map they are the kernel regime), G (N, N) is the
+relation graph over those rows (``views_graph``: the SSL graph; ``label_graph``; or a kNN graph of X when none is
+given), d = G 1, S = 1^T G 1, L = diag(d) - G, H = I - 11^T / N, X_c = H X, Sigma = X_c^T X_c. New images embed as
+z(x) = (x - mean) W, so train and test images get embeddings like any encoder's.
+
+Regularisation (``reg``) is the expectation under isotropic feature noise: every row becomes x_i + e_i with
+independent e_i, Cov e_i = s^2 I, s^2 = reg * Tr(Sigma) / (N F) (``reg`` times the average per-feature variance).
+For any fixed (N, N) matrix M, E[(X + E)^T M (X + E)] = X^T M X + s^2 Tr(M) I, so each quadratic form below gets
+its exact ridge: Sigma + s^2 (N - 1) I (Tr H = N - 1), X^T L X + s^2 S I (Tr L = S), X_c^T G X_c - s^2 (S / N) I
+(Tr H G H = -S / N), X_c^T (G + I) X_c + s^2 (N - 1 - S / N) I. Without it the bottom generalised eigenvectors
+of pixels are near-constant, low-variance pixels that happen to be invariant (measured without it: LPP on the
+views graph of 1,000 Fashion-MNIST images, kNN accuracy 0.32).
+
+* ``vicreg-closed-form`` (Balestriero & LeCun 2022, Prop 1 / Thm 2; derived in :mod:`closed_forms`): hard-
+  constrained VICReg, min Tr(Z^T L Z) s.t. Cov(Z) = I, over Z = X W:
+      (X^T L X + s^2 S I) w = lambda (Sigma + s^2 (N - 1) I) w,   the K smallest lambda,
+  W^T (Sigma + s^2 (N - 1) I) W = I, Z scaled by sqrt(N - 1) (unit variance): locality preserving projections
+  with the centring H in place of D. With ``invariance_weight`` a (and ``variance_weight`` mu) it is the soft
+  loss in the strong-decorrelation limit (Thm 1): column k scaled by s_k = clip(c / lambda_k, sqrt(eps), 1),
+  c = mu S / (4 a (N - 1)) (the free-Z derivation of :func:`closed_forms.vicreg_decorrelated` carries over with
+  lambda_k the generalised eigenvalues: Var z_k = s_k^2 - eps); a large a shrinks the high-energy columns.
+* ``simclr-closed-form`` (our linear-regime reading of Thm 5 / Prop 2). For the views graph and free Z with
+  K >= N' - 1, SimCLR's optimum has the unit-row Gram Z Z^T = N'/(N' - 1) H (G + I) H (verified to 1e-5 in
+  :mod:`verification`): classical MDS of the similarity G + I. Restricting Z = X_c W and fitting that Gram in
+  Frobenius norm, min_W ||H (G + I) H - X_c W W^T X_c^T||_F, has a closed form: with X_c = Q R (thin QR),
+  ||.||^2 = ||Q^T H (G + I) H Q - R W W^T R^T||^2 + const, and R W W^T R^T ranges over the PSD matrices of
+  rank <= K, so by Eckart-Young it is the top K eigenpairs of Q^T (G + I) Q, i.e.
+      (X_c^T (G + I) X_c + s^2 (N - 1 - S / N) I) w = sigma (Sigma + s^2 (N - 1) I) w,   the K largest sigma,
+  W^T (Sigma + ...) W = I, Z = X_c W diag(sqrt(sigma)). Approximations, measured by
+  :func:`verification.verify_simclr_linear` against minimising ``simclr_graph_loss`` over W: the MDS Gram is the
+  free optimum only for the views graph and K >= N' - 1; the Frobenius fit ignores the row normalisation, the
+  softmax and the temperature.
+* ``barlowtwins-closed-form`` (Thm 6): BarlowTwins with one (shared, Siamese) map and per-batch normalisation
+  drives the cross-correlation of related rows to I, which CCA of the paired rows maximises: with the pairs
+  (i, j) of G in both orders the two "views" have one covariance and tied weights, and
+      (X_c^T G X_c - s^2 (S / N) I) / S w = rho (Sigma + s^2 (N - 1) I) / N w,   the K largest rho,
+  W^T (Sigma + ...) W / N = I (batch-normalised columns), rho_k the canonical correlations.
+
+Relations between the three, exact (tested): the simclr and barlowtwins matrices satisfy
+X_c^T (G + I) X_c + ... = (X_c^T G X_c - s^2 (S / N) I) + (Sigma + s^2 (N - 1) I), so for *every* graph they share
+the subspace, with sigma_k = 1 + (S / N) rho_k; simclr's columns are barlowtwins' scaled by sqrt(sigma_k). For a
+graph of constant degree d (the views graph, d = V - 1; the label graph of a class-balanced subset),
+d (Sigma + s^2 (N - 1) I) - (X^T L X + s^2 S I) = X_c^T G X_c - s^2 d I, so vicreg's hard solution is barlowtwins'
+(lambda_k = d (1 - rho_k)) up to the overall scale sqrt(N / (N - 1)): the paper's "BarlowTwins can recover VICReg" (Thm 7),
+here exactly. On a graph of varying degree (kNN) vicreg weighs the rows by their degree and differs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from ssl_bench.data.graph import SearchMethod, knn_graph, validate_graph
+from ssl_bench.errors import UserError
+from ssl_bench.spectral.base import SPECTRAL_METHODS, check_fitted, check_matrix
+from ssl_bench.spectral.lpp import generalized_bottom_eigenvectors
+
+
+CHUNK_ROWS = 4096
+
+
+class GraphForms:
+    """The (F, F) quadratic forms of the centred rows of X on a graph, with the noise ridges of the module docstring.
+
+    ``covariance`` Sigma + s^2 (N - 1) I, ``dirichlet`` X^T L X + s^2 S I, ``cross`` X_c^T G X_c - s^2 (S / N) I,
+    ``similarity`` X_c^T (G + I) X_c + s^2 (N - 1 - S / N) I. Accumulated over row chunks (no (N, F) temporaries
+    beyond one chunk); X^T diag(d) X is Sigma scaled when the degree is constant.
+    """
+
+    def __init__(self, x: np.ndarray, graph: sp.csr_matrix, reg: float) -> None:
+        n, f = x.shape
+        mean = x.mean(axis=0)
+        degree = np.asarray(graph.sum(axis=1)).ravel()
+        constant_degree = np.allclose(degree, degree[0], rtol=1e-12, atol=0.0)
+        scatter, cross, weighted = np.zeros((f, f)), np.zeros((f, f)), np.zeros((f, f))
+        for start in range(0, n, CHUNK_ROWS):
+            rows = slice(start, start + CHUNK_ROWS)
+            centred = x[rows] - mean
+            scatter += centred.T @ centred
+            cross += centred.T @ (np.asarray(graph[rows] @ x) - degree[rows, None] * mean)
+            if not constant_degree:
+                weighted += centred.T @ (degree[rows, None] * centred)
+        if constant_degree:
+            weighted = degree[0] * scatter
+        total = float(degree.sum())
+        self.noise = reg * np.trace(scatter) / (n * f)
+        eye = np.eye(f)
+        self.mean, self.total, self.n = mean, total, n
+        self.covariance = scatter + self.noise * (n - 1) * eye
+        self.dirichlet = weighted - cross + self.noise * total * eye
+        self.cross = cross - self.noise * total / n * eye
+        self.similarity = cross + scatter + self.noise * (n - 1 - total / n) * eye
+
+
+class _LinearClosedForm(TransformerMixin, BaseEstimator):
+    """Shared fit: the graph's quadratic forms (:class:`GraphForms`), a generalised eigenproblem, W (F, K)."""
+
+    def __init__(self, n_components: int = 32, reg: float = 0.1, n_neighbors: int = 10, knn_method: SearchMethod = "exact", random_state: int = 0) -> None:
+        self.n_components = n_components
+        self.reg = reg
+        self.n_neighbors = n_neighbors
+        self.knn_method = knn_method
+        self.random_state = random_state
+
+    def fit(self, X: object, y: object = None, graph: sp.spmatrix | None = None) -> _LinearClosedForm:
+        """``X`` (N, F) rows of the graph; ``graph`` (N, N) or None for the ``n_neighbors``-NN graph of X."""
+        x = check_matrix(X, "X")
+        if self.reg < 0:
+            raise UserError(f"reg must be >= 0, got {self.reg}")
+        if graph is None:
+            graph = knn_graph(x, self.n_neighbors, method=self.knn_method, seed=self.random_state)
+        g = validate_graph(graph, n=x.shape[0])
+        if g.nnz == 0:
+            raise UserError("the relation graph has no edges")
+        forms = GraphForms(x, g, self.reg)
+        self.mean_, self.noise_variance_ = forms.mean, forms.noise
+        self.components_, self.eigenvalues_ = self._solve(forms)
+        return self
+
+    def fit_transform(self, X: object, y: object = None, graph: sp.spmatrix | None = None) -> np.ndarray:
+        return self.fit(X, graph=graph).transform(X)
+
+    def transform(self, X: object) -> np.ndarray:
+        check_fitted(self, "components_")
+        x = check_matrix(X, "X", min_rows=1)
+        if x.shape[1] != self.mean_.shape[0]:
+            raise UserError(f"X has {x.shape[1]} features but the model was fitted on {self.mean_.shape[0]}")
+        return (x - self.mean_) @ self.components_
+
+    def _solve(self, forms: GraphForms) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+
+@SPECTRAL_METHODS.register("vicreg-closed-form")
+class VICRegClosedForm(_LinearClosedForm):
+    """Linear (or kernel, on a feature map) hard-constrained VICReg; soft with ``invariance_weight`` set.
+
+    Attributes: ``components_`` W (F, K), ``mean_`` (F,), ``eigenvalues_`` lambda (K,) ascending (Dirichlet energy
+    per unit variance), ``column_std_`` s_k (K,). Reference: Balestriero & LeCun, NeurIPS 2022, Prop 1, Thm 1-2.
+    """
+
+    def __init__(self, n_components: int = 32, reg: float = 0.1, invariance_weight: float | None = None, variance_weight: float = 25.0,
+                 eps: float = 1e-4, n_neighbors: int = 10, knn_method: SearchMethod = "exact", random_state: int = 0) -> None:
+        super().__init__(n_components, reg, n_neighbors, knn_method, random_state)
+        self.invariance_weight = invariance_weight
+        self.variance_weight = variance_weight
+        self.eps = eps
+
+    def _solve(self, forms: GraphForms) -> tuple[np.ndarray, np.ndarray]:
+        weights, values = generalized_bottom_eigenvectors(forms.dirichlet, forms.covariance, self.n_components)
+        values = np.maximum(values, 0.0)
+        if self.invariance_weight is None:
+            self.column_std_ = np.ones(self.n_components)
+            variance = self.column_std_**2
+        else:
+            if self.invariance_weight <= 0 or self.variance_weight <= 0:
+                raise UserError("invariance_weight and variance_weight must be positive")
+            threshold = self.variance_weight * forms.total / (4.0 * self.invariance_weight * (forms.n - 1))
+            with np.errstate(divide="ignore"):
+                self.column_std_ = np.clip(threshold / values, np.sqrt(self.eps), 1.0)
+            variance = self.column_std_**2 - self.eps
+        return weights * np.sqrt((forms.n - 1) * np.maximum(variance, 0.0)), values
+
+
+@SPECTRAL_METHODS.register("simclr-closed-form")
+class SimCLRClosedForm(_LinearClosedForm):
+    """Linear (or kernel) SimCLR read as classical MDS of G + I restricted to Z = X W (see the module docstring).
+
+    Attributes: ``components_`` W diag(sqrt(sigma)) (F, K), ``mean_``, ``eigenvalues_`` sigma (K,) descending.
+    """
+
+    def _solve(self, forms: GraphForms) -> tuple[np.ndarray, np.ndarray]:
+        weights, values = generalized_bottom_eigenvectors(-forms.similarity, forms.covariance, self.n_components)
+        sigma = -values
+        return weights * np.sqrt(np.maximum(sigma, 0.0)), sigma
+
+
+@SPECTRAL_METHODS.register("barlowtwins-closed-form")
+class BarlowTwinsClosedForm(_LinearClosedForm):
+    """Linear (or kernel) BarlowTwins: CCA of the related pairs of G with tied weights (see the module docstring).
+
+    Attributes: ``components_`` W (F, K) giving unit-variance columns, ``mean_``, ``eigenvalues_`` rho (K,) descending.
+    """
+
+    def _solve(self, forms: GraphForms) -> tuple[np.ndarray, np.ndarray]:
+        weights, values = generalized_bottom_eigenvectors(-forms.cross / forms.total, forms.covariance / forms.n, self.n_components)
+        return weights, -values
