@@ -399,6 +399,7 @@ def _hardware_info() -> dict[str, Any]:
         import torch
     except ImportError:
         return info
+    info["torch_threads"] = torch.get_num_threads()
     if torch.cuda.is_available():
         count = torch.cuda.device_count()
         properties = [torch.cuda.get_device_properties(index) for index in range(count)]
