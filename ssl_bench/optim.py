@@ -69,8 +69,9 @@ def build_optimizer(name: str, model: nn.Module, lr: float, weight_decay: float)
         return LARS(groups, lr=lr, weight_decay=weight_decay)
     for group in groups:
         group.pop("lars_exclude", None)
-    if name == "adamw":
-        return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
+    on_cuda = all(p.is_cuda for p in model.parameters())
+    if name == "adamw":  # the fused CUDA kernel when the model is on a GPU
+        return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay, fused=on_cuda or None)
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=0.9, weight_decay=weight_decay)
     raise UserError(f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}")
