@@ -57,7 +57,21 @@ def test_probe_errors_are_one_line(run_dir: Path, tmp_path: Path, capsys: pytest
 
 
 def test_help_example_parses() -> None:
-    words = shlex.split(probe_command.EXAMPLE)
-    assert words[0] == "ssl-bench"
-    args = build_parser().parse_args(words[1:])
+    trained, spectral = (shlex.split(example) for example in probe_command.EXAMPLE.split("|"))
+    assert trained[0] == spectral[0] == "ssl-bench"
+    args = build_parser().parse_args(trained[1:])
     assert args.transforms == ["rotate", "translate", "hflip"] and args.n == 1000 and args.json
+    args = build_parser().parse_args(spectral[1:])
+    assert args.spectral == "laplacian-eigenmaps" and args.subset == 5000 and args.run_dir is None
+
+
+def test_probe_of_a_spectral_method_embeds_out_of_sample(tmp_path, capsys):
+    out = tmp_path / "le" / "probe.json"
+    assert main(["probe", "--spectral", "laplacian-eigenmaps", "--dataset", "synthetic", "--subset", "300",
+                 "--dim", "8", "--n", "120", "--transforms", "rotate,hflip", "--out", str(out), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["protocol"]["method"] == "laplacian-eigenmaps" and result["protocol"]["fit_images"] == 300
+    assert set(result["summary"]) == {"rotate", "hflip"}
+    assert json.loads(out.read_text())["summary"] == result["summary"] and out.with_suffix(".png").exists()
+    assert main(["probe", "--spectral", "cca", "--dataset", "synthetic"]) == 2
+    assert "no single-image probe" in capsys.readouterr().err

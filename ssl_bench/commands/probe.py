@@ -7,14 +7,16 @@ import json
 import sys
 
 from ssl_bench.config import DEVICES, FEATURES
-from ssl_bench.probes.runs import probe_run
+from ssl_bench.errors import UserError
+from ssl_bench.probes.runs import probe_run, probe_spectral
 from ssl_bench.probes.transforms import TRANSFORMS
 
 NAME = "probe"
 HELP = ("Symmetry probe of a run on its test split: invariance, linear equivariance, group structure and "
         "parameter recoverability per transform; writes probe.json and probe.png into the run directory.")
 EXAMPLE = ("ssl-bench probe runs/simclr-fashion-mnist-convnet-n5000-s0 "
-           "--transforms rotate,translate,hflip --n 1000 --json")
+           "--transforms rotate,translate,hflip --n 1000 --json   |   "
+           "ssl-bench probe --spectral laplacian-eigenmaps --dataset fashion-mnist --subset 5000 --n 1000")
 
 SUMMARY_COLUMNS = {  # metric -> column header of the table
     "invariance": "invariance",
@@ -31,7 +33,12 @@ def _names(text: str) -> list[str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", help="a run directory written by ssl-bench train")
+    parser.add_argument("run_dir", nargs="?", help="a run directory written by ssl-bench train")
+    parser.add_argument("--spectral", metavar="METHOD",
+                        help="probe a closed-form spectral method instead (fitted here, embeds out of sample)")
+    parser.add_argument("--dataset", default="fashion-mnist", help="with --spectral: the dataset")
+    parser.add_argument("--subset", type=int, default=5000, help="with --spectral: train images it is fitted on")
+    parser.add_argument("--dim", type=int, default=32, help="with --spectral: embedding dimension")
     parser.add_argument("--transforms", type=_names, metavar="A,B,...",
                         help=f"comma-separated, from: {', '.join(TRANSFORMS.names())} "
                              "(default: rotate,translate,scale,hflip,brightness,contrast and hue for RGB)")
@@ -45,8 +52,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = probe_run(args.run_dir, transforms=args.transforms, n=args.n, seed=args.seed, features=args.features,
-                       device=args.device, out=args.out, progress=lambda line: print(line, file=sys.stderr))
+    progress = lambda line: print(line, file=sys.stderr)  # noqa: E731
+    if args.spectral:
+        result = probe_spectral(args.spectral, args.dataset, args.subset, args.dim, transforms=args.transforms,
+                                n=args.n, seed=args.seed, out=args.out, progress=progress)
+    elif args.run_dir:
+        result = probe_run(args.run_dir, transforms=args.transforms, n=args.n, seed=args.seed,
+                           features=args.features, device=args.device, out=args.out, progress=progress)
+    else:
+        raise UserError("give a RUN_DIR or --spectral METHOD (see ssl-bench probe --help)")
     if args.json:
         print(json.dumps(result, sort_keys=True))
         return 0

@@ -1,16 +1,24 @@
-"""Probe a trained run on its dataset's test split; store ``probe.json`` and ``probe.png`` with the run."""
+"""Probe a trained run (or a fitted spectral method) on its dataset's test split; write ``probe.json`` and
+``probe.png`` (into the run directory for a trained run)."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+
 from ssl_bench import __version__
 from ssl_bench.checkpoint import atomic_write_json
-from ssl_bench.data.datasets import load_dataset
+from ssl_bench.data.datasets import balanced_subset, load_dataset
+from ssl_bench.errors import UserError
 from ssl_bench.probes.equivariance import probe
 from ssl_bench.probes.plot import plot_probe
+from ssl_bench.spectral import SPECTRAL_METHODS
+from ssl_bench.spectral.embed import as_features
 from ssl_bench.train import load_encoder, resolve_device
 
 
@@ -38,15 +46,63 @@ def probe_run(
     encoder, config = load_encoder(run_dir, features)
     torch_device = resolve_device(device)
     test = load_dataset(config.dataset, "test", download=config.download)
-    result = probe(encoder.to(torch_device), test.images, transforms=transforms, n=n, seed=seed,
-                   device=torch_device, progress=progress)
-    json_path, png_path = probe_paths(run_dir, features, out)
-    result.protocol.update({
-        "dataset": test.name, "split": f"test ({len(test)} images, {result.protocol['n']} probed)",
-        "run_dir": str(run_dir), "method": config.method, "backbone": config.backbone, "features": features,
-        "run_seed": config.seed, "package_version": __version__,
-    })
-    plot_probe(result, png_path, title=f"{config.method} / {config.backbone} on {test.name} ({features} features)")
+    json_path, _ = probe_paths(run_dir, features, out)
+    return probe_to_files(
+        encoder.to(torch_device), test, json_path,
+        title=f"{config.method} / {config.backbone} on {test.name} ({features} features)",
+        protocol={"run_dir": str(run_dir), "method": config.method, "backbone": config.backbone,
+                  "features": features, "run_seed": config.seed},
+        transforms=transforms, n=n, seed=seed, device=torch_device, progress=progress,
+    )
+
+
+def probe_spectral(
+    method: str,
+    dataset: str,
+    subset: int | None = 5000,
+    dim: int = 32,
+    n_neighbors: int = 10,
+    transforms: Sequence[str] | None = None,
+    n: int | None = 2000,
+    seed: int = 0,
+    out: str | Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Probe a closed-form spectral method: fit it on the (subset of the) train pixels, then embed the probed
+    test images and their transforms out of sample (``estimator.transform``: Nystroem, triangulation, ...)."""
+    estimator_class = SPECTRAL_METHODS.get(method)
+    if method == "cca":
+        raise UserError("cca is fitted on pairs of views and has no single-image probe; probe lpp or "
+                        "laplacian-eigenmaps instead")
+    params = {"n_neighbors": n_neighbors} if "n_neighbors" in inspect.signature(estimator_class).parameters else {}
+    train = load_dataset(dataset, "train")
+    train = balanced_subset(train, subset, seed) if subset else train
+    estimator = estimator_class(n_components=dim, **params).fit(as_features(train.images, "train"))
+
+    def encoder(images: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(estimator.transform(as_features(images, "images")), dtype=np.float32))
+
+    json_path = Path(out) if out else Path("runs") / f"spectral-{method}-{dataset}-n{subset or 'all'}" / "probe.json"
+    return probe_to_files(
+        encoder, load_dataset(dataset, "test"), json_path,
+        title=f"{method} (K={dim}) on {dataset}, fitted on {len(train)} train images",
+        protocol={"method": method, "backbone": "pixels", "features": f"{method} embedding (out of sample)",
+                  "dim": dim, "fit_images": len(train), **params},
+        transforms=transforms, n=n, seed=seed, device="cpu", progress=progress,
+    )
+
+
+def probe_to_files(
+    encoder: Callable, test: Any, json_path: Path, title: str, protocol: dict[str, Any],
+    transforms: Sequence[str] | None, n: int | None, seed: int, device: Any,
+    progress: Callable[[str], None] | None,
+) -> dict[str, Any]:
+    """Probe ``encoder`` on ``test``; write ``json_path`` (protocol, summary, rows, plot path) and the PNG."""
+    result = probe(encoder, test.images, transforms=transforms, n=n, seed=seed, device=device, progress=progress)
+    result.protocol.update({"dataset": test.name, "split": f"test ({len(test)} images, {result.protocol['n']} probed)",
+                            "package_version": __version__, **protocol})
+    png_path = json_path.with_suffix(".png")
+    plot_probe(result, png_path, title=title)
     payload = {**result.to_dict(), "plot": str(png_path)}
     atomic_write_json(json_path, payload)
     return payload
