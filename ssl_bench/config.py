@@ -76,16 +76,17 @@ def make_config(values: dict[str, Any]) -> TrainConfig:
     return config
 
 
-def load_yaml(path: str | Path) -> dict[str, Any]:
+def load_yaml(path: str | Path, what: str = "config file") -> dict[str, Any]:
+    """A YAML mapping from ``path``; a missing file, bad YAML or a non-mapping is a one-line UserError."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"config file {path} not found")
+        raise UserError(f"{what} {path} not found")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
-        raise UserError(f"config file {path} is not valid YAML: {str(err).splitlines()[0]}") from err
+        raise UserError(f"{what} {path} is not valid YAML: {str(err).splitlines()[0]}") from err
     if not isinstance(data, dict):
-        raise UserError(f"config file {path} must hold a mapping of keys to values")
+        raise UserError(f"{what} {path} must hold a mapping of keys to values")
     return data
 
 

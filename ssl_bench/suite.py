@@ -36,8 +36,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ssl_bench.errors import UserError
 from ssl_bench.store import ResultStore, RunCell, RunInProgress
 
@@ -58,18 +56,13 @@ class Suite:
 
 def load_suite(path: str | Path) -> Suite:
     """Parse and validate a suite file; every mistake is reported before any run starts."""
-    from ssl_bench.config import config_keys, make_config
+    from ssl_bench.config import config_keys, load_yaml, make_config
     from ssl_bench.data.datasets import dataset_spec
     from ssl_bench.evaluate import BASELINES
     from ssl_bench.spectral import SPECTRAL_METHODS
 
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"suite file {path} not found; see suites/ for examples")
-    try:
-        spec = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise UserError(f"suite file {path} is not valid YAML: {str(err).splitlines()[0]}") from err
+    spec = load_yaml(path, "suite file")
     _check_keys(spec, TOP_LEVEL_KEYS, f"{path}")
     name = str(spec.get("name") or path.stem)
     datasets = _as_list(spec.get("datasets", ["fashion-mnist"]))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from ssl_bench.commands._output import print_result
 from ssl_bench.config import DEVICES, FEATURES
 from ssl_bench.errors import UserError
 from ssl_bench.evaluate import BASELINES, evaluate_baseline, evaluate_run
@@ -39,10 +39,5 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate_run(args.run_dir, knn=knn, linear=linear, features=args.features, device=args.device)
     else:
         raise UserError("give a RUN_DIR or --baseline raw-pixels|random-init (see ssl-bench eval --help)")
-    if args.json:
-        print(json.dumps(result, sort_keys=True))
-    else:
-        for key in ("knn_top1", "knn_top1_k20", "linear_top1"):
-            if result.get(key) is not None:
-                print(f"{key}: {100 * result[key]:.2f}%")
+    print_result(result, args.json)
     return 0

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from ssl_bench.spectral.feature_maps import FEATURE_MAPS
+from ssl_bench.commands._output import print_result
 from ssl_bench.spectral.pipeline import DEFAULT_REG, SPECTRAL_GRAPHS, evaluate_spectral
 
 NAME = "spectral"
@@ -44,11 +44,7 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate_spectral(args.method, args.dataset, args.subset, args.seed, args.graph, args.dim,
                                args.n_neighbors, args.n_views, knn=knn, linear=linear, download=args.download,
                                features=args.features, feature_dim=args.feature_dim, reg=args.reg)
-    if args.json:
-        print(json.dumps(result, sort_keys=True))
-    else:
-        for key in ("knn_top1", "knn_top1_k20", "linear_top1"):
-            if result.get(key) is not None:
-                print(f"{key}: {100 * result[key]:.2f}%")
+    print_result(result, args.json)
+    if not args.json:
         print(f"fit + embed: {result['wall_time_s']:.1f} s, peak memory {result['peak_memory_mb']:.0f} MB")
     return 0

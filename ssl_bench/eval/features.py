@@ -6,9 +6,7 @@ An encoder is any callable ``images (B, ...) -> features (B, ...)``; it receives
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -17,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from ssl_bench.checkpoint import atomic_write_bytes
 from ssl_bench.errors import UserError
 
 
@@ -77,7 +76,8 @@ def cached_features(path: Path | str, compute: Callable[[], Tensor], key: str = 
     features = compute()
     if features.ndim != 2:
         raise ValueError(f"features to cache must be (N, F), got shape {tuple(features.shape)}")
-    _save_atomically({"features": features.detach().cpu(), "key": key}, path)
+    payload = {"features": features.detach().cpu(), "key": key}
+    atomic_write_bytes(path, lambda file: torch.save(payload, file))
     return features
 
 
@@ -99,20 +99,6 @@ def _load_cache(path: Path, key: str) -> Tensor | None:
     if stored_key != key:
         return None
     return features
-
-
-def _save_atomically(payload: dict[str, object], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(payload, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def check_splits(
