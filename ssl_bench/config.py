@@ -44,6 +44,7 @@ class TrainConfig:
     amp: bool = True
     channels_last: bool = True
     compile: bool = False
+    sync_batchnorm: bool = False
     download: bool = False
 
     def run_dir(self) -> Path:
@@ -57,7 +58,8 @@ class TrainConfig:
 
     def identity(self) -> dict[str, Any]:
         """The keys that make two runs the same run (a checkpoint may only be resumed under these)."""
-        return {k: v for k, v in self.to_dict().items() if k not in ("out", "device", "download", "compile")}
+        runtime = ("out", "device", "download", "compile", "sync_batchnorm")
+        return {k: v for k, v in self.to_dict().items() if k not in runtime}
 
 
 def config_keys() -> list[str]:

@@ -124,6 +124,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     optimizer = build_optimizer(optimizer_name, model, lr, weight_decay)
     step_fn: Callable[[Tensor, Tensor], Tensor] = model
     if world > 1:
+        if config.sync_batchnorm:  # BatchNorm statistics over the global batch (needs GPUs)
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         step_fn = DistributedDataParallel(model, device_ids=[device] if use_cuda else None)
     if config.compile:
         step_fn = torch.compile(step_fn)

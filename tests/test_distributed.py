@@ -66,3 +66,23 @@ def test_ddp_matches_single_process_on_concatenated_batch(method):
     view_a, view_b = _views()
     half = _model(method)(view_a[: BATCH // 2], view_b[: BATCH // 2]).item()
     assert abs(half - loss.item()) > 1e-4
+
+
+def test_torchrun_trains_with_two_processes_and_rank_zero_writes(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+               str(_free_port()), "-m", "ssl_bench", "train", "--method", "vicreg", "--dataset", "synthetic",
+               "--backbone", "mlp", "--batch-size", "64", "--subset", "256", "--epochs", "2",
+               "--param", "projector_dims=[64,32]", "--out", str(out), "--quiet"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count('"run_dir"') == 1  # only rank 0 reports (and writes)
+    history = json.loads((out / "metrics.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert len(torch.load(out / "checkpoint.pt", weights_only=True)["augment_generators"]) == 2

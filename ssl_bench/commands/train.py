@@ -6,6 +6,7 @@ import argparse
 import json
 
 from ssl_bench.config import DEVICES, load_yaml, make_config
+from ssl_bench.distributed import is_main_process
 from ssl_bench.train import train
 
 NAME = "train"
@@ -42,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--augment", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
                         help="augmentation override, e.g. --augment crop_scale=[0.2,1.0]")
     parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+    parser.add_argument("--sync-batchnorm", action="store_true", default=None, dest="sync_batchnorm",
+                        help="under torchrun: BatchNorm statistics over all processes (SyncBatchNorm, GPUs only)")
     parser.add_argument("--download", action="store_true", default=None, help="download the dataset if missing")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -50,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     values = load_yaml(args.config) if args.config else {}
     for key in ("method", "dataset", "backbone", "epochs", "batch_size", "subset", "seed", "device", "out",
-                "optimizer", "lr", "weight_decay", "warmup_epochs", "compile", "download"):
+                "optimizer", "lr", "weight_decay", "warmup_epochs", "compile", "sync_batchnorm", "download"):
         if getattr(args, key) is not None:
             values[key] = getattr(args, key)
     if args.param:
@@ -58,5 +61,6 @@ def run(args: argparse.Namespace) -> int:
     if args.augment:
         values["augment"] = {**values.get("augment", {}), **dict(args.augment)}
     run_dir = train(make_config(values), resume=args.resume, progress=not args.quiet)
-    print(json.dumps({"run_dir": str(run_dir)}))
+    if is_main_process():
+        print(json.dumps({"run_dir": str(run_dir)}))
     return 0
