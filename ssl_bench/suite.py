@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ssl_bench.errors import UserError
+from ssl_bench.progress import progress_bar
 from ssl_bench.store import ResultStore, RunCell, RunInProgress
 
 SECTIONS = ("trained", "spectral", "baselines")
@@ -220,11 +221,7 @@ def _peak_memory_mb() -> float:
 
 
 def _overall_bar(total: int, name: str, enabled: bool):
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=f"suite {name}", unit="run", file=sys.stderr, position=0, dynamic_ncols=True)
+    return progress_bar(total, f"suite {name}", unit="run", position=0) if enabled else None
 
 
 def _advance(bar, label: str) -> None:

@@ -29,6 +29,7 @@ from ssl_bench.data.datasets import ImageDataset, balanced_subset, load_dataset
 from ssl_bench.errors import UserError
 from ssl_bench.methods import METHODS, SSLModel, build_method
 from ssl_bench.optim import build_optimizer, warmup_cosine
+from ssl_bench.progress import progress_bar
 
 COLLAPSE_STD_RATIO = 0.1  # sqrt(D) * std of l2-normalised embeddings: ~1 healthy, ~0 collapsed
 
@@ -92,11 +93,7 @@ def collapse_diagnostics(model: SSLModel, views: Tensor) -> dict[str, float]:
 
 
 def _progress(total: int, description: str, enabled: bool):
-    if not enabled:
-        return contextlib.nullcontext(None)
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=description, file=sys.stderr, leave=False, dynamic_ncols=True)
+    return progress_bar(total, description, leave=False) if enabled else contextlib.nullcontext(None)
 
 
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
