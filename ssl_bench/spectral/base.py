@@ -40,20 +40,21 @@ def check_fitted(estimator: object, attribute: str) -> None:
         raise UserError(f"{type(estimator).__name__} is not fitted yet; call fit first")
 
 
-def top_eigenpairs(matrix: np.ndarray | sp.spmatrix | spla.LinearOperator, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def top_eigenpairs(matrix: np.ndarray | sp.spmatrix | spla.LinearOperator, k: int, seed: int = 0, tol: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """The k largest eigenvalues (descending) and unit eigenvectors (columns) of a symmetric matrix.
 
     Dense ``scipy.linalg.eigh`` (only the wanted index range) up to :data:`DENSE_EIGH_MAX_ROWS` rows of a dense
-    matrix, else implicitly restarted Lanczos (``scipy.sparse.linalg.eigsh``, which='LA') from a seeded start.
+    matrix, else implicitly restarted Lanczos (``scipy.sparse.linalg.eigsh``, which='LA') from a seeded start,
+    converged to relative accuracy ``tol`` (0: machine precision).
     """
     n = matrix.shape[0]
     if isinstance(matrix, np.ndarray) and (n <= DENSE_EIGH_MAX_ROWS or k >= n - 1):
         values, vectors = scipy.linalg.eigh(matrix, subset_by_index=[n - k, n - 1])
     elif sp.issparse(matrix) and n <= DENSE_EIGH_MAX_ROWS // 3:
-        return top_eigenpairs(matrix.toarray(), k, seed)
+        return top_eigenpairs(matrix.toarray(), k, seed, tol)
     else:
         start = np.random.default_rng(seed).uniform(-1.0, 1.0, size=n)
-        values, vectors = spla.eigsh(matrix, k=k, which="LA", v0=start, ncv=min(n, max(2 * k + 1, 40)))
+        values, vectors = spla.eigsh(matrix, k=k, which="LA", v0=start, ncv=min(n, max(2 * k + 1, 40)), tol=tol)
     order = np.argsort(values)[::-1]
     return values[order], vectors[:, order]
 
