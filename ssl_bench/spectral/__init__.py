@@ -1,6 +1,10 @@
 """Closed-form spectral embeddings as scikit-learn-style estimators, and the closed forms of the SSL losses.
 
-``SPECTRAL_METHODS`` maps a name to its estimator class (``fit`` / ``transform`` / ``fit_transform``).
+``SPECTRAL_METHODS`` maps a name to its estimator class (``fit`` / ``transform`` / ``fit_transform``): the classic
+embeddings (laplacian-eigenmaps, classical-mds, landmark-mds, isomap, lpp, cca) and the leaderboard's closed-form SSL
+rows (vicreg-closed-form, simclr-closed-form, barlowtwins-closed-form: :mod:`linear_closed_forms`, linear regime, or
+kernel regime on a :mod:`feature_maps` map). :mod:`closed_forms` and :mod:`verification` hold the non-parametric
+closed forms and their check against the training losses.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ L = D - G, H = I - 11^T / N, Z (N, K) the embedding (free: "non-parametric"; Z =
 Each function names its regime and returns the closed-form Z (or W) and the value the *training loss*
 takes there, so that ``tests/test_closed_forms.py`` can compare with gradient descent on the real loss.
 The derivations below are ours (the paper's text was not available); the numerical verification decides.
+The linear/kernel-regime estimators used as leaderboard rows are in :mod:`ssl_bench.spectral.linear_closed_forms`.
 
 VICReg (``vicreg_graph_loss``, all rows as one group) is
     l(Z) = a * 2 Tr(Z^T L Z) / (K S) + mu * (1/K) sum_k relu(1 - sqrt(Var_k + eps)) + nu * (1/K) sum_{k!=l} Cov_kl^2,
