@@ -11,10 +11,15 @@ A suite file::
       methods: [simclr, vicreg, barlowtwins]
       backbones: [convnet]
       epochs: 10
-    spectral:
-      methods: [laplacian-eigenmaps, classical-mds]
-      dim: 32
-      graph: knn
+    spectral:                    # a block, or a list of blocks with different settings
+      - methods: [laplacian-eigenmaps, classical-mds]
+        dim: 32
+        graph: knn
+      - methods: [vicreg-closed-form, simclr-closed-form]
+        graph: views
+        n_views: 8
+        dim: 64
+        features: nystroem
     baselines:
       methods: [raw-pixels, random-init]
       backbones: [convnet]
@@ -43,7 +48,7 @@ from ssl_bench.store import ResultStore, RunCell, RunInProgress
 SECTIONS = ("trained", "spectral", "baselines")
 EVALUATIONS = ("knn", "linear", "probe")
 TOP_LEVEL_KEYS = ("name", "description", "datasets", "subset", "seeds", "evaluations", "probe", *SECTIONS)
-SPECTRAL_KEYS = ("methods", "dim", "graph", "n_neighbors")
+SPECTRAL_KEYS = ("methods", "dim", "graph", "n_neighbors", "n_views", "features", "feature_dim", "reg")
 BASELINE_KEYS = ("methods", "backbones")
 
 
@@ -92,8 +97,10 @@ def load_suite(path: str | Path) -> Suite:
                         cells.append(RunCell(name, "trained", method, dataset, "test", backbone,
                                              {"subset": subset, **trained}, epochs, seed))
 
-    spectral = dict(spec.get("spectral") or {})
-    if spectral:
+    for block in _as_list(spec.get("spectral") or []):  # one block, or a list of blocks with other settings
+        if not isinstance(block, dict):
+            raise UserError(f"each spectral block in {path} must be a mapping with 'methods:' and settings")
+        spectral = dict(block)
         _check_keys(spectral, SPECTRAL_KEYS, "spectral")
         methods = _as_list(spectral.pop("methods", []))
         for method in methods:

@@ -130,3 +130,22 @@ def test_suite_cli_validate_and_errors(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out) == {"suite": "tiny", "runs": 4}
     assert main(["suite", "run", str(tmp_path / "missing.yaml")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_spectral_section_takes_a_list_of_blocks(tmp_path):
+    text = TINY_SUITE.format(epochs=1).replace("""spectral:
+  methods: [classical-mds]
+  dim: 8
+""", """spectral:
+  - methods: [classical-mds]
+    dim: 8
+  - methods: [vicreg-closed-form, simclr-closed-form]
+    graph: views
+    n_views: 4
+    features: pca
+""")
+    cells = load_suite(_write(tmp_path, text)).cells
+    spectral = [(c.method, c.hparams.get("graph")) for c in cells if c.kind == "spectral"]
+    assert spectral == [("classical-mds", None), ("vicreg-closed-form", "views"), ("simclr-closed-form", "views")]
+    with pytest.raises(UserError, match="unknown key"):
+        load_suite(_write(tmp_path, text.replace("n_views: 4", "n_view: 4")))
