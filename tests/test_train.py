@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from ssl_bench.cli import main
-from ssl_bench.config import make_config
+from ssl_bench.config import TrainConfig, make_config
 from ssl_bench.errors import UserError
 from ssl_bench.evaluate import evaluate_run
 from ssl_bench.train import load_encoder, train
@@ -23,7 +23,7 @@ TINY = {"dataset": "synthetic", "backbone": "mlp", "batch_size": 64, "subset": 2
         "method_params": {"projector_dims": [64, 32]}}
 
 
-def _config(tmp_path: Path, **values) -> object:
+def _config(tmp_path: Path, **values) -> TrainConfig:
     return make_config({"method": "simclr", **TINY, "out": str(tmp_path / "run"), **values})
 
 
@@ -40,7 +40,7 @@ def test_run_directory_holds_config_metrics_and_checkpoint(tmp_path, method):
     assert encoder(images).shape == (5, 512)
 
 
-def test_training_moves_the_weights_and_lowers_the_loss(tmp_path):
+def test_training_lowers_the_loss(tmp_path):
     run_dir = train(_config(tmp_path, epochs=4, subset=512), progress=False)
     history = json.loads((run_dir / "metrics.json").read_text())
     assert history[-1]["loss"] < history[0]["loss"]
