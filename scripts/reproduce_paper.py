@@ -54,7 +54,6 @@ from ssl_bench.spectral.feature_maps import FeatureMap
 from ssl_bench.spectral.linear_training import LOSS_DEFAULTS, train_linear_map
 from ssl_bench.spectral.pipeline import augmented_views
 from ssl_bench.spectral.verification import (
-    max_angle,
     minimise,
     numerical_rank,
     synthetic_graphs,

@@ -17,8 +17,7 @@ from torch import Tensor, nn
 from ssl_bench import __version__
 from ssl_bench.backbones import build_backbone
 from ssl_bench.checkpoint import atomic_write_json
-from ssl_bench.data.augment import augment_config
-from ssl_bench.data.datasets import ImageDataset, balanced_subset, load_dataset
+from ssl_bench.data.datasets import ImageDataset, load_dataset, normalization_stats, train_split
 from ssl_bench.errors import UserError
 from ssl_bench.eval import evaluate_features
 from ssl_bench.eval.features import cached_features, extract_features
@@ -81,16 +80,15 @@ def evaluate_baseline(name: str, dataset: str, backbone: str = "convnet", subset
     """Raw pixels, or a randomly initialised backbone (seeded, BatchNorm at its initial statistics)."""
     if name not in BASELINES:
         raise UserError(f"unknown baseline {name!r}; choose one of: {', '.join(BASELINES)}")
-    train = load_dataset(dataset, "train", download=download)
-    train = balanced_subset(train, subset, seed) if subset else train
+    train = train_split(dataset, subset, seed, download)
     test = load_dataset(dataset, "test", download=download)
-    stats = augment_config("simclr", train, {})
+    mean, std = normalization_stats(train)
     if name == "raw-pixels":
         network: nn.Module = nn.Flatten()
     else:
         torch.manual_seed(seed)
         network, _ = build_backbone(backbone, train.channels, train.image_size)
-    encoder = NormalisedEncoder(network, stats.mean, stats.std).eval()
+    encoder = NormalisedEncoder(network, mean, std).eval()
     result = evaluate_encoder(encoder, train, test, knn=knn, linear=linear, seed=seed, device=device)
     result["protocol"].update({"method": name, "backbone": "pixels" if name == "raw-pixels" else backbone,
                                "features": "pixels" if name == "raw-pixels" else "backbone", "epochs": 0,

@@ -25,7 +25,7 @@ from ssl_bench.backbones import build_backbone
 from ssl_bench.checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
 from ssl_bench.config import TrainConfig, make_config
 from ssl_bench.data.augment import BatchAugment, augment_config, normalize
-from ssl_bench.data.datasets import ImageDataset, balanced_subset, load_dataset
+from ssl_bench.data.datasets import ImageDataset, train_split
 from ssl_bench.errors import UserError
 from ssl_bench.methods import METHODS, SSLModel, build_method
 from ssl_bench.optim import build_optimizer, warmup_cosine
@@ -44,8 +44,7 @@ def resolve_device(name: str) -> torch.device:
 
 def training_data(config: TrainConfig) -> ImageDataset:
     """The train split, reduced to a seeded class-balanced subset when ``config.subset`` is set."""
-    data = load_dataset(config.dataset, "train", download=config.download)
-    return balanced_subset(data, config.subset, config.seed) if config.subset else data
+    return train_split(config.dataset, config.subset, config.seed, config.download)
 
 
 def build_model(config: TrainConfig, data: ImageDataset) -> SSLModel:

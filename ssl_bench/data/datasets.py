@@ -153,6 +153,12 @@ def balanced_subset(ds: ImageDataset, n: int, seed: int) -> ImageDataset:
     return ImageDataset(ds.images[index], ds.labels[index], ds.num_classes, ds.name)
 
 
+def train_split(name: str, subset: int | None, seed: int, download: bool = False) -> ImageDataset:
+    """The train split of ``name``, or its seeded class-balanced ``subset`` when one is given."""
+    data = load_dataset(name, "train", download=download)
+    return balanced_subset(data, subset, seed) if subset else data
+
+
 def normalization_stats(ds: ImageDataset) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel mean and standard deviation of the pixel values scaled to [0, 1].
 

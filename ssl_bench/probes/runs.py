@@ -13,7 +13,7 @@ import torch
 
 from ssl_bench import __version__
 from ssl_bench.checkpoint import atomic_write_json
-from ssl_bench.data.datasets import balanced_subset, load_dataset
+from ssl_bench.data.datasets import load_dataset, train_split
 from ssl_bench.errors import UserError
 from ssl_bench.probes.equivariance import probe
 from ssl_bench.probes.plot import plot_probe
@@ -75,8 +75,7 @@ def probe_spectral(
         raise UserError("cca is fitted on pairs of views and has no single-image probe; probe lpp or "
                         "laplacian-eigenmaps instead")
     params = {"n_neighbors": n_neighbors} if "n_neighbors" in inspect.signature(estimator_class).parameters else {}
-    train = load_dataset(dataset, "train")
-    train = balanced_subset(train, subset, seed) if subset else train
+    train = train_split(dataset, subset, seed)
     estimator = estimator_class(n_components=dim, **params).fit(as_features(train.images, "train"))
 
     def encoder(images: torch.Tensor) -> torch.Tensor:

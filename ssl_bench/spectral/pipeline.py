@@ -13,7 +13,7 @@ from torch import Tensor
 
 from ssl_bench import __version__
 from ssl_bench.data.augment import augment_config
-from ssl_bench.data.datasets import ImageDataset, balanced_subset, load_dataset
+from ssl_bench.data.datasets import ImageDataset, load_dataset, train_split
 from ssl_bench.errors import UserError
 from ssl_bench.eval import evaluate_features
 
@@ -49,8 +49,7 @@ def evaluate_spectral(method: str, dataset: str, subset: int | None = None, seed
     uses_views = method == "cca" or graph == "views"
     if uses_views and (n_views < 2 or (method == "cca" and n_views % 2)):
         raise UserError(f"n_views must be at least 2{' and even for cca' if method == 'cca' else ''}, got {n_views}")
-    train = load_dataset(dataset, "train", download=download)
-    train = balanced_subset(train, subset, seed) if subset else train
+    train = train_split(dataset, subset, seed, download)
     test = load_dataset(dataset, "test", download=download)
     started = time.perf_counter()
     params: dict[str, Any] = {}
