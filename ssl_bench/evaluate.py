@@ -45,10 +45,11 @@ def evaluate_encoder(
 
     def features(split: str, data: ImageDataset) -> Tensor:
         compute = lambda: extract_features(encoder, data.images, device=torch_device)  # noqa: E731
-        return cached_features(cache_dir / f"{split}.pt", compute) if cache_dir else compute()
+        cpu_copy = cached_features(cache_dir / f"{split}.pt", compute) if cache_dir else compute()
+        return cpu_copy.to(torch_device)  # kNN and the linear probe then run on the training device
 
     result = evaluate_features(
-        features("train", train), train.labels, features("test", test), test.labels,
+        features("train", train), train.labels.to(torch_device), features("test", test), test.labels.to(torch_device),
         num_classes=train.num_classes, knn=knn, linear=linear, seed=seed,
     )
     result["protocol"].update({"dataset": train.name, "database": f"train split ({len(train)} images)",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -31,6 +32,7 @@ from ssl_bench.methods import METHODS, SSLModel, build_method
 from ssl_bench.optim import build_optimizer, warmup_cosine
 from ssl_bench.progress import progress_bar
 
+LOSS_CHECK_EVERY_ON_GPU = 25  # steps between reading losses back from a GPU (NaN check, progress bar)
 COLLAPSE_STD_RATIO = 0.1  # sqrt(D) * std of l2-normalised embeddings: ~1 healthy, ~0 collapsed
 
 
@@ -152,10 +154,11 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
 
     probe_views = normalize(images[: min(len(data), 512)], augment.config.mean, augment.config.std)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if (use_cuda and config.amp) else contextlib.nullcontext()
+    check_every = 1 if device.type == "cpu" else LOSS_CHECK_EVERY_ON_GPU
     for epoch in range(start_epoch, config.epochs):
         model.train()
         order = torch.randperm(len(data), generator=order_generator).to(device)
-        started, loss_sum = time.perf_counter(), torch.zeros((), device=device)
+        started, losses, checked = time.perf_counter(), torch.zeros(steps_per_epoch, device=device), 0
         with _progress(steps_per_epoch, f"{config.method} epoch {epoch + 1}/{config.epochs}", progress) as bar:
             for step in range(steps_per_epoch):
                 global_step = epoch * steps_per_epoch + step
@@ -169,25 +172,23 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
                     view_b = view_b.contiguous(memory_format=torch.channels_last)
                 with autocast:
                     loss = step_fn(view_a, view_b)
-                loss_value = loss.item()
-                if not torch.isfinite(loss):
-                    raise UserError(
-                        f"loss became {loss_value} at epoch {epoch + 1}, step {step + 1}: the learning rate "
-                        f"({optimizer.param_groups[0]['lr']:.3g}) is likely too high, or a loss parameter is "
-                        "degenerate; lower --lr or check --param (finished epochs are kept in the checkpoint)"
-                    )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                loss_sum += loss.detach()
+                losses[step] = loss.detach()
+                if (step + 1) % check_every and step + 1 < steps_per_epoch:
+                    continue  # on a GPU, read the losses back every few steps only: each read waits for the GPU
+                recent = losses[checked : step + 1].tolist()
+                _stop_if_not_finite(recent, checked, epoch, optimizer)
+                checked = step + 1
                 if bar is not None:
                     seconds = time.perf_counter() - started
-                    bar.set_postfix(loss=f"{loss_value:.4f}", img_s=f"{(step + 1) * config.batch_size / seconds:.0f}")
-                    bar.update()
+                    bar.set_postfix(loss=f"{recent[-1]:.4f}", img_s=f"{(step + 1) * config.batch_size / seconds:.0f}")
+                    bar.update(len(recent))
         seconds = time.perf_counter() - started
         record = {
             "epoch": epoch + 1,
-            "loss": loss_sum.item() / steps_per_epoch,
+            "loss": losses.mean().item(),
             "lr": optimizer.param_groups[0]["lr"],
             "images_per_s": steps_per_epoch * config.batch_size / seconds,
             "seconds": seconds,
@@ -218,6 +219,17 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
             print(f"epoch {epoch + 1}/{config.epochs} loss {record['loss']:.4f} "
                   f"{record['images_per_s']:.0f} img/s", file=sys.stderr)
     return run_dir
+
+
+def _stop_if_not_finite(losses: list[float], first_step: int, epoch: int, optimizer: torch.optim.Optimizer) -> None:
+    """UserError naming the first non-finite loss among ``losses`` (the losses of steps ``first_step``, ...)."""
+    for offset, value in enumerate(losses):
+        if not math.isfinite(value):
+            raise UserError(
+                f"loss became {value} at epoch {epoch + 1}, step {first_step + offset + 1}: the learning rate "
+                f"({optimizer.param_groups[0]['lr']:.3g}) is likely too high, or a loss parameter is "
+                "degenerate; lower --lr or check --param (finished epochs are kept in the checkpoint)"
+            )
 
 
 def _check_same_run(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:

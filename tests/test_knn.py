@@ -185,3 +185,19 @@ def test_torch_backend_finds_the_same_neighbours_as_faiss():
     torch_sims, torch_idx = nearest_neighbours(database, queries, 15, chunk_size=32, backend="torch")
     torch.testing.assert_close(torch_sims, faiss_sims, rtol=0, atol=1e-5)
     assert torch.equal(torch_idx, faiss_idx)
+
+
+def test_without_faiss_the_torch_search_gives_the_same_accuracies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """faiss missing (the GPU image has none): "auto" falls back to torch, the protocol says so, numbers agree."""
+    import ssl_bench.eval.knn as knn_module
+
+    train, train_labels, test, test_labels = (torch.tensor(a) for a in clustered(300, 90, 3, 8, 1.5, seed=2))
+    with_faiss = evaluate_features(train.float(), train_labels, test.float(), test_labels, 3, linear=False)
+    assert knn_module.resolve_backend() == "faiss-cpu"
+    monkeypatch.setattr(knn_module, "faiss", None)
+    assert knn_module.resolve_backend() == "torch"
+    without = evaluate_features(train.float(), train_labels, test.float(), test_labels, 3, linear=False)
+    assert without["protocol"]["knn"]["library"].startswith("torch ")
+    assert (without["knn_top1"], without["knn_top1_k20"]) == (with_faiss["knn_top1"], with_faiss["knn_top1_k20"])
+    with pytest.raises(UserError, match="pip install faiss-cpu"):
+        knn_module.resolve_backend("faiss")

@@ -141,3 +141,13 @@ def test_fashion_mnist_end_to_end(tmp_path, require_fashion_mnist, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["n_test"] == 10000 and result["n_train"] == 500
     assert result["knn_top1"] > 0.3  # far above chance (0.1) even after one epoch
+
+
+def test_a_late_non_finite_loss_names_its_own_step() -> None:
+    """On a GPU the losses are read back every few steps; the error must still name the first bad step."""
+    from ssl_bench.train import _stop_if_not_finite
+
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    _stop_if_not_finite([1.0, 0.5], 0, 0, optimizer)  # finite: no error
+    with pytest.raises(UserError, match=r"loss became inf at epoch 3, step 27:"):
+        _stop_if_not_finite([1.0, float("inf"), float("nan")], 25, 2, optimizer)

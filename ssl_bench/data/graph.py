@@ -8,13 +8,15 @@ the contract; every builder returns a validated graph.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import faiss
 import numpy as np
 import scipy.sparse as sp
 
 from ssl_bench.errors import UserError
+
+if TYPE_CHECKING:
+    import faiss
 
 Symmetrize = Literal["or", "and", "mutual"]
 SearchMethod = Literal["exact", "hnsw", "ivf"]
@@ -196,6 +198,10 @@ def _as_float32_matrix(x: np.ndarray, name: str) -> np.ndarray:
 
 
 def _build_index(database: np.ndarray, method: str, metric: str, k: int, seed: int) -> faiss.Index:
+    try:
+        import faiss
+    except ImportError as err:
+        raise UserError("kNN graphs need faiss: pip install faiss-cpu (or ssl-bench's .[gpu] extra)") from err
     dim = database.shape[1]
     if metric not in ("l2", "ip"):
         raise UserError(f"unknown metric {metric!r}; choose one of: l2, ip")

@@ -1,4 +1,4 @@
-"""Evaluation of frozen features: weighted kNN (faiss) and a linear probe, each number with its protocol.
+"""Evaluation of frozen features: weighted kNN (faiss, or torch on a GPU) and a linear probe, each number with its protocol.
 
 The train split is the kNN database and the probe's training data (with its own held-out part for choosing the
 regularisation); the test split is only ever scored.
@@ -6,11 +6,10 @@ regularisation); the test split is only ever scored.
 
 from __future__ import annotations
 
-import faiss
 from torch import Tensor
 
 from ssl_bench.eval.features import cached_features, check_splits, extract_features
-from ssl_bench.eval.knn import knn_accuracies, knn_accuracy, knn_predict
+from ssl_bench.eval.knn import backend_description, knn_accuracies, knn_accuracy, knn_predict
 from ssl_bench.eval.linear import linear_probe
 
 __all__ = [
@@ -63,7 +62,7 @@ def evaluate_features(
             "weights": "exp(s/T)",
             "database": "train split",
             "queries": "test split",
-            "library": f"faiss-cpu {faiss.__version__}",
+            "library": backend_description(),
         }
     if linear:
         probe = linear_probe(train_features, train_labels, test_features, test_labels, num_classes, seed=seed)

@@ -8,7 +8,8 @@ database rows (cosine similarities s_1 >= ... >= s_k, labels y_1..y_k):
 with ``weighting="exp"``: w_i = exp(s_i / T), the InstDisc rule (Wu et al. 2018) used by lightly's and
 solo-learn's benchmarks (lightly: k = 200, T = 0.1), and ``weighting="majority"``: w_i = 1, an unweighted vote.
 A tie between class scores goes to the smallest class index, as in scikit-learn's ``KNeighborsClassifier``.
-Cosine similarity is the inner product of L2-normalised rows, searched exactly with ``faiss.IndexFlatIP``.
+Cosine similarity is the inner product of L2-normalised rows, searched exactly: ``faiss.IndexFlatIP`` (faiss-gpu
+or faiss-cpu) or a chunked matmul + top-k in torch (on the GPU when there is one, or when faiss is not installed).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 
-import faiss
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -24,6 +24,11 @@ from torch import Tensor
 
 from ssl_bench.errors import UserError
 from ssl_bench.eval.features import check_splits
+
+try:
+    import faiss
+except ImportError:  # faiss is a default dependency; without it the exact torch search does the same job
+    faiss = None
 
 WEIGHTINGS = ("exp", "majority")
 
@@ -105,24 +110,46 @@ def effective_k(k: int, n_train: int) -> int:
 BACKENDS = ("auto", "faiss", "torch")
 
 
+def resolve_backend(backend: str = "auto") -> str:
+    """The search that ``backend`` runs here: "faiss-gpu", "faiss-cpu" or "torch".
+
+    ``"auto"``: faiss-gpu when it and a GPU are present, else torch when torch sees a GPU (the features stay on
+    it) or faiss is not installed, else faiss-cpu. ``"faiss"`` / ``"torch"`` force one.
+    """
+    if backend not in BACKENDS:
+        raise UserError(f"unknown kNN backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    faiss_gpu = faiss is not None and hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
+    if backend == "faiss" and faiss is None:
+        raise UserError("the faiss kNN backend needs faiss: pip install faiss-cpu (or .[gpu] for faiss-gpu)")
+    if backend == "torch" or (backend == "auto" and (faiss is None or (torch.cuda.is_available() and not faiss_gpu))):
+        return "torch"
+    return "faiss-gpu" if faiss_gpu else "faiss-cpu"
+
+
+def backend_description(backend: str = "auto") -> str:
+    """The library, version and device of the search, for the protocol: e.g. "faiss-cpu 1.9.0 (exact)"."""
+    name = resolve_backend(backend)
+    if name == "torch":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        return f"torch {torch.__version__} matmul + top-k on {device} (exact)"
+    return f"{name} {faiss.__version__} IndexFlatIP (exact)"
+
+
 def nearest_neighbours(
     database: Tensor, queries: Tensor, k: int, chunk_size: int = 4096, backend: str = "auto"
 ) -> tuple[Tensor, Tensor]:
     """Exact cosine k-NN: ``(similarities, indices)``, both ``(N_queries, k)`` on the CPU, most similar first.
 
-    Rows are L2-normalised (a zero row stays zero, similarity 0 to everything), ``chunk_size`` queries at a time.
-    ``backend="auto"``: faiss on the GPU when faiss-gpu and a GPU are present, else a chunked matmul + top-k on
-    the GPU when only torch sees one, else ``faiss.IndexFlatIP`` on the CPU. ``"faiss"``/``"torch"`` force one.
+    Rows are L2-normalised (a zero row stays zero, similarity 0 to everything), ``chunk_size`` queries at a time,
+    with the search :func:`resolve_backend` picks for ``backend``.
     """
     if chunk_size < 1:
         raise UserError(f"chunk size must be a positive integer, got {chunk_size}")
-    if backend not in BACKENDS:
-        raise UserError(f"unknown kNN backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
-    faiss_gpu = hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
-    if backend == "torch" or (backend == "auto" and torch.cuda.is_available() and not faiss_gpu):
+    name = resolve_backend(backend)
+    if name == "torch":
         return _torch_neighbours(database, queries, k, chunk_size)
     index = faiss.IndexFlatIP(database.shape[1])
-    if faiss_gpu:
+    if name == "faiss-gpu":
         index = faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, index)
     index.add(_unit_rows(database))
     unit_queries = _unit_rows(queries)

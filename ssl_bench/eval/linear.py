@@ -66,8 +66,8 @@ def fit_linear_classifier(
         std = torch.where(std > 0, std, torch.ones_like(std))
         x = (features - mean) / std
         y = labels.detach().long()
-        weight = torch.zeros(num_classes, x.shape[1]) if init is None else init.weight.clone()
-        bias = torch.zeros(num_classes) if init is None else init.bias.clone()
+        weight = torch.zeros(num_classes, x.shape[1], device=x.device) if init is None else init.weight.clone()
+        bias = torch.zeros(num_classes, device=x.device) if init is None else init.bias.clone()
         weight.requires_grad_(True)
         bias.requires_grad_(True)
         optimizer = torch.optim.LBFGS(
@@ -119,7 +119,8 @@ def select_weight_decay(
     Uses the train split only: fits on its seeded stratified 90%, scores on the other 10%. Fits go from the
     largest value down, each warm-started from the previous one.
     """
-    fit_rows, held_out_rows = stratified_split(train_labels, VALIDATION_FRACTION, seed)
+    fit_rows, held_out_rows = (rows.to(train_labels.device)
+                               for rows in stratified_split(train_labels.cpu(), VALIDATION_FRACTION, seed))
     if len(held_out_rows) == 0 or len(fit_rows) == 0:
         raise UserError("the linear probe needs at least two train examples of some class to hold one out")
     scores: dict[float, float] = {}
@@ -147,17 +148,18 @@ def linear_probe(
 
     ``train_features: (N_train, F)``, ``test_features: (N_test, F)``, labels ``(N,)`` in ``[0, num_classes)``.
     The weight decay is selected on the train split alone (:func:`select_weight_decay`), the probe refitted on the
-    whole train split, and the test split scored once.
+    whole train split, and the test split scored once. Runs on the device of ``train_features``.
     """
     check_splits(train_features, train_labels, test_features, test_labels, num_classes)
     if not grid or min(grid) < 0:
         raise UserError(f"the weight-decay grid must be a non-empty list of values >= 0, got {list(grid)}")
     if max_iter < 1:
         raise UserError(f"max_iter must be a positive integer, got {max_iter}")
-    train_features, train_labels = train_features.cpu(), train_labels.cpu()
+    device = train_features.device
+    train_labels = train_labels.to(device)
     chosen, held_out_top1 = select_weight_decay(train_features, train_labels, num_classes, grid, seed, max_iter)
     probe = fit_linear_classifier(train_features, train_labels, num_classes, chosen, max_iter)
-    top1 = probe.accuracy(test_features.cpu(), test_labels.cpu())
+    top1 = probe.accuracy(test_features.to(device), test_labels.to(device))
     return {
         "top1": top1,
         "protocol": {
@@ -173,5 +175,6 @@ def linear_probe(
             "max_iter": max_iter,
             "iterations": probe.iterations,
             "seed": seed,
+            "device": device.type,
         },
     }
