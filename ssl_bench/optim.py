@@ -32,24 +32,33 @@ class LARS(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):  # type: ignore[override]
+        """One update of every parameter with a gradient, as a few multi-tensor (foreach) kernels per group."""
         for group in self.param_groups:
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                update = param.grad
-                if not group["lars_exclude"]:
-                    update = update.add(param, alpha=group["weight_decay"])
-                    param_norm, update_norm = torch.linalg.vector_norm(param), torch.linalg.vector_norm(update)
-                    trust = torch.where(
-                        (param_norm > 0) & (update_norm > 0), group["eta"] * param_norm / update_norm, 1.0
-                    )
-                    update = update.mul(trust)
+            params = [param for param in group["params"] if param.grad is not None]
+            if not params:
+                continue
+            updates = [param.grad for param in params]
+            if not group["lars_exclude"]:
+                updates = torch._foreach_add(updates, params, alpha=group["weight_decay"])
+                param_norms = torch.stack(torch._foreach_norm(params))
+                update_norms = torch.stack(torch._foreach_norm(updates))
+                trust = torch.where(
+                    (param_norms > 0) & (update_norms > 0), group["eta"] * param_norms / update_norms, 1.0
+                )
+                torch._foreach_mul_(updates, list(trust.unbind()))
+            buffers, continued, continued_updates = [], [], []
+            for param, update in zip(params, updates):
                 state = self.state[param]
-                if "momentum_buffer" not in state:
+                if "momentum_buffer" not in state:  # the first step: m = d
                     state["momentum_buffer"] = torch.clone(update).detach()
                 else:
-                    state["momentum_buffer"].mul_(group["momentum"]).add_(update)
-                param.add_(state["momentum_buffer"], alpha=-group["lr"])
+                    continued.append(state["momentum_buffer"])
+                    continued_updates.append(update)
+                buffers.append(state["momentum_buffer"])
+            if continued:  # m <- mu m + d
+                torch._foreach_mul_(continued, group["momentum"])
+                torch._foreach_add_(continued, continued_updates)
+            torch._foreach_add_(params, buffers, alpha=-group["lr"])
         return None
 
 

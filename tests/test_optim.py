@@ -46,3 +46,41 @@ def test_norms_and_biases_get_no_weight_decay():
                                             (10, 0.0)])
 def test_warmup_then_cosine(step, expected):
     assert warmup_cosine(step, total_steps=10, warmup_steps=4) == pytest.approx(expected)
+
+
+def _per_parameter_lars_step(params_and_grads, buffers, lr, momentum, weight_decay, eta, exclude):
+    """A plain per-parameter transcription of the LARS rule (the reference for the multi-tensor version)."""
+    for index, (param, grad) in enumerate(params_and_grads):
+        update = grad.clone()
+        if not exclude[index]:
+            update = update + weight_decay * param
+            param_norm, update_norm = param.norm(), update.norm()
+            if param_norm > 0 and update_norm > 0:
+                update = update * (eta * param_norm / update_norm)
+        buffers[index] = update if buffers[index] is None else momentum * buffers[index] + update
+        param -= lr * buffers[index]
+
+
+def test_multi_tensor_lars_equals_a_per_parameter_loop_on_a_real_network():
+    """Every parameter of a small convnet (conv, BN, linear; one zero weight, one frozen) over 4 steps."""
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 36, 5),
+                          nn.Linear(5, 3))
+    with torch.no_grad():
+        model[4].weight.zero_()  # ||w|| = 0: trust ratio 1
+    model[5].bias.requires_grad_(False)
+    groups = parameter_groups(model, 1e-3)
+    optimizer = LARS(groups, lr=0.3, momentum=0.9, weight_decay=1e-3, eta=0.02)
+    ordered = [p for group in groups for p in group["params"]]
+    exclude = [group.get("lars_exclude", False) for group in groups for _ in group["params"]]
+    reference = [p.detach().clone() for p in ordered]
+    buffers = [None] * len(ordered)
+    for _ in range(4):
+        model.zero_grad()
+        model(torch.randn(6, 1, 8, 8)).logsumexp(dim=1).sum().backward()
+        _per_parameter_lars_step([(r, p.grad) for r, p in zip(reference, ordered)], buffers, 0.3, 0.9, 1e-3, 0.02,
+                                 exclude)
+        optimizer.step()
+        for mine, expected in zip(ordered, reference):
+            torch.testing.assert_close(mine.detach(), expected, rtol=1e-6, atol=1e-7)
+    assert not torch.equal(model[4].weight, torch.zeros_like(model[4].weight)), "the zero weight must move"
