@@ -116,6 +116,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     augment = BatchAugment(augment_config(config.method, data, config.augment), data.channels, data.image_size)
     model = build_model(config, data).to(device)
     use_cuda = device.type == "cuda"
+    torch.backends.cudnn.benchmark = use_cuda  # fixed batch shapes: let cuDNN time and keep its fastest convolutions
     if use_cuda and config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer_name, lr, weight_decay = optimizer_settings(config)
