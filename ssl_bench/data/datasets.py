@@ -11,7 +11,8 @@ Names (the registry :data:`DATASETS`):
   avoids that.
 - ``cifar10``, ``cifar100``, ``stl10`` (its labelled train/test splits): torchvision, under :func:`data_root`.
 - ``imagefolder:PATH``: ``PATH/train/CLASS/*`` and ``PATH/test/CLASS/*``, converted to RGB, the shorter side
-  resized to :data:`IMAGEFOLDER_SIZE` and centre-cropped to a square.
+  resized to :data:`IMAGEFOLDER_SIZE` and centre-cropped to a square. A split too large for memory is streamed
+  from disk instead, with the same decoder (:mod:`ssl_bench.data.streaming`).
 - ``synthetic``: a small generated, learnable set for tests (see :func:`make_synthetic`).
 
 Nothing is downloaded unless ``download=True``. Decoded tensors are cached in-process, keyed by the name, split
@@ -68,6 +69,10 @@ class ImageDataset:
     def image_size(self) -> int:
         """Side length H (the images are square for every registered dataset)."""
         return self.images.shape[2]
+
+    def pixel_histograms(self) -> Tensor:
+        """int64 ``(C, 256)``: how often each pixel value occurs in each channel."""
+        return torch.stack([torch.bincount(self.images[:, c].reshape(-1), minlength=256) for c in range(self.channels)])
 
 
 @dataclass(frozen=True)
@@ -130,27 +135,34 @@ def _lookup(name: str) -> tuple[DatasetSpec, str]:
 
 
 def balanced_subset(ds: ImageDataset, n: int, seed: int) -> ImageDataset:
-    """A fixed, seeded, class-balanced subset of ``n`` images, kept in the original order.
+    """A fixed, seeded, class-balanced subset of ``n`` images, kept in the original order (see
+    :func:`balanced_indices`)."""
+    index = balanced_indices(ds.labels, ds.num_classes, n, seed, ds.name)
+    return ImageDataset(ds.images[index], ds.labels[index], ds.num_classes, ds.name)
+
+
+def balanced_indices(labels: Tensor, num_classes: int, n: int, seed: int, name: str) -> Tensor:
+    """Sorted int64 indices into ``labels: (N,)`` of a seeded, class-balanced subset of ``n`` images.
 
     Class c gets ``n // K`` images, plus one for the first ``n % K`` classes (K = ``num_classes``), drawn without
-    replacement by a ``torch.Generator`` seeded with ``seed``: the same (dataset, n, seed) gives the same subset.
+    replacement by a ``torch.Generator`` seeded with ``seed``: the same (labels, n, seed) gives the same subset.
+    ``name`` (the dataset's) only appears in errors.
     """
-    if not 0 < n <= len(ds):
-        raise UserError(f"subset size must be between 1 and {len(ds)} (the size of {ds.name}), got {n}")
+    if not 0 < n <= len(labels):
+        raise UserError(f"subset size must be between 1 and {len(labels)} (the size of {name}), got {n}")
     generator = torch.Generator().manual_seed(seed)
-    quota, extra = divmod(n, ds.num_classes)
+    quota, extra = divmod(n, num_classes)
     chosen = []
-    for label in range(ds.num_classes):
-        members = torch.nonzero(ds.labels == label).flatten()
+    for label in range(num_classes):
+        members = torch.nonzero(labels == label).flatten()
         count = quota + (1 if label < extra else 0)
         if count > len(members):
             raise UserError(
-                f"a balanced subset of {n} needs {count} images of class {label} but {ds.name} has {len(members)}; "
+                f"a balanced subset of {n} needs {count} images of class {label} but {name} has {len(members)}; "
                 "pass a smaller --subset"
             )
         chosen.append(members[torch.randperm(len(members), generator=generator)[:count]])
-    index = torch.sort(torch.cat(chosen)).values
-    return ImageDataset(ds.images[index], ds.labels[index], ds.num_classes, ds.name)
+    return torch.sort(torch.cat(chosen)).values
 
 
 def train_split(name: str, subset: int | None, seed: int, download: bool = False) -> ImageDataset:
@@ -163,12 +175,14 @@ def normalization_stats(ds: ImageDataset) -> tuple[tuple[float, ...], tuple[floa
     """Per-channel mean and standard deviation of the pixel values scaled to [0, 1].
 
     mean_c = (1/M) sum x/255, std_c = sqrt((1/M) sum (x/255)^2 - mean_c^2) over the M = N H W pixels of channel c,
-    computed exactly from the 256-bin histogram of each channel.
+    computed exactly from ``ds.pixel_histograms()`` (the 256-bin histogram of each channel). A streamed split
+    (:class:`ssl_bench.data.streaming.StreamedSplit`) counts its histograms in one pass over every image, so it gets
+    the same values as the split held in memory.
     """
     values = torch.arange(256, dtype=torch.float64) / 255.0
     means, stds = [], []
-    for channel in range(ds.channels):
-        histogram = torch.bincount(ds.images[:, channel].reshape(-1), minlength=256).double()
+    for counts in ds.pixel_histograms():
+        histogram = counts.double()
         histogram /= histogram.sum()
         mean = float((histogram * values).sum())
         var = float((histogram * values**2).sum()) - mean**2
@@ -362,10 +376,16 @@ def _torchvision_fetch(name: str) -> Callable[[str], None]:
 
 
 def _load_imagefolder(path: str, split: str) -> ImageDataset:
-    """Decode ``PATH/split/CLASS/*`` to RGB uint8, shorter side resized to IMAGEFOLDER_SIZE, centre-cropped."""
+    """Decode every image of ``PATH/split/CLASS/*`` with :func:`decode_imagefolder_image`."""
+    files, labels, num_classes = imagefolder_samples(path, split)
+    images = torch.stack([decode_imagefolder_image(file) for file in files])
+    return ImageDataset(images, labels, num_classes, f"imagefolder:{path}")
+
+
+def imagefolder_samples(path: str, split: str) -> tuple[list[str], Tensor, int]:
+    """(image files, int64 labels ``(N,)``, number of classes) of ``PATH/split/CLASS/*``, in torchvision's
+    ImageFolder order (classes sorted, files sorted within a class); nothing is decoded."""
     import torchvision
-    from PIL import Image
-    from torchvision.transforms import functional as TF
 
     root = Path(path).expanduser()
     folders = {s: root / s for s in SPLITS}
@@ -381,16 +401,22 @@ def _load_imagefolder(path: str, split: str) -> ImageDataset:
             f"imagefolder:{path}: train classes {sets['train'].classes} differ from test classes "
             f"{sets['test'].classes}; give both splits the same class folders"
         )
-    images = []
-    for file, _ in sets[split].samples:
-        try:
-            with Image.open(file) as opened:
-                image = TF.center_crop(TF.resize(opened.convert("RGB"), IMAGEFOLDER_SIZE), IMAGEFOLDER_SIZE)
-        except OSError as err:
-            raise UserError(f"cannot decode image {file} ({err}); remove or replace it") from err
-        images.append(TF.pil_to_tensor(image))
-    labels = torch.tensor(sets[split].targets, dtype=torch.int64)
-    return ImageDataset(torch.stack(images), labels, len(sets[split].classes), f"imagefolder:{path}")
+    files = [file for file, _ in sets[split].samples]
+    return files, torch.tensor(sets[split].targets, dtype=torch.int64), len(sets[split].classes)
+
+
+def decode_imagefolder_image(file: str) -> Tensor:
+    """uint8 ``(3, S, S)``, S = IMAGEFOLDER_SIZE: ``file`` converted to RGB, shorter side resized to S (bilinear,
+    antialiased), centre-cropped to a square. Both the in-memory and the streamed path decode with this."""
+    from PIL import Image
+    from torchvision.transforms import functional as TF
+
+    try:
+        with Image.open(file) as opened:
+            image = TF.center_crop(TF.resize(opened.convert("RGB"), IMAGEFOLDER_SIZE), IMAGEFOLDER_SIZE)
+    except OSError as err:
+        raise UserError(f"cannot decode image {file} ({err}); remove or replace it") from err
+    return TF.pil_to_tensor(image)
 
 
 # --- synthetic ------------------------------------------------------------------------------------------------
