@@ -6,6 +6,7 @@ Unknown keys and invalid values raise :class:`UserError` listing the valid ones.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,12 @@ from ssl_bench.errors import UserError
 
 DEVICES = ("auto", "cpu", "cuda")
 FEATURES = ("backbone", "projector")
+DATA_LOADING = ("auto", "memory", "stream")  # see ssl_bench.data.streaming
+
+
+def default_workers() -> int:
+    """DataLoader workers of a streamed split: min(8, CPU cores)."""
+    return min(8, os.cpu_count() or 1)
 
 
 @dataclass
@@ -24,6 +31,8 @@ class TrainConfig:
 
     ``lr`` is the base learning rate for a batch of 256 (scaled linearly with ``batch_size``);
     ``None`` for ``optimizer``, ``lr`` and ``weight_decay`` takes the method's published default.
+    ``data_loading`` (memory, stream or auto) and ``workers`` choose how images reach the device
+    (:mod:`ssl_bench.data.streaming`); both paths feed the same batches, so neither is part of :meth:`identity`.
     """
 
     method: str
@@ -46,6 +55,8 @@ class TrainConfig:
     compile: bool = False
     sync_batchnorm: bool = False
     download: bool = False
+    data_loading: str = "auto"
+    workers: int = field(default_factory=default_workers)
 
     def run_dir(self) -> Path:
         if self.out:
@@ -58,7 +69,7 @@ class TrainConfig:
 
     def identity(self) -> dict[str, Any]:
         """The keys that make two runs the same run (a checkpoint may only be resumed under these)."""
-        runtime = ("out", "device", "download", "compile", "sync_batchnorm")
+        runtime = ("out", "device", "download", "compile", "sync_batchnorm", "data_loading", "workers")
         return {k: v for k, v in self.to_dict().items() if k not in runtime}
 
 
@@ -102,6 +113,10 @@ def validate(config: TrainConfig) -> None:
         BACKBONES.get(config.backbone)
     if config.device not in DEVICES:
         raise UserError(f"unknown device {config.device!r}; choose one of: {', '.join(DEVICES)}")
+    if config.data_loading not in DATA_LOADING:
+        raise UserError(f"unknown data_loading {config.data_loading!r}; choose one of: {', '.join(DATA_LOADING)}")
+    if int(config.workers) < 0:
+        raise UserError(f"workers must be 0 (decode in the training process) or more, got {config.workers}")
     if config.optimizer is not None and config.optimizer not in OPTIMIZERS:
         raise UserError(f"unknown optimizer {config.optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
     for name in ("epochs", "batch_size"):

@@ -18,33 +18,39 @@ from ssl_bench import __version__
 from ssl_bench.backbones import build_backbone
 from ssl_bench.checkpoint import atomic_write_json
 from ssl_bench.data.datasets import ImageDataset, load_dataset, normalization_stats, train_split
+from ssl_bench.data.streaming import StreamedSplit, load_split
 from ssl_bench.errors import UserError
 from ssl_bench.eval import evaluate_features
 from ssl_bench.eval.features import cached_features, extract_features
 from ssl_bench.train import NormalisedEncoder, load_encoder, resolve_device, training_data
 
 BASELINES = ("raw-pixels", "random-init")
+FEATURE_BATCH = 512
 
 Encoder = Callable[[Tensor], Tensor]
 
 
 def evaluate_encoder(
     encoder: Encoder,
-    train: ImageDataset,
-    test: ImageDataset,
+    train: ImageDataset | StreamedSplit,
+    test: ImageDataset | StreamedSplit,
     knn: bool = True,
     linear: bool = True,
     seed: int = 0,
     device: str = "auto",
     cache_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """kNN / linear-probe metrics of ``encoder`` with ``train`` as database and ``test`` as queries."""
+    """kNN / linear-probe metrics of ``encoder`` with ``train`` as database and ``test`` as queries.
+
+    A streamed split is encoded batch by batch as its DataLoader decodes it, in order, never all at once."""
     torch_device = resolve_device(device)
     if isinstance(encoder, nn.Module):
         encoder = encoder.to(torch_device)
 
-    def features(split: str, data: ImageDataset) -> Tensor:
-        compute = lambda: extract_features(encoder, data.images, device=torch_device)  # noqa: E731
+    def features(split: str, data: ImageDataset | StreamedSplit) -> Tensor:
+        on_cuda = torch_device.type == "cuda"
+        images = data.images if isinstance(data, ImageDataset) else data.in_order(FEATURE_BATCH, on_cuda)
+        compute = lambda: extract_features(encoder, images, FEATURE_BATCH, device=torch_device)  # noqa: E731
         cpu_copy = cached_features(cache_dir / f"{split}.pt", compute) if cache_dir else compute()
         return cpu_copy.to(torch_device)  # kNN and the linear probe then run on the training device
 
@@ -63,8 +69,9 @@ def evaluate_run(run_dir: str | Path, knn: bool = True, linear: bool = True, fea
     run_dir = Path(run_dir)
     encoder, config = load_encoder(run_dir, features)
     epochs_done = len(_read_history(run_dir))
+    test = load_split(config.dataset, "test", config.data_loading, download=config.download, workers=config.workers)
     result = evaluate_encoder(
-        encoder, training_data(config), load_dataset(config.dataset, "test", download=config.download),
+        encoder, training_data(config), test,
         knn=knn, linear=linear, seed=config.seed, device=device,
         cache_dir=run_dir / "features" / f"{features}-epoch{epochs_done}",
     )

@@ -1,4 +1,9 @@
-"""The training loop: data on the device, batched augmentations, checkpoints every epoch, exact resume.
+"""The training loop: uint8 batches on the device, batched augmentations, checkpoints every epoch, exact resume.
+
+Batches come from a :class:`BatchSource`: the whole split held on the device (:class:`DeviceImages`, the fast
+path) or decoded from disk by DataLoader workers (:class:`StreamedImages`, for ``imagefolder:PATH`` data that does
+not fit; see :mod:`ssl_bench.data.streaming`). Both yield the same batches, in the order of the same seeded
+permutation, so the two paths train to the same weights.
 
 A run directory holds ``config.json`` (the :class:`TrainConfig`), ``checkpoint.pt`` (model, optimiser,
 random-generator states, history; written atomically after every epoch) and ``metrics.json`` (one entry per
@@ -13,8 +18,10 @@ import json
 import math
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -26,7 +33,8 @@ from ssl_bench.backbones import build_backbone
 from ssl_bench.checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
 from ssl_bench.config import TrainConfig, make_config
 from ssl_bench.data.augment import BatchAugment, augment_config, normalize
-from ssl_bench.data.datasets import ImageDataset, train_split
+from ssl_bench.data.datasets import ImageDataset
+from ssl_bench.data.streaming import OrderedBatches, StreamedSplit, load_split
 from ssl_bench.errors import UserError
 from ssl_bench.methods import METHODS, SSLModel, build_method
 from ssl_bench.optim import build_optimizer, warmup_cosine
@@ -44,12 +52,76 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def training_data(config: TrainConfig) -> ImageDataset:
-    """The train split, reduced to a seeded class-balanced subset when ``config.subset`` is set."""
-    return train_split(config.dataset, config.subset, config.seed, config.download)
+def training_data(config: TrainConfig) -> ImageDataset | StreamedSplit:
+    """The train split, in memory or streamed (``config.data_loading``), reduced to a seeded class-balanced subset
+    when ``config.subset`` is set."""
+    return load_split(config.dataset, "train", config.data_loading, config.subset, config.seed, config.download,
+                      config.workers)
 
 
-def build_model(config: TrainConfig, data: ImageDataset) -> SSLModel:
+@dataclass(frozen=True)
+class StepPlan:
+    """How an epoch's permutation becomes this process's batches: ``steps`` global batches of ``batch_size``,
+    each split between the processes by rank, ``local_batch`` images each."""
+
+    steps: int
+    batch_size: int
+    rank: int
+    local_batch: int
+
+    def indices(self, order: Tensor) -> list[Tensor]:
+        """``order[s * batch_size + rank * local_batch :][:local_batch]`` for each step s (views of ``order``)."""
+        starts = range(self.rank * self.local_batch, self.steps * self.batch_size, self.batch_size)
+        return [order[first : first + self.local_batch] for first in starts]
+
+
+class BatchSource(Protocol):
+    """Where the uint8 batches of training come from."""
+
+    def epoch(self, order: Tensor) -> Iterator[Tensor]:
+        """uint8 ``(local_batch, C, H, W)`` on the training device for each step of the epoch whose permutation of
+        the split (int64, on the CPU) is ``order``."""
+
+    def head(self, count: int) -> Tensor:
+        """uint8 ``(count, C, H, W)`` on the training device: the first ``count`` images of the split."""
+
+
+class DeviceImages:
+    """The whole split as one uint8 tensor on the training device; a batch is an index into it."""
+
+    def __init__(self, data: ImageDataset, device: torch.device, plan: StepPlan) -> None:
+        self.images, self.plan = data.images.to(device), plan
+
+    def epoch(self, order: Tensor) -> Iterator[Tensor]:
+        return (self.images[index] for index in self.plan.indices(order.to(self.images.device)))
+
+    def head(self, count: int) -> Tensor:
+        return self.images[:count]
+
+
+class StreamedImages:
+    """Batches decoded from disk by the split's DataLoader workers (kept between epochs, prefetching, pinned
+    memory on CUDA), then moved to the training device without blocking."""
+
+    def __init__(self, data: StreamedSplit, device: torch.device, plan: StepPlan) -> None:
+        self.data, self.device, self.plan = data, device, plan
+        self.sampler = OrderedBatches()
+        self.loader = data.loader(self.sampler, pin_memory=device.type == "cuda", persistent=True)
+
+    def epoch(self, order: Tensor) -> Iterator[Tensor]:
+        self.sampler.set(self.plan.indices(order))
+        return (images.to(self.device, non_blocking=True) for images, _ in self.loader)
+
+    def head(self, count: int) -> Tensor:
+        return self.data.head(count).to(self.device)
+
+
+def batch_source(data: ImageDataset | StreamedSplit, device: torch.device, plan: StepPlan) -> BatchSource:
+    source = DeviceImages if isinstance(data, ImageDataset) else StreamedImages
+    return source(data, device, plan)
+
+
+def build_model(config: TrainConfig, data: ImageDataset | StreamedSplit) -> SSLModel:
     backbone, feature_dim = build_backbone(config.backbone, data.channels, data.image_size)
     return build_method(config.method, backbone, feature_dim, **config.method_params)
 
@@ -129,10 +201,10 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     if config.compile:
         step_fn = torch.compile(step_fn)
 
-    images = data.images.to(device)
     order_generator = torch.Generator().manual_seed(config.seed)
     augment_generator = torch.Generator(device=device).manual_seed(config.seed + 1 + 1000 * rank)
     steps_per_epoch = len(data) // config.batch_size
+    source = batch_source(data, device, StepPlan(steps_per_epoch, config.batch_size, rank, local_batch))
     total_steps = steps_per_epoch * config.epochs
     warmup_steps = int(config.warmup_epochs * steps_per_epoch)
     history: list[dict[str, Any]] = []
@@ -153,20 +225,19 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_json(run_dir / "config.json", {**config.to_dict(), "package_version": __version__})
 
-    probe_views = normalize(images[: min(len(data), 512)], augment.config.mean, augment.config.std)
+    probe_views = normalize(source.head(min(len(data), 512)), augment.config.mean, augment.config.std)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if (use_cuda and config.amp) else contextlib.nullcontext()
     check_every = 1 if device.type == "cpu" else LOSS_CHECK_EVERY_ON_GPU
     for epoch in range(start_epoch, config.epochs):
         model.train()
-        order = torch.randperm(len(data), generator=order_generator).to(device)
+        batches = source.epoch(torch.randperm(len(data), generator=order_generator))
         started, losses, checked = time.perf_counter(), torch.zeros(steps_per_epoch, device=device), 0
         with _progress(steps_per_epoch, f"{config.method} epoch {epoch + 1}/{config.epochs}", progress) as bar:
             for step in range(steps_per_epoch):
                 global_step = epoch * steps_per_epoch + step
                 for group in optimizer.param_groups:
                     group["lr"] = lr * warmup_cosine(global_step, total_steps, warmup_steps)
-                first = step * config.batch_size + rank * local_batch
-                batch = images[order[first : first + local_batch]]
+                batch = next(batches)
                 view_a, view_b = augment.two_views(batch, augment_generator)
                 if use_cuda and config.channels_last:
                     view_a = view_a.contiguous(memory_format=torch.channels_last)
@@ -258,7 +329,10 @@ def load_run_config(run_dir: Path) -> TrainConfig:
 def load_encoder(run_dir: str | Path, features: str = "backbone") -> tuple[NormalisedEncoder, TrainConfig]:
     """The trained network of a run as an encoder: uint8 images (N, C, H, W) -> (N, F), in eval mode.
 
-    ``features``: "backbone" (the representation) or "projector" (the embedding the loss sees).
+    ``features``: "backbone" (the representation) or "projector" (the embedding the loss sees). The training split
+    is opened as it was trained (``config.data_loading``): a streamed split is not decoded into memory, its
+    normalisation statistics are counted exactly in one streaming pass
+    (:func:`ssl_bench.data.datasets.normalization_stats`).
     """
     if features not in ("backbone", "projector"):
         raise UserError(f"unknown features {features!r}; choose backbone or projector")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ssl_bench.config import DEVICES, load_yaml, make_config
+from ssl_bench.config import DATA_LOADING, DEVICES, load_yaml, make_config
 from ssl_bench.distributed import is_main_process
 from ssl_bench.train import train
 
@@ -46,6 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sync-batchnorm", action="store_true", default=None, dest="sync_batchnorm",
                         help="under torchrun: BatchNorm statistics over all processes (SyncBatchNorm, GPUs only)")
     parser.add_argument("--download", action="store_true", default=None, help="download the dataset if missing")
+    parser.add_argument("--data-loading", choices=DATA_LOADING, dest="data_loading",
+                        help="memory: decode the split once onto the device; stream: decode imagefolder:PATH batches "
+                             "from disk with DataLoader workers; auto (default): stream when the decoded split would "
+                             "exceed $SSL_BENCH_MEMORY_BUDGET bytes (8 GiB). Same results either way")
+    parser.add_argument("--workers", type=int, help="DataLoader workers when streaming (default: min(8, CPU cores))")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -53,7 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     values = load_yaml(args.config) if args.config else {}
     for key in ("method", "dataset", "backbone", "epochs", "batch_size", "subset", "seed", "device", "out",
-                "optimizer", "lr", "weight_decay", "warmup_epochs", "compile", "sync_batchnorm", "download"):
+                "optimizer", "lr", "weight_decay", "warmup_epochs", "compile", "sync_batchnorm", "download",
+                "data_loading", "workers"):
         if getattr(args, key) is not None:
             values[key] = getattr(args, key)
     if args.param:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pickle
 import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import torch
@@ -21,36 +21,42 @@ from ssl_bench.errors import UserError
 
 def extract_features(
     encoder: Callable[[Tensor], Tensor],
-    images: Tensor,
+    images: Tensor | Iterable[Tensor],
     batch_size: int = 512,
     device: str | torch.device = "cpu",
 ) -> Tensor:
-    """Features of ``images: (N, ...)`` as a float32 ``(N, F)`` tensor on the CPU.
+    """Features of ``images`` as a float32 ``(N, F)`` tensor on the CPU, one row per image, in order.
 
-    Each batch ``images[i : i + batch_size]`` is moved to ``device`` and passed to ``encoder``; its output is
-    flattened to ``(B, F)``. Runs under ``torch.inference_mode()``. When ``encoder`` is an ``nn.Module`` every
-    submodule is put in eval mode (so BatchNorm uses running statistics and dropout is off, and the result does
-    not depend on ``batch_size``) and given back its own mode afterwards. The encoder is not moved: put it on
-    ``device`` first.
+    ``images``: a tensor ``(N, ...)``, cut into batches ``images[i : i + batch_size]``, or an iterable of ``(B, ...)``
+    batches taken as they come (a streamed split's :meth:`~ssl_bench.data.streaming.StreamedSplit.in_order`, so
+    the split is never decoded all at once; ``batch_size`` is then unused). Each batch is moved to ``device`` and
+    passed to ``encoder``; its output is flattened to ``(B, F)``. Runs under ``torch.inference_mode()``. When
+    ``encoder`` is an ``nn.Module`` every submodule is put in eval mode (so BatchNorm uses running statistics and
+    dropout is off, and the result does not depend on ``batch_size``) and given back its own mode afterwards. The
+    encoder is not moved: put it on ``device`` first.
     """
-    if images.ndim < 1 or images.shape[0] == 0:
-        raise UserError(f"no images to extract features from (got shape {tuple(images.shape)}); pass a non-empty set")
     if batch_size < 1:
         raise UserError(f"batch size must be a positive integer, got {batch_size}")
+    batches = _tensor_batches(images, batch_size) if isinstance(images, Tensor) else images
     modes = [(module, module.training) for module in encoder.modules()] if isinstance(encoder, nn.Module) else []
     if isinstance(encoder, nn.Module):
         encoder.eval()
     try:
         with torch.inference_mode():
-            parts = [
-                _encode_batch(encoder, images[start : start + batch_size], device)
-                for start in range(0, images.shape[0], batch_size)
-            ]
+            parts = [_encode_batch(encoder, batch, device) for batch in batches]
     finally:
         for module, training in modes:
             module.training = training
+    if not parts:
+        raise UserError("no images to extract features from (no batches given); pass a non-empty set")
     # Concatenating outside inference mode gives an ordinary tensor that autograd (a linear probe) can use.
     return torch.cat(parts)
+
+
+def _tensor_batches(images: Tensor, batch_size: int) -> list[Tensor]:
+    if images.ndim < 1 or images.shape[0] == 0:
+        raise UserError(f"no images to extract features from (got shape {tuple(images.shape)}); pass a non-empty set")
+    return [images[start : start + batch_size] for start in range(0, images.shape[0], batch_size)]
 
 
 def _encode_batch(encoder: Callable[[Tensor], Tensor], batch: Tensor, device: str | torch.device) -> Tensor:
