@@ -5,10 +5,14 @@ Per method and backbone, in the same process and on the same data (Fashion-MNIST
 - ``model_only``: forward/backward/step on pre-made views (the limit for this model on this machine);
 - ``ssl_bench``: ``ssl_bench.train.train`` itself (batched augmentations on the device, no DataLoader),
   images/s as recorded in metrics.json, averaged over epochs 2 and 3;
-- ``reference``: lightly's loss module, torchvision per-image transforms with the same augmentation parameters,
-  a torch DataLoader (2 workers), the same model, optimiser and batch.
+- ``reference``: lightly's loss module (ssl-bench's own loss where lightly is not installed; the JSON says which),
+  torchvision per-image transforms with the same augmentation parameters, a torch DataLoader, the same model,
+  optimiser and batch.
+On CUDA all three run as ``train`` does: channels_last, bf16 autocast; the reference's loader pins memory.
 
     python scripts/bench_throughput.py --out leaderboards/bench/throughput.json
+    python scripts/bench_throughput.py --device cuda --backbones resnet18 --batch-size 512 --workers 16 \
+        --out leaderboards/gpu/throughput.json
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from ssl_bench.data.augment import augment_config
 from ssl_bench.data.datasets import balanced_subset, load_dataset
 from ssl_bench.optim import build_optimizer
 from ssl_bench.store import hardware_info
-from ssl_bench.train import build_model, optimizer_settings, train
+from ssl_bench.train import build_model, optimizer_settings, resolve_device, train
 
 
 def reference_transform(config, size: int, view: int):
@@ -61,43 +65,63 @@ class TwoViewDataset(torch.utils.data.Dataset):
         return self.transforms[0](image), self.transforms[1](image)
 
 
-def lightly_loss(method: str):
-    from lightly.loss import BarlowTwinsLoss, NTXentLoss, VICRegLoss
+def reference_loss(method: str, model) -> tuple[object, str]:
+    """lightly's loss module for ``method`` and its name; ssl-bench's own loss when lightly is not installed."""
+    try:
+        from lightly.loss import BarlowTwinsLoss, NTXentLoss, VICRegLoss
+    except ImportError:
+        own = lambda z_a, z_b: model.spec.loss(z_a.float(), z_b.float(), **model.loss_params)  # noqa: E731
+        return own, "ssl-bench's own (lightly not installed)"
+    import lightly
 
-    return {"simclr": lambda: NTXentLoss(temperature=0.2), "vicreg": VICRegLoss,
+    loss = {"simclr": lambda: NTXentLoss(temperature=0.2), "vicreg": VICRegLoss,
             "barlowtwins": lambda: BarlowTwinsLoss(lambda_param=5e-3)}[method]()
+    return loss, f"lightly {lightly.__version__}"
 
 
-def time_steps(step, batches, warmup: int) -> float:
-    """images/s over the batches after ``warmup`` untimed ones."""
+def time_steps(step, batches, warmup: int, device: torch.device) -> float:
+    """images/s over the batches after ``warmup`` untimed ones (the GPU drained before each clock read)."""
     iterator = iter(batches)
     for _ in range(warmup):
         step(*next(iterator))
+    _synchronize(device)
     count, started = 0, time.perf_counter()
     for view_a, view_b in iterator:
         step(view_a, view_b)
         count += view_a.shape[0]
+    _synchronize(device)
     return count / (time.perf_counter() - started)
 
 
-def bench_cell(method: str, backbone: str, batch: int, steps: int, workers: int) -> dict:
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def bench_cell(method: str, backbone: str, batch: int, steps: int, workers: int, device_name: str) -> dict:
     data = balanced_subset(load_dataset("fashion-mnist", "train"), batch * (steps + 2), 0)
     config = make_config({"method": method, "dataset": "fashion-mnist", "backbone": backbone, "batch_size": batch,
-                          "subset": len(data), "epochs": 3, "warmup_epochs": 0, "device": "cpu"})
+                          "subset": len(data), "epochs": 3, "warmup_epochs": 0, "device": device_name})
+    device = resolve_device(device_name)
+    on_cuda = device.type == "cuda"
     augment = augment_config(method, data, {})
-    model = build_model(config, data)
+    model = build_model(config, data).to(device, memory_format=torch.channels_last if on_cuda else None)
     name, lr, weight_decay = optimizer_settings(config)
     optimizer = build_optimizer(name, model, lr, weight_decay)
+    loss_fn, loss_name = reference_loss(method, model)
 
     def model_step(view_a, view_b, loss_fn=None):
-        loss = model(view_a, view_b) if loss_fn is None else loss_fn(model.embed(view_a), model.embed(view_b))
+        view_a, view_b = (v.to(device, non_blocking=True, memory_format=torch.channels_last if on_cuda else None)
+                          for v in (view_a, view_b))
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=on_cuda):
+            loss = model(view_a, view_b) if loss_fn is None else loss_fn(model.embed(view_a), model.embed(view_b))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
 
     generator = torch.Generator().manual_seed(0)
-    views = [torch.randn(batch, 1, 28, 28, generator=generator) for _ in range(2)]
-    model_only = time_steps(model_step, [views] * (steps + 2), warmup=2)
+    views = [torch.randn(batch, 1, 28, 28, generator=generator).to(device) for _ in range(2)]
+    model_only = time_steps(model_step, [views] * (steps + 2), warmup=2, device=device)
 
     with tempfile.TemporaryDirectory() as tmp:
         config.out = str(Path(tmp) / "run")
@@ -105,33 +129,37 @@ def bench_cell(method: str, backbone: str, batch: int, steps: int, workers: int)
         epochs = json.loads((run_dir / "metrics.json").read_text())[1:]  # the first epoch warms up
         ours = sum(e["images_per_s"] for e in epochs) / len(epochs)
 
-    loss_fn = lightly_loss(method)
     loader = torch.utils.data.DataLoader(
         TwoViewDataset(data.images, [reference_transform(augment, 28, 0), reference_transform(augment, 28, 1)]),
-        batch_size=batch, shuffle=True, drop_last=True, num_workers=workers, persistent_workers=False)
-    reference = time_steps(lambda a, b: model_step(a, b, loss_fn), loader, warmup=2)
-    return {"method": method, "backbone": backbone, "batch_size": batch, "model_only_img_s": model_only,
-            "ssl_bench_img_s": ours, "reference_img_s": reference, "ssl_bench_over_reference": ours / reference,
+        batch_size=batch, shuffle=True, drop_last=True, num_workers=workers, persistent_workers=False,
+        pin_memory=on_cuda)
+    reference = time_steps(lambda a, b: model_step(a, b, loss_fn), loader, warmup=2, device=device)
+    return {"method": method, "backbone": backbone, "batch_size": batch, "device": str(device),
+            "reference_loss": loss_name, "model_only_img_s": model_only, "ssl_bench_img_s": ours,
+            "reference_img_s": reference, "ssl_bench_over_reference": ours / reference,
             "ssl_bench_over_model_only": ours / model_only}
 
 
 def bench_knn(n_train: int, n_test: int, dim: int, k: int) -> dict:
+    """ssl-bench's kNN (its default backend here) against scikit-learn's brute-force cosine kNN on the CPU."""
     from sklearn.neighbors import KNeighborsClassifier
 
-    from ssl_bench.eval.knn import knn_predict
+    from ssl_bench.eval.knn import backend_description, knn_predict
 
     generator = torch.Generator().manual_seed(0)
     train_x, test_x = torch.randn(n_train, dim, generator=generator), torch.randn(n_test, dim, generator=generator)
     train_y = torch.randint(0, 10, (n_train,), generator=generator)
+    knn_predict(train_x[:1000], train_y[:1000], test_x[:10], 10, k=k, weighting="majority")  # warm-up
     started = time.perf_counter()
     ours = knn_predict(train_x, train_y, test_x, 10, k=k, weighting="majority")
-    faiss_s = time.perf_counter() - started
+    ssl_bench_s = time.perf_counter() - started
     started = time.perf_counter()
     theirs = KNeighborsClassifier(k, metric="cosine", algorithm="brute").fit(train_x.numpy(), train_y.numpy())
     predictions = theirs.predict(test_x.numpy())
     sklearn_s = time.perf_counter() - started
-    return {"n_train": n_train, "n_test": n_test, "dim": dim, "k": k, "faiss_s": faiss_s, "sklearn_s": sklearn_s,
-            "speedup": sklearn_s / faiss_s, "agreement": float(np.mean(ours.numpy() == predictions))}
+    return {"n_train": n_train, "n_test": n_test, "dim": dim, "k": k, "backend": backend_description(),
+            "ssl_bench_s": ssl_bench_s, "sklearn_s": sklearn_s, "speedup": sklearn_s / ssl_bench_s,
+            "agreement": float(np.mean(ours.numpy() == predictions))}
 
 
 def main() -> None:
@@ -141,9 +169,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=16, help="timed steps per measurement")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the reference loop")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--out", default="leaderboards/bench/throughput.json")
     args = parser.parse_args()
-    cells = [bench_cell(m, b, args.batch_size, args.steps, args.workers)
+    cells = [bench_cell(m, b, args.batch_size, args.steps, args.workers, args.device)
              for b in args.backbones.split(",") for m in args.methods.split(",")]
     for cell in cells:
         print(json.dumps(cell))

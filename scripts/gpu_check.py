@@ -1,18 +1,20 @@
-"""One prepared GPU check: train each method with ResNet-18 on Fashion-MNIST for a fixed time budget, then
-evaluate; record images/s, peak GPU memory, kNN/linear accuracy and the device name as JSON.
+"""One prepared GPU check: train each method with ResNet-18 on Fashion-MNIST for a fixed budget, then evaluate;
+record images/s, peak GPU memory, kNN/linear accuracy and the device name as JSON.
 
-Meant for a single-GPU machine with no network (see scripts/gpu_check.sh for carrying the data along):
+Meant for a single-GPU machine with no network (scripts/gpu_check.sh carries the data along and runs this):
 
-    SSL_BENCH_DATA=/path/to/fashion-mnist python scripts/gpu_check.py --out leaderboards/gpu/check.json
+    SSL_BENCH_DATA=/path/to/fashion-mnist python scripts/gpu_check.py --out leaderboards/gpu/gpu_check.json
 
-Runs on CPU too (``--device cpu --epochs 1 --subset 1024``), which is how it is smoke-tested without a GPU;
-its JSON says which device produced it, and only a GPU run belongs under leaderboards/gpu/.
+The JSON is rewritten after every method, so a run cut short keeps what it finished. Runs on CPU too
+(``--device cpu --epochs 1 --subset 1024 --backbone mlp``), which is how it is smoke-tested without a GPU; its
+JSON says which device produced it, and only a GPU run belongs under leaderboards/gpu/.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -22,28 +24,42 @@ import torch
 from ssl_bench.config import make_config
 from ssl_bench.evaluate import evaluate_run
 from ssl_bench.store import hardware_info
-from ssl_bench.train import train
+from ssl_bench.train import resolve_device, train
 
 
 def check_method(method: str, args: argparse.Namespace, root: Path) -> dict:
     config = make_config({"method": method, "dataset": "fashion-mnist", "backbone": args.backbone,
                           "epochs": args.epochs, "batch_size": args.batch_size, "subset": args.subset,
                           "device": args.device, "compile": args.compile, "out": str(root / method)})
-    if torch.cuda.is_available():
+    on_cuda = resolve_device(args.device).type == "cuda"
+    if on_cuda:
         torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
     run_dir = train(config, progress=False)
     train_seconds = time.perf_counter() - started
     history = json.loads((run_dir / "metrics.json").read_text())
-    peak = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None
+    peak = torch.cuda.max_memory_allocated() / 2**30 if on_cuda else None
     started = time.perf_counter()
     result = evaluate_run(run_dir, knn=True, linear=not args.no_linear, device=args.device)
     return {"method": method, "backbone": args.backbone, "epochs": args.epochs, "batch_size": args.batch_size,
-            "images_per_s_last_epoch": history[-1]["images_per_s"],
-            "images_per_s_best_epoch": max(h["images_per_s"] for h in history),
+            "compile": args.compile, "train_images": args.subset or 60000,
+            "images_per_s_per_epoch": [h["images_per_s"] for h in history],
+            "images_per_s_after_first_epoch": _mean([h["images_per_s"] for h in history[1:]]),
             "train_seconds": train_seconds, "eval_seconds": time.perf_counter() - started,
             "peak_gpu_memory_gib": peak, "knn_top1": result["knn_top1"], "knn_top1_k20": result["knn_top1_k20"],
-            "linear_top1": result["linear_top1"], "final_loss": history[-1]["loss"]}
+            "linear_top1": result["linear_top1"], "loss_per_epoch": [h["loss"] for h in history],
+            "effective_rank": history[-1]["effective_rank"], "eval_protocol": result["protocol"]}
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 def main() -> None:
@@ -56,18 +72,25 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--no-linear", action="store_true")
+    parser.add_argument("--commit", default=None, help="the git commit measured (default: git rev-parse HEAD)")
     parser.add_argument("--out", default="gpu_check.json")
     args = parser.parse_args()
+    on_cuda = resolve_device(args.device).type == "cuda"
+    report = {"device": torch.cuda.get_device_name() if on_cuda else "cpu", "hardware": hardware_info(),
+              "torch": torch.__version__, "cuda": torch.version.cuda, "commit": args.commit or _git_commit(),
+              "command": "python scripts/gpu_check.py " + " ".join(
+                  f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v not in (None, False)),
+              "settings": vars(args), "runs": []}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        cells = []
         for method in args.methods.split(","):
-            cells.append(check_method(method, args, Path(tmp)))
-            print(json.dumps(cells[-1]), flush=True)
-    device = torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else "cpu"
-    report = {"device": device, "hardware": hardware_info(), "torch": torch.__version__,
-              "settings": vars(args), "runs": cells}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+            report["runs"].append(check_method(method, args, Path(tmp)))
+            out.write_text(json.dumps(report, indent=2) + "\n")
+            cell = report["runs"][-1]
+            print(f"{method}: {cell['images_per_s_after_first_epoch'] or cell['images_per_s_per_epoch'][-1]:.0f} img/s, "
+                  f"kNN {cell['knn_top1']:.4f}, linear {cell['linear_top1'] or float('nan'):.4f}, "
+                  f"peak {cell['peak_gpu_memory_gib'] or 0:.2f} GiB, train {cell['train_seconds']:.1f} s", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# The prepared single-GPU check (<= 8 minutes, no network). Fashion-MNIST travels with the code:
-#   mkdir -p .data && cp /usr/share/datasets/fashion-mnist/*.gz .data/     (and ignore .data in git)
+# The prepared single-GPU check (well under 8 minutes on an H100, no network). Fashion-MNIST travels with the code:
+#   mkdir -p .data && cp /usr/share/datasets/fashion-mnist/*.gz .data/     (.data is git-ignored)
 # then on the GPU machine, from the repository root:
 #   bash scripts/gpu_check.sh [OUT_DIR]
-# It installs the package into the machine's Python (torch is already there), runs scripts/gpu_check.py
-# (each method, ResNet-18, 3 epochs of the 60k train split at batch 512, then kNN + linear probe) and writes
-# OUT_DIR/gpu_check.json (default leaderboards/gpu/).
-set -euo pipefail
+# Uses the machine's own Python (torch, timm, scikit-learn already there; faiss optional) and writes to OUT_DIR
+# (default leaderboards/gpu/): gpu_tests.log (tests/test_gpu.py: the CUDA paths against the CPU),
+# gpu_check.json (each method, ResNet-18, 3 epochs of the 60k train split at batch 512, kNN + linear probe),
+# throughput.json (model-only / ssl-bench / DataLoader reference loop on the GPU) and gpu_check_compile.json
+# (SimCLR with torch.compile). Each step has its own time limit, so one that overruns loses only itself.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT_DIR=${1:-leaderboards/gpu}
-export SSL_BENCH_DATA=${SSL_BENCH_DATA:-$PWD/.data}
-export PYTHONUNBUFFERED=1
-python3 -m pip install --quiet --no-deps -e . 2>/dev/null || export PYTHONPATH=$PWD
-python3 -c "import faiss, timm, sklearn" 2>/dev/null || python3 -m pip install --quiet faiss-cpu timm scikit-learn
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
-timeout 450 python3 scripts/gpu_check.py --epochs "${EPOCHS:-3}" --batch-size "${BATCH:-512}" --out "$OUT_DIR/gpu_check.json"
+mkdir -p "$OUT_DIR"
+export SSL_BENCH_DATA=${SSL_BENCH_DATA:-$PWD/.data} PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+[ -e "$SSL_BENCH_DATA/train-images-idx3-ubyte.gz" ] || { echo "no Fashion-MNIST in $SSL_BENCH_DATA: copy /usr/share/datasets/fashion-mnist/*.gz there"; exit 2; }
+COMMIT=$(git rev-parse HEAD 2>/dev/null || cat COMMIT 2>/dev/null || echo unknown)
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv || true
+python3 -c "import torch, torchvision, timm, sklearn; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'torchvision', torchvision.__version__, 'timm', timm.__version__)"
+step() { local limit=$1; shift; echo "== $* (limit ${limit}s)"; local t0=$SECONDS; timeout "$limit" "$@"; echo "== exit $? after $((SECONDS - t0)) s"; }
+step 90 python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py 2>&1 | tee "$OUT_DIR/gpu_tests.log"
+step 210 python3 scripts/gpu_check.py --epochs "${EPOCHS:-3}" --batch-size "${BATCH:-512}" --commit "$COMMIT" --out "$OUT_DIR/gpu_check.json"
+step 90 python3 scripts/bench_throughput.py --device cuda --backbones resnet18 --batch-size "${BATCH:-512}" --steps 30 --workers 12 --out "$OUT_DIR/throughput.json"
+step 100 python3 scripts/gpu_check.py --compile --methods simclr --epochs 2 --batch-size "${BATCH:-512}" --no-linear --commit "$COMMIT" --out "$OUT_DIR/gpu_check_compile.json"
