@@ -18,7 +18,7 @@ COMMIT=$(git rev-parse HEAD 2>/dev/null || cat COMMIT 2>/dev/null || echo unknow
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv || true
 python3 -c "import torch, torchvision, timm, sklearn; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'torchvision', torchvision.__version__, 'timm', timm.__version__)"
 step() { local limit=$1; shift; echo "== $* (limit ${limit}s)"; local t0=$SECONDS; timeout "$limit" "$@"; echo "== exit $? after $((SECONDS - t0)) s"; }
-step 90 python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py 2>&1 | tee "$OUT_DIR/gpu_tests.log"
-step 210 python3 scripts/gpu_check.py --epochs "${EPOCHS:-3}" --batch-size "${BATCH:-512}" --commit "$COMMIT" --out "$OUT_DIR/gpu_check.json"
-step 90 python3 scripts/bench_throughput.py --device cuda --backbones resnet18 --batch-size "${BATCH:-512}" --steps 30 --workers 12 --out "$OUT_DIR/throughput.json"
-step 100 python3 scripts/gpu_check.py --compile --methods simclr --epochs 2 --batch-size "${BATCH:-512}" --no-linear --commit "$COMMIT" --out "$OUT_DIR/gpu_check_compile.json"
+step 75 python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py 2>&1 | tee "$OUT_DIR/gpu_tests.log"
+step 180 python3 scripts/gpu_check.py --epochs "${EPOCHS:-3}" --batch-size "${BATCH:-512}" --commit "$COMMIT" --out "$OUT_DIR/gpu_check.json"
+step 80 python3 scripts/bench_throughput.py --device cuda --backbones resnet18 --batch-size "${BATCH:-512}" --steps 30 --workers 12 --out "$OUT_DIR/throughput.json"
+step 90 python3 scripts/gpu_check.py --compile --methods simclr --epochs 2 --batch-size "${BATCH:-512}" --no-linear --commit "$COMMIT" --out "$OUT_DIR/gpu_check_compile.json"
