@@ -14,7 +14,7 @@ OUT_DIR=${1:-leaderboards/gpu}
 mkdir -p "$OUT_DIR"
 export SSL_BENCH_DATA=${SSL_BENCH_DATA:-$PWD/.data} PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 [ -e "$SSL_BENCH_DATA/train-images-idx3-ubyte.gz" ] || { echo "no Fashion-MNIST in $SSL_BENCH_DATA: copy /usr/share/datasets/fashion-mnist/*.gz there"; exit 2; }
-COMMIT=$(git rev-parse HEAD 2>/dev/null || cat COMMIT 2>/dev/null || echo unknown)
+COMMIT=$(cat COMMIT 2>/dev/null || git rev-parse HEAD 2>/dev/null || echo unknown)
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv || true
 python3 -c "import torch, torchvision, timm, sklearn; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'torchvision', torchvision.__version__, 'timm', timm.__version__)"
 step() { local limit=$1; shift; echo "== $* (limit ${limit}s)"; local t0=$SECONDS; timeout "$limit" "$@"; echo "== exit $? after $((SECONDS - t0)) s"; }

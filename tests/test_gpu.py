@@ -28,32 +28,55 @@ DEVICE = os.environ.get("SSL_BENCH_GPU_TEST_DEVICE", "cuda")
 pytestmark = pytest.mark.skipif(DEVICE == "cuda" and not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
-@pytest.mark.parametrize("method", ["simclr", "vicreg", "barlowtwins"])
-def test_a_bf16_channels_last_step_matches_the_float32_cpu_step(method: str) -> None:
-    """Same weights, same views: the loss within 2% and every gradient pointing the same way (cosine > 0.98).
-
-    A gradient that is zero in exact arithmetic (the last projector bias, which the loss centres away) is only
-    rounding noise on both sides: it must stay tiny instead."""
-    backbone, feature_dim = build_backbone("resnet18", 1, 28)
-    cpu_model = build_method(method, backbone, feature_dim)
-    device_model = build_method(method, *build_backbone("resnet18", 1, 28))
-    device_model.load_state_dict(cpu_model.state_dict())
-    device_model = device_model.to(DEVICE, memory_format=torch.channels_last)
+def _step_gradients(method: str, device: str, bf16: bool) -> tuple[float, dict[str, torch.Tensor]]:
+    """Loss and parameter gradients (float64, CPU) of one step of a seeded ResNet-18 on seeded views."""
+    torch.manual_seed(0)
+    model = build_method(method, *build_backbone("resnet18", 1, 28))
+    layout = torch.channels_last if bf16 else torch.contiguous_format
+    model = model.to(device, memory_format=layout)
     views = [torch.randn(64, 1, 28, 28, generator=torch.Generator().manual_seed(i)) for i in range(2)]
-    cpu_loss = cpu_model(*views)
-    cpu_loss.backward()
-    with torch.autocast(DEVICE, dtype=torch.bfloat16, enabled=DEVICE == "cuda"):
-        device_loss = device_model(*(v.to(DEVICE).contiguous(memory_format=torch.channels_last) for v in views))
-    device_loss.backward()
-    assert device_loss.dtype == torch.float32, "losses are computed in float32 under autocast"
-    assert device_loss.item() == pytest.approx(cpu_loss.item(), rel=2e-2)
-    largest = max(p.grad.norm() for p in cpu_model.parameters())
-    for (name, cpu_param), device_param in zip(cpu_model.named_parameters(), device_model.parameters()):
-        if cpu_param.grad.norm() < 1e-5 * largest:
-            assert device_param.grad.float().norm() < 1e-2 * largest, f"gradient of {name} should vanish"
-            continue
-        cosine = F.cosine_similarity(cpu_param.grad.flatten(), device_param.grad.float().cpu().flatten(), dim=0)
-        assert cosine > 0.98, f"gradient of {name} differs (cosine {cosine:.4f})"
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
+        loss = model(*(v.to(device).contiguous(memory_format=layout) for v in views))
+    loss.backward()
+    assert loss.dtype == torch.float32, "losses are computed in float32 under autocast"
+    return loss.item(), {name: p.grad.double().cpu() for name, p in model.named_parameters()}
+
+
+def _cosines(reference: dict[str, torch.Tensor], other: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Per-parameter gradient cosine similarity, skipping gradients that are zero in exact arithmetic (the last
+    projector bias, which the loss centres away: rounding noise on both sides)."""
+    largest = max(g.norm() for g in reference.values())
+    return {name: F.cosine_similarity(g.flatten(), other[name].flatten(), dim=0).item()
+            for name, g in reference.items() if g.norm() > 1e-5 * largest}
+
+
+@pytest.mark.parametrize("method", ["simclr", "vicreg", "barlowtwins"])
+def test_a_float32_step_on_the_device_matches_the_cpu_step(method: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """TF32 off: the device's step is the CPU's step up to float32 rounding (every gradient cosine > 0.999)."""
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+    cpu_loss, cpu_grads = _step_gradients(method, "cpu", bf16=False)
+    loss, grads = _step_gradients(method, DEVICE, bf16=False)
+    assert loss == pytest.approx(cpu_loss, rel=1e-5)
+    worst = min(_cosines(cpu_grads, grads).items(), key=lambda item: item[1])
+    assert worst[1] > 0.999, f"gradient of {worst[0]} differs (cosine {worst[1]:.5f})"
+
+
+@pytest.mark.parametrize("method", ["simclr", "vicreg", "barlowtwins"])
+def test_a_bf16_channels_last_step_stays_close_to_the_float32_cpu_step(method: str) -> None:
+    """bf16 autocast + channels_last (what training uses on CUDA): the loss within 1%, the whole gradient's cosine
+    to the float32 one above 0.85 and no single parameter's below 0.75. bf16 rounding alone is far from exact:
+    measured on an H100, whole ~0.93 and the worst parameter (an early BatchNorm bias) ~0.89, while float32 with
+    TF32 gives 0.99 and without it 1.0 (the test above); a wrong layout or normalisation gives ~0."""
+    cpu_loss, cpu_grads = _step_gradients(method, "cpu", bf16=False)
+    loss, grads = _step_gradients(method, DEVICE, bf16=DEVICE == "cuda")
+    assert loss == pytest.approx(cpu_loss, rel=1e-2)
+    flat = [torch.cat([g.flatten() for g in gradients.values()]) for gradients in (cpu_grads, grads)]
+    whole = F.cosine_similarity(*flat, dim=0).item()
+    worst = min(_cosines(cpu_grads, grads).items(), key=lambda item: item[1])
+    print(f"{method}: whole-gradient cosine {whole:.4f}, worst {worst[0]} {worst[1]:.4f}")
+    assert whole > 0.85, f"the whole gradient differs (cosine {whole:.4f})"
+    assert worst[1] > 0.75, f"gradient of {worst[0]} differs (cosine {worst[1]:.4f})"
 
 
 def test_lars_on_the_device_matches_the_per_parameter_cpu_loop() -> None:
