@@ -113,7 +113,7 @@ def test_the_linear_probe_on_the_device_matches_the_cpu_probe() -> None:
     device = linear_probe(train_x.float().to(DEVICE), train_y.to(DEVICE), test_x.float().to(DEVICE),
                           test_y.to(DEVICE), 5)
     assert device["protocol"]["device"] == torch.device(DEVICE).type
-    assert device["protocol"]["chosen"] == cpu["protocol"]["chosen"]
+    assert device["fit"]["weight_decay"] == cpu["fit"]["weight_decay"]
     assert device["top1"] == pytest.approx(cpu["top1"], abs=0.01)
 
 

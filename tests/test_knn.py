@@ -154,7 +154,8 @@ def test_evaluate_features_reports_plain_fractions_with_their_protocol() -> None
         torch.tensor(test_labels),
         num_classes=3,
     )
-    assert set(result) == {"knn_top1", "knn_top1_k20", "linear_top1", "n_train", "n_test", "feature_dim", "protocol"}
+    assert set(result) == {"knn_top1", "knn_top1_k20", "linear_top1", "linear_fit", "n_train", "n_test",
+                           "feature_dim", "protocol"}
     assert json.loads(json.dumps(result)) == result  # plain Python types only
     assert result["knn_top1"] != result["knn_top1_k20"], "k = 200 and k = 20 must be told apart on this data"
     for k, key in ((200, "knn_top1"), (20, "knn_top1_k20")):
@@ -165,13 +166,14 @@ def test_evaluate_features_reports_plain_fractions_with_their_protocol() -> None
     knn_protocol = result["protocol"]["knn"]
     assert (knn_protocol["k"], knn_protocol["also_k"], knn_protocol["temperature"]) == (200, 20, 0.1)
     assert knn_protocol["library"].startswith("faiss-cpu ")
-    assert result["protocol"]["linear"]["chosen"] in result["protocol"]["linear"]["grid"]
+    assert result["linear_fit"]["weight_decay"] in result["protocol"]["linear"]["grid"]
 
 
 def test_evaluate_features_skips_what_is_not_asked_for() -> None:
     train, train_labels, test, test_labels = (torch.tensor(a) for a in clustered(60, 20, 2, 4, 1.0, seed=6))
     result = evaluate_features(train, train_labels, test, test_labels, 2, knn=False, linear=False)
     assert result["knn_top1"] is None and result["knn_top1_k20"] is None and result["linear_top1"] is None
+    assert result["linear_fit"] is None
     assert result["protocol"] == {"knn": None, "linear": None}
 
 

@@ -83,9 +83,10 @@ def test_probe_is_within_two_points_of_sklearn_on_digits(digits) -> None:
         torch.tensor(train), torch.tensor(train_labels), torch.tensor(test), torch.tensor(test_labels), 10
     )
     assert abs(result["top1"] - reference_top1) <= 0.02
-    protocol = result["protocol"]
-    assert protocol["chosen"] in protocol["grid"]
-    assert protocol["val_top1"] == max(protocol["val_top1_per_value"])
+    fit = result["fit"]
+    assert fit["weight_decay"] in result["protocol"]["grid"]
+    assert fit["val_top1"] == max(fit["val_top1_per_value"])
+    assert not {"chosen", "val_top1", "iterations"} & set(result["protocol"]), "results do not belong in protocol"
 
 
 def test_selection_never_sees_the_test_split(monkeypatch) -> None:
@@ -117,10 +118,10 @@ def test_selection_never_sees_the_test_split(monkeypatch) -> None:
 def test_selection_does_not_depend_on_test_labels_or_features() -> None:
     features, labels = sparse_signal(500, 100, informative=2, separation=1.5, seed=3)
     train, train_labels, test, test_labels = features[:300], labels[:300], features[300:], labels[300:]
-    original = linear_probe(train, train_labels, test, test_labels, 3)["protocol"]
-    tampered = linear_probe(train, train_labels, -test, test_labels.flip(0), 3)["protocol"]
+    original = linear_probe(train, train_labels, test, test_labels, 3)["fit"]
+    tampered = linear_probe(train, train_labels, -test, test_labels.flip(0), 3)["fit"]
     assert len(set(original["val_top1_per_value"])) > 1, "the grid values must be distinguishable on this data"
-    for key in ("chosen", "val_top1", "val_top1_per_value"):
+    for key in ("weight_decay", "val_top1", "val_top1_per_value"):
         assert tampered[key] == original[key]
 
 

@@ -41,13 +41,14 @@ def evaluate_features(
 
     ``train_features: (N_train, F)``, ``test_features: (N_test, F)``, labels ``(N,)`` in ``[0, num_classes)``.
     Returns plain Python types only (JSON-serialisable); accuracies are fractions in [0, 1], ``None`` for an
-    evaluation that was not asked for (and ``None`` for its protocol). When the train split has fewer than k
-    rows, k is clamped to its size and the protocol records the k actually used.
+    evaluation that was not asked for (and ``None`` for its protocol). ``linear_fit``: what the probe's fit
+    found on the train split (chosen weight decay, held-out top-1, iterations). When the train split has fewer
+    than k rows, k is clamped to its size and the protocol records the k actually used.
     """
     check_splits(train_features, train_labels, test_features, test_labels, num_classes)
     n_train = train_features.shape[0]
     k, also_k = min(KNN_K, n_train), min(KNN_ALSO_K, n_train)
-    knn_top1 = knn_top1_also = linear_top1 = None
+    knn_top1 = knn_top1_also = linear_top1 = linear_fit = None
     knn_protocol = linear_protocol = None
     if knn:
         accuracies = knn_accuracies(
@@ -66,11 +67,12 @@ def evaluate_features(
         }
     if linear:
         probe = linear_probe(train_features, train_labels, test_features, test_labels, num_classes, seed=seed)
-        linear_top1, linear_protocol = probe["top1"], probe["protocol"]
+        linear_top1, linear_fit, linear_protocol = probe["top1"], probe["fit"], probe["protocol"]
     return {
         "knn_top1": knn_top1,
         "knn_top1_k20": knn_top1_also,
         "linear_top1": linear_top1,
+        "linear_fit": linear_fit,
         "n_train": int(n_train),
         "n_test": int(test_features.shape[0]),
         "feature_dim": int(train_features.shape[1]),

@@ -144,7 +144,10 @@ def linear_probe(
     max_iter: int = 100,
     grid: Sequence[float] = WEIGHT_DECAY_GRID,
 ) -> dict[str, object]:
-    """Test top-1 of the linear probe and its protocol: ``{"top1": float, "protocol": {...}}``.
+    """Test top-1 of the linear probe, what the fit found and the protocol: ``{"top1", "fit", "protocol"}``.
+
+    ``fit`` holds results of the train split (the chosen weight decay, held-out top-1 per grid value, L-BFGS
+    iterations of the final fit); ``protocol`` only what was decided before seeing any data.
 
     ``train_features: (N_train, F)``, ``test_features: (N_test, F)``, labels ``(N,)`` in ``[0, num_classes)``.
     The weight decay is selected on the train split alone (:func:`select_weight_decay`), the probe refitted on the
@@ -162,6 +165,12 @@ def linear_probe(
     top1 = probe.accuracy(test_features.to(device), test_labels.to(device))
     return {
         "top1": top1,
+        "fit": {
+            "weight_decay": float(chosen),
+            "val_top1": max(held_out_top1),
+            "val_top1_per_value": held_out_top1,
+            "iterations": probe.iterations,
+        },
         "protocol": {
             "probe": "multinomial logistic regression, mean cross-entropy + weight_decay/2 * ||W||^2 (bias free)",
             "optimizer": "full-batch L-BFGS (torch.optim.LBFGS, strong Wolfe line search, history 20)",
@@ -169,11 +178,7 @@ def linear_probe(
             "grid": [float(value) for value in grid],
             "selection": f"top-1 on a seeded stratified {VALIDATION_FRACTION:.0%} of the train split held out "
             "from fitting; then refitted on the whole train split; test split scored once",
-            "val_top1_per_value": held_out_top1,
-            "chosen": float(chosen),
-            "val_top1": max(held_out_top1),
             "max_iter": max_iter,
-            "iterations": probe.iterations,
             "seed": seed,
             "device": device.type,
         },
