@@ -273,3 +273,18 @@ def test_augment_config_uses_the_dataset_statistics():
     mean, std = normalization_stats(ds)
     assert config.mean == mean and config.std == std and config.flip_p == 0.0 and config.solarize_p == (0.0, 0.2)
     assert augment_config("vicreg", ds, {"mean": (0.1,), "std": (0.2,)}).mean == (0.1,)
+
+
+def test_two_views_build_no_tensor_from_python_numbers_after_the_first_call(monkeypatch) -> None:
+    """On a GPU each tensor built from Python numbers is a host-to-device copy that synchronises the device and
+    stalls the training loop; the constants must be made once, not per batch (RGB: hue offsets too)."""
+    made = []
+    real_tensor = torch.tensor
+    monkeypatch.setattr(torch, "tensor", lambda *args, **kwargs: made.append(args) or real_tensor(*args, **kwargs))
+    images = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8)
+    config = AugmentConfig(mean=(0.4, 0.5, 0.6), std=(0.2, 0.25, 0.3), jitter_p=1.0, hue=0.1)
+    augment = BatchAugment(config, channels=3, size=32)
+    augment.two_views(images, torch.Generator().manual_seed(0))
+    made.clear()
+    augment.two_views(images, torch.Generator().manual_seed(1))
+    assert made == []

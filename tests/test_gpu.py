@@ -17,6 +17,7 @@ from test_optim import _per_parameter_lars_step
 
 from ssl_bench.backbones import build_backbone
 from ssl_bench.config import make_config
+from ssl_bench.data.augment import BatchAugment, default_augment
 from ssl_bench.eval.knn import nearest_neighbours
 from ssl_bench.eval.linear import linear_probe
 from ssl_bench.evaluate import evaluate_run
@@ -127,3 +128,32 @@ def test_a_short_run_trains_and_evaluates_on_the_device(tmp_path) -> None:
     result = evaluate_run(run_dir, device=DEVICE)
     assert result["protocol"]["linear"]["device"] == torch.device(DEVICE).type
     assert 0.0 <= result["knn_top1"] <= 1.0 and 0.0 <= result["linear_top1"] <= 1.0
+
+
+@pytest.mark.parametrize("method", ["simclr", "vicreg", "barlowtwins"])
+def test_a_training_step_never_waits_for_the_gpu(method: str) -> None:
+    """Augmentation, forward, backward and the LARS step queue work without one host-device synchronisation
+    (torch.cuda's sync debug mode turns any into an error), so the CPU runs ahead of the GPU."""
+    augment = BatchAugment(default_augment(method, 1, 28, {"mean": (0.29,), "std": (0.35,)}), 1, 28)
+    model = build_method(method, *build_backbone("resnet18", 1, 28)).to(DEVICE, memory_format=torch.channels_last)
+    optimizer = LARS(parameter_groups(model, 1e-4), lr=0.1, weight_decay=1e-4)
+    images = torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8).to(DEVICE)
+    generator = torch.Generator(device=DEVICE).manual_seed(0)
+
+    def step() -> None:
+        views = [v.contiguous(memory_format=torch.channels_last) for v in augment.two_views(images, generator)]
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=DEVICE == "cuda"):
+            loss = model(*views)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    step()  # warm-up: cuDNN autotuning and the constants made once may synchronise
+    if DEVICE == "cuda":
+        torch.cuda.set_sync_debug_mode("error")
+    try:
+        step()
+        step()
+    finally:
+        if DEVICE == "cuda":
+            torch.cuda.set_sync_debug_mode("default")

@@ -22,6 +22,7 @@ views on every run.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -330,15 +331,23 @@ def _hsv_to_rgb(hue: Tensor, saturation: Tensor, value: Tensor) -> Tensor:
 
     Channel n of (R, G, B) is v (1 - s clip(min(k, 4 - k), 0, 1)) with k = (o_n + 6 h) mod 6, o = (5, 3, 1).
     """
-    offsets = torch.tensor([5.0, 3.0, 1.0], device=hue.device, dtype=hue.dtype).view(1, 3, 1, 1)
+    offsets = channel_constant((5.0, 3.0, 1.0), hue.device, hue.dtype)
     k = torch.remainder(offsets + 6.0 * hue.unsqueeze(1), 6.0)
     ramp = torch.minimum(k, 4.0 - k).clamp(0.0, 1.0)
     return value.unsqueeze(1) * (1.0 - saturation.unsqueeze(1) * ramp)
 
 
 def _standardize(x: Tensor, mean: Sequence[float], std: Sequence[float]) -> Tensor:
-    shape = (1, len(mean), 1, 1)
-    return (x - torch.tensor(mean, device=x.device).view(shape)) / torch.tensor(std, device=x.device).view(shape)
+    return (x - channel_constant(tuple(mean), x.device, x.dtype)) / channel_constant(tuple(std), x.device, x.dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def channel_constant(values: tuple[float, ...], device: torch.device, dtype: torch.dtype) -> Tensor:
+    """``values`` as a ``(1, C, 1, 1)`` tensor on ``device``, made once: building it from Python numbers on each
+    call would be a host-to-device copy, which synchronises the GPU and stalls the training loop every step.
+    Made outside inference mode, so autograd may use it whichever mode first asked for it."""
+    with torch.inference_mode(False):
+        return torch.tensor(values, device=device, dtype=dtype).view(1, len(values), 1, 1)
 
 
 def _per_image(values: Tensor) -> Tensor:
