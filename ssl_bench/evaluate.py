@@ -51,8 +51,8 @@ def evaluate_encoder(
         on_cuda = torch_device.type == "cuda"
         images = data.images if isinstance(data, ImageDataset) else data.in_order(FEATURE_BATCH, on_cuda)
         compute = lambda: extract_features(encoder, images, FEATURE_BATCH, device=torch_device)  # noqa: E731
-        cpu_copy = cached_features(cache_dir / f"{split}.pt", compute) if cache_dir else compute()
-        return cpu_copy.to(torch_device)  # kNN and the linear probe then run on the training device
+        found = cached_features(cache_dir / f"{split}.pt", compute) if cache_dir else compute()
+        return found.to(torch_device)  # a cache is read to the CPU; kNN and the linear probe run on the device
 
     result = evaluate_features(
         features("train", train), train.labels.to(torch_device), features("test", test), test.labels.to(torch_device),

@@ -25,7 +25,7 @@ def extract_features(
     batch_size: int = 512,
     device: str | torch.device = "cpu",
 ) -> Tensor:
-    """Features of ``images`` as a float32 ``(N, F)`` tensor on the CPU, one row per image, in order.
+    """Features of ``images`` as a float32 ``(N, F)`` tensor on ``device``, one row per image, in order.
 
     ``images``: a tensor ``(N, ...)``, cut into batches ``images[i : i + batch_size]``, or an iterable of ``(B, ...)``
     batches taken as they come (a streamed split's :meth:`~ssl_bench.data.streaming.StreamedSplit.in_order`, so
@@ -63,7 +63,7 @@ def _encode_batch(encoder: Callable[[Tensor], Tensor], batch: Tensor, device: st
     output = encoder(batch.to(device, non_blocking=True))
     if output.shape[0] != batch.shape[0]:
         raise ValueError(f"encoder returned {output.shape[0]} rows for a batch of {batch.shape[0]} images")
-    return output.reshape(batch.shape[0], -1).float().cpu()
+    return output.reshape(batch.shape[0], -1).float()  # stays on the device: no copy back per batch
 
 
 def cached_features(path: Path | str, compute: Callable[[], Tensor], key: str = "") -> Tensor:

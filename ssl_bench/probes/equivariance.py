@@ -129,7 +129,7 @@ def probe(
     fit, test = np.arange(n_fit), np.arange(n_fit, subset.shape[0])
 
     def features(batch: Tensor) -> np.ndarray:
-        return extract_features(encoder, batch, batch_size=batch_size, device=batch.device).double().numpy()
+        return extract_features(encoder, batch, batch_size=batch_size, device=batch.device).cpu().double().numpy()
 
     f_x = features(subset)
     rows: list[ProbeRow] = []
