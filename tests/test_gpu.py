@@ -52,12 +52,15 @@ def _cosines(reference: dict[str, torch.Tensor], other: dict[str, torch.Tensor])
 
 
 @pytest.mark.parametrize("method", ["simclr", "vicreg", "barlowtwins"])
-def test_a_float32_step_on_the_device_matches_the_cpu_step(method: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_float32_step_on_the_device_matches_the_cpu_step(method: str) -> None:
     """TF32 off: the device's step is the CPU's step up to float32 rounding (every gradient cosine > 0.999)."""
-    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
-    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
     cpu_loss, cpu_grads = _step_gradients(method, "cpu", bf16=False)
-    loss, grads = _step_gradients(method, DEVICE, bf16=False)
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        loss, grads = _step_gradients(method, DEVICE, bf16=False)
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
     assert loss == pytest.approx(cpu_loss, rel=1e-5)
     worst = min(_cosines(cpu_grads, grads).items(), key=lambda item: item[1])
     assert worst[1] > 0.999, f"gradient of {worst[0]} differs (cosine {worst[1]:.5f})"
