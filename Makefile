@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SUITE ?= suites/quick.yaml
 
-.PHONY: bench test data install clean-venv
+.PHONY: bench test lint data install clean-venv
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ bench: data
 
 test: install
 	$(PY) -m pytest -q
+
+lint: install
+	$(PY) -m ruff check ssl_bench tests scripts
 
 clean-venv:
 	rm -rf $(VENV)

@@ -32,9 +32,12 @@ from PIL import Image
 from ssl_bench.config import make_config
 from ssl_bench.data.augment import augment_config
 from ssl_bench.data.datasets import balanced_subset, load_dataset
+from ssl_bench.device import resolve_device
+from ssl_bench.methods import METHODS
 from ssl_bench.optim import build_optimizer
 from ssl_bench.store import hardware_info
-from ssl_bench.train import build_model, optimizer_settings, resolve_device, train
+from ssl_bench.train import optimizer_settings, train
+from ssl_bench.trained_run import build_model
 
 
 def reference_transform(config, size: int, view: int):
@@ -104,8 +107,8 @@ def bench_cell(method: str, backbone: str, batch: int, steps: int, workers: int,
                           "subset": len(data), "epochs": 3, "warmup_epochs": 0, "device": device_name})
     device = resolve_device(device_name)
     on_cuda = device.type == "cuda"
-    augment = augment_config(method, data, {})
-    model = build_model(config, data).to(device, memory_format=torch.channels_last if on_cuda else None)
+    augment = augment_config(METHODS.get(method).augment, data, {})
+    model = build_model(config, data.channels, data.image_size).to(device, memory_format=torch.channels_last if on_cuda else None)
     name, lr, weight_decay = optimizer_settings(config)
     optimizer = build_optimizer(name, model, lr, weight_decay)
     loss_fn, loss_name = reference_loss(method, model)

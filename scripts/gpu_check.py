@@ -22,9 +22,10 @@ from pathlib import Path
 import torch
 
 from ssl_bench.config import make_config
+from ssl_bench.device import resolve_device
 from ssl_bench.evaluate import evaluate_run
 from ssl_bench.store import hardware_info
-from ssl_bench.train import resolve_device, train
+from ssl_bench.train import train
 
 
 def check_method(method: str, args: argparse.Namespace, root: Path) -> dict:
@@ -40,7 +41,7 @@ def check_method(method: str, args: argparse.Namespace, root: Path) -> dict:
     history = json.loads((run_dir / "metrics.json").read_text())
     peak = torch.cuda.max_memory_allocated() / 2**30 if on_cuda else None
     started = time.perf_counter()
-    result = evaluate_run(run_dir, knn=True, linear=not args.no_linear, device=args.device)
+    result = evaluate_run(run_dir, ("knn",) if args.no_linear else ("knn", "linear"), device=args.device)
     return {"method": method, "backbone": args.backbone, "epochs": args.epochs, "batch_size": args.batch_size,
             "compile": args.compile, "train_images": args.subset or 60000,
             "images_per_s_per_epoch": [h["images_per_s"] for h in history],

@@ -201,7 +201,7 @@ def aligned(train: ImageDataset, test: ImageDataset, seed: int) -> list[dict[str
         w = train_linear_map(x, graph, loss, dim, overrides, STEPS, BATCH, LR, seed)
         params = {**LOSS_DEFAULTS[loss], **overrides}
         found = float(full_batch_loss(loss, x_t @ torch.tensor(w), graph_t, params))
-        _, in_lda = minimise(lambda r: full_batch_loss(loss, x_t @ torch.tensor(lda) @ r, graph_t, params),
+        _, in_lda = minimise(lambda r, loss=loss, params=params: full_batch_loss(loss, x_t @ torch.tensor(lda) @ r, graph_t, params),
                              torch.eye(dim, dtype=torch.float64) / np.sqrt(np.var(lda_train, axis=0).mean()), adam_steps=300, max_iter=100)
         rows.append({"method": f"{name}, GD, label graph", **angles(x @ w, lda_train), "rank": numerical_rank(x @ w),
                      "full_batch_loss_found": found, "full_batch_loss_min_in_lda_subspace": in_lda,

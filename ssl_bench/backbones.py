@@ -25,10 +25,6 @@ def build_backbone(name: str, in_channels: int, image_size: int) -> tuple[nn.Mod
     return BACKBONES.get(name)(in_channels, image_size)
 
 
-def backbone_names() -> list[str]:
-    return BACKBONES.names() + ["timm:NAME"]
-
-
 def _small_image_resnet(factory: Callable[[], nn.Module], in_channels: int) -> tuple[nn.Module, int]:
     model = factory()
     model.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
@@ -97,8 +93,3 @@ def mlp(in_channels: int, image_size: int) -> tuple[nn.Module, int]:
         nn.ReLU(inplace=True),
     )
     return model, width
-
-
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-

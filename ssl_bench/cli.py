@@ -10,13 +10,21 @@ import argparse
 import importlib
 import pkgutil
 import sys
+import typing
 
 from ssl_bench import __version__, commands
 from ssl_bench.errors import UserError
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """An argument mistake is one ``error:`` line naming the command and pointing at its --help; exit code 2."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="ssl-bench",
         description="Train, evaluate and compare self-supervised methods and their spectral closed forms.",
         epilog="example: ssl-bench train --method simclr --dataset fashion-mnist --subset 5000 --epochs 10",
@@ -41,7 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, --version, or an argument error already printed
+        return int(stop.code or 0)
     if not hasattr(args, "run"):
         parser.print_help()
         return 2

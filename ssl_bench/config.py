@@ -9,7 +9,7 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -25,6 +25,31 @@ def default_workers() -> int:
     return min(8, os.cpu_count() or 1)
 
 
+def setting(default: Any = dataclasses.MISSING, *, help: str, flag: str | None = None,
+            choices: Callable[[], list[str]] | tuple[str, ...] | None = None, metavar: str | None = None,
+            default_factory: Callable[[], Any] | None = None) -> Any:
+    """A config field with its command-line help: ``ssl-bench train``'s flags are generated from these.
+
+    ``flag`` overrides the flag name (default ``--field-name``); ``choices`` may be a callable so registries are
+    read when the parser is built."""
+    metadata = {"help": help, "flag": flag, "choices": choices, "metavar": metavar}
+    if default_factory is not None:
+        return field(default_factory=default_factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def _method_names() -> list[str]:
+    from ssl_bench.methods import METHODS
+
+    return METHODS.names()
+
+
+def _optimizer_names() -> list[str]:
+    from ssl_bench.optim import OPTIMIZERS
+
+    return list(OPTIMIZERS)
+
+
 @dataclass
 class TrainConfig:
     """Everything that determines a training run (and so its result), plus where it is written.
@@ -35,28 +60,39 @@ class TrainConfig:
     (:mod:`ssl_bench.data.streaming`); both paths feed the same batches, so neither is part of :meth:`identity`.
     """
 
-    method: str
-    dataset: str = "fashion-mnist"
-    backbone: str = "convnet"
-    epochs: int = 10
-    batch_size: int = 256
-    subset: int | None = None
-    seed: int = 0
-    device: str = "auto"
-    out: str | None = None
-    optimizer: str | None = None
-    lr: float | None = None
-    weight_decay: float | None = None
-    warmup_epochs: float = 1.0
-    method_params: dict[str, Any] = field(default_factory=dict)
-    augment: dict[str, Any] = field(default_factory=dict)
-    amp: bool = True
-    channels_last: bool = True
-    compile: bool = False
-    sync_batchnorm: bool = False
-    download: bool = False
-    data_loading: str = "auto"
-    workers: int = field(default_factory=default_workers)
+    method: str = setting(help="the SSL method; each has its module in ssl_bench/methods/ with its published "
+                               "defaults and their source", choices=_method_names)
+    dataset: str = setting("fashion-mnist", help="dataset name (ssl-bench datasets lists them)")
+    backbone: str = setting("convnet", help="convnet | mlp | resnet18 | resnet50 | timm:NAME")
+    epochs: int = setting(10, help="training epochs")
+    batch_size: int = setting(256, help="global batch size (split between processes under torchrun)")
+    subset: int | None = setting(None, help="train on a seeded, class-balanced subset of N images")
+    seed: int = setting(0, help="seed of the subset, the initialisation, the batch order and the augmentations")
+    device: str = setting("auto", help="auto: cuda when a GPU is visible, else cpu", choices=DEVICES)
+    out: str | None = setting(None, help="run directory (default runs/METHOD-DATASET-BACKBONE[-nSUBSET]-sSEED)")
+    optimizer: str | None = setting(None, help="default: the method's published choice", choices=_optimizer_names)
+    lr: float | None = setting(None, help="base learning rate for batch 256, scaled with the batch size "
+                                          "(default: the method's published value)")
+    weight_decay: float | None = setting(None, help="default: the method's published value")
+    warmup_epochs: float = setting(1.0, help="linear warm-up before the cosine decay")
+    method_params: dict[str, Any] = setting(
+        help="loss parameter or head width, e.g. --param invariance_weight=5 or --param projector_dims=[512,128]",
+        flag="--param", metavar="KEY=VALUE", default_factory=dict)
+    augment: dict[str, Any] = setting(help="augmentation override, e.g. --augment crop_scale=[0.2,1.0]",
+                                      metavar="KEY=VALUE", default_factory=dict)
+    amp: bool = setting(True, help="bf16 autocast on CUDA")
+    channels_last: bool = setting(True, help="channels_last memory format on CUDA")
+    compile: bool = setting(False, help="torch.compile the model")
+    sync_batchnorm: bool = setting(False, help="under torchrun: BatchNorm statistics over all processes "
+                                               "(SyncBatchNorm, GPUs only)")
+    download: bool = setting(False, help="download the dataset if missing")
+    data_loading: str = setting(
+        "auto", choices=DATA_LOADING,
+        help="memory: decode the split once onto the device; stream: decode imagefolder:PATH batches from disk with "
+             "DataLoader workers; auto: stream when the decoded split would exceed $SSL_BENCH_MEMORY_BUDGET bytes "
+             "(8 GiB). Same results either way")
+    workers: int = setting(help="DataLoader workers when streaming (default: min(8, CPU cores))",
+                           default_factory=default_workers)
 
     def run_dir(self) -> Path:
         if self.out:
@@ -83,7 +119,7 @@ def make_config(values: dict[str, Any]) -> TrainConfig:
     if unknown:
         raise UserError(f"unknown config key(s) {unknown}; valid keys: {', '.join(config_keys())}")
     if "method" not in values or values["method"] is None:
-        raise UserError("no method given; pass --method simclr|vicreg|barlowtwins (or 'method:' in --config)")
+        raise UserError(f"no method given; pass --method {'|'.join(_method_names())} (or 'method:' in --config)")
     config = TrainConfig(**values)
     validate(config)
     return config

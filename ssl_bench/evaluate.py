@@ -8,6 +8,7 @@ run and cached in ``RUN_DIR/features/``.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,10 +20,12 @@ from ssl_bench.backbones import build_backbone
 from ssl_bench.checkpoint import atomic_write_json
 from ssl_bench.data.datasets import ImageDataset, load_dataset, normalization_stats, train_split
 from ssl_bench.data.streaming import StreamedSplit, load_split
+from ssl_bench.device import resolve_device
 from ssl_bench.errors import UserError
-from ssl_bench.eval import evaluate_features
+from ssl_bench.eval import DEFAULT_EVALUATIONS, FeatureSplits, evaluate_features
 from ssl_bench.eval.features import cached_features, extract_features
-from ssl_bench.train import NormalisedEncoder, load_encoder, resolve_device, training_data
+from ssl_bench.train import training_data
+from ssl_bench.trained_run import NormalisedEncoder, load_encoder
 
 BASELINES = ("raw-pixels", "random-init")
 FEATURE_BATCH = 512
@@ -34,13 +37,13 @@ def evaluate_encoder(
     encoder: Encoder,
     train: ImageDataset | StreamedSplit,
     test: ImageDataset | StreamedSplit,
-    knn: bool = True,
-    linear: bool = True,
+    evaluations: Sequence[str] = DEFAULT_EVALUATIONS,
     seed: int = 0,
     device: str = "auto",
     cache_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """kNN / linear-probe metrics of ``encoder`` with ``train`` as database and ``test`` as queries.
+    """The feature ``evaluations`` of ``encoder`` (default kNN and the linear probe): ``train`` is the kNN database
+    and the probe's training data, ``test`` is scored.
 
     A streamed split is encoded batch by batch as its DataLoader decodes it, in order, never all at once."""
     torch_device = resolve_device(device)
@@ -54,16 +57,15 @@ def evaluate_encoder(
         found = cached_features(cache_dir / f"{split}.pt", compute) if cache_dir else compute()
         return found.to(torch_device)  # a cache is read to the CPU; kNN and the linear probe run on the device
 
-    result = evaluate_features(
-        features("train", train), train.labels.to(torch_device), features("test", test), test.labels.to(torch_device),
-        num_classes=train.num_classes, knn=knn, linear=linear, seed=seed,
-    )
+    splits = FeatureSplits(features("train", train), train.labels.to(torch_device), features("test", test),
+                           test.labels.to(torch_device), train.num_classes)
+    result = evaluate_features(splits, evaluations, seed)
     result["protocol"].update({"dataset": train.name, "database": f"train split ({len(train)} images)",
                                "queries": f"test split ({len(test)} images)", "package_version": __version__})
     return result
 
 
-def evaluate_run(run_dir: str | Path, knn: bool = True, linear: bool = True, features: str = "backbone",
+def evaluate_run(run_dir: str | Path, evaluations: Sequence[str] = DEFAULT_EVALUATIONS, features: str = "backbone",
                  device: str = "auto") -> dict[str, Any]:
     """Evaluate the last checkpoint of a run; writes ``RUN_DIR/eval-<features>.json`` and returns the same dict."""
     run_dir = Path(run_dir)
@@ -72,7 +74,7 @@ def evaluate_run(run_dir: str | Path, knn: bool = True, linear: bool = True, fea
     test = load_split(config.dataset, "test", config.data_loading, download=config.download, workers=config.workers)
     result = evaluate_encoder(
         encoder, training_data(config), test,
-        knn=knn, linear=linear, seed=config.seed, device=device,
+        evaluations, seed=config.seed, device=device,
         cache_dir=run_dir / "features" / f"{features}-epoch{epochs_done}",
     )
     result["protocol"].update({"method": config.method, "backbone": config.backbone, "features": features,
@@ -83,7 +85,7 @@ def evaluate_run(run_dir: str | Path, knn: bool = True, linear: bool = True, fea
 
 
 def evaluate_baseline(name: str, dataset: str, backbone: str = "convnet", subset: int | None = None,
-                      seed: int = 0, knn: bool = True, linear: bool = True, device: str = "auto",
+                      seed: int = 0, evaluations: Sequence[str] = DEFAULT_EVALUATIONS, device: str = "auto",
                       download: bool = False) -> dict[str, Any]:
     """Raw pixels, or a randomly initialised backbone (seeded, BatchNorm at its initial statistics)."""
     if name not in BASELINES:
@@ -97,7 +99,7 @@ def evaluate_baseline(name: str, dataset: str, backbone: str = "convnet", subset
         torch.manual_seed(seed)
         network, _ = build_backbone(backbone, train.channels, train.image_size)
     encoder = NormalisedEncoder(network, mean, std).eval()
-    result = evaluate_encoder(encoder, train, test, knn=knn, linear=linear, seed=seed, device=device)
+    result = evaluate_encoder(encoder, train, test, evaluations, seed=seed, device=device)
     result["protocol"].update({"method": name, "backbone": "pixels" if name == "raw-pixels" else backbone,
                                "features": "pixels" if name == "raw-pixels" else "backbone", "epochs": 0,
                                "seed": seed, "subset": subset})

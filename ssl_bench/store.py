@@ -271,17 +271,6 @@ class ResultStore:
                 raise ValueError(f"run {run_id} is {status}, not running; call start_run first")
             self._write_results(conn, run_id, payload, wall_time_s, peak_memory_mb)
 
-    def record(self, cell: RunCell, metrics: dict[str, Any], epoch_metrics: list[dict[str, Any]] | None = None,
-               protocol: dict[str, Any] | None = None, wall_time_s: float | None = None,
-               peak_memory_mb: float | None = None, *, replace: bool = False) -> str:
-        """Store a finished run in one step (start + finish in one transaction); a done run raises unless
-        ``replace=True``."""
-        payload = _results_payload(metrics, epoch_metrics, protocol)
-        with self._transaction() as conn:
-            self._begin_attempt(conn, cell, replace=replace)
-            self._write_results(conn, cell.run_id, payload, wall_time_s, peak_memory_mb)
-        return cell.run_id
-
     def fail_run(self, run_id: str, error: str) -> None:
         """Mark a running run failed, keeping ``error`` (e.g. the traceback)."""
         with self._transaction() as conn:

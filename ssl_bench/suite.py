@@ -42,12 +42,11 @@ from pathlib import Path
 from typing import Any
 
 from ssl_bench.errors import UserError
-from ssl_bench.progress import progress_bar
+from ssl_bench.progress import on_terminal, progress_bar
 from ssl_bench.store import ResultStore, RunCell, RunInProgress
 
 SECTIONS = ("trained", "spectral", "baselines")
-EVALUATIONS = ("knn", "linear", "probe")
-TOP_LEVEL_KEYS = ("name", "description", "datasets", "subset", "seeds", "evaluations", "probe", *SECTIONS)
+TOP_LEVEL_KEYS = ("name", "description", "datasets", "subset", "seeds", "evaluations", *SECTIONS)
 SPECTRAL_KEYS = ("methods", "dim", "graph", "n_neighbors", "n_views", "features", "feature_dim", "reg")
 BASELINE_KEYS = ("methods", "backbones")
 
@@ -57,28 +56,27 @@ class Suite:
     name: str
     cells: tuple[RunCell, ...]
     evaluations: tuple[str, ...]
-    probe: dict[str, Any]
+    run_settings: dict[str, dict[str, Any]]  # settings of the evaluations of trained encoders, by name (probe: ...)
 
 
 def load_suite(path: str | Path) -> Suite:
     """Parse and validate a suite file; every mistake is reported before any run starts."""
     from ssl_bench.config import config_keys, load_yaml, make_config
     from ssl_bench.data.datasets import dataset_spec
+    from ssl_bench.eval import DEFAULT_EVALUATIONS, check_evaluations, ordered
     from ssl_bench.evaluate import BASELINES
     from ssl_bench.spectral import SPECTRAL_METHODS
 
     path = Path(path)
     spec = load_yaml(path, "suite file")
-    _check_keys(spec, TOP_LEVEL_KEYS, f"{path}")
+    _check_keys(spec, (*TOP_LEVEL_KEYS, *(e.name for e in ordered("run"))), f"{path}")
     name = str(spec.get("name") or path.stem)
     datasets = _as_list(spec.get("datasets", ["fashion-mnist"]))
     for dataset in datasets:
         dataset_spec(dataset)
     seeds = [int(s) for s in _as_list(spec.get("seeds", [0]))]
     subset = spec.get("subset")
-    evaluations = tuple(_as_list(spec.get("evaluations", ["knn", "linear"])))
-    for evaluation in evaluations:
-        _check_choice(evaluation, EVALUATIONS, "evaluation")
+    evaluations = check_evaluations([str(name) for name in _as_list(spec.get("evaluations", DEFAULT_EVALUATIONS))])
     cells: list[RunCell] = []
 
     trained = dict(spec.get("trained") or {})
@@ -124,7 +122,12 @@ def load_suite(path: str | Path) -> Suite:
                                              {"subset": subset}, 0, seed))
     if not cells:
         raise UserError(f"suite {path} has no runs; add methods under one of: {', '.join(SECTIONS)}")
-    return Suite(name, tuple(cells), evaluations, dict(spec.get("probe") or {}))
+    run_settings = {}
+    for evaluation in ordered("run"):
+        settings = dict(spec.get(evaluation.name) or {})
+        _check_keys(settings, evaluation.settings, evaluation.name)
+        run_settings[evaluation.name] = settings
+    return Suite(name, tuple(cells), evaluations, run_settings)
 
 
 def run_suite(path: str | Path, store_path: str | Path | None = None, runs_dir: str | Path = "runs",
@@ -134,25 +137,25 @@ def run_suite(path: str | Path, store_path: str | Path | None = None, runs_dir: 
     store = ResultStore(store_path)
     counts = {"done": 0, "skipped": 0, "failed": 0}
     context = multiprocessing.get_context("spawn")
-    bar = _overall_bar(len(suite.cells), suite.name, progress)
+    bar = _SuiteProgress(len(suite.cells), suite.name, progress)
     for cell in suite.cells:
         label = f"{cell.kind}:{cell.method}/{cell.backbone} on {cell.dataset} seed {cell.seed}"
         if store.is_done(cell.run_id):
             counts["skipped"] += 1
-            _advance(bar, label + " (done before)")
+            bar.advance(label + " (done before)")
             continue
         try:
             run_id = store.start_run(cell)
         except RunInProgress as busy:  # another live suite process has this cell
             counts["skipped"] += 1
             print(f"skipped: {label}: {busy}", file=sys.stderr)
-            _advance(bar, label)
+            bar.advance(label)
             continue
         run_dir = Path(runs_dir) / suite.name / run_id
         started = time.perf_counter()
         with context.Pool(1) as pool:
             try:
-                outcome = pool.apply(_run_cell, (cell, suite.evaluations, suite.probe, str(run_dir), device, progress))
+                outcome = pool.apply(_run_cell, (cell, suite.evaluations, suite.run_settings, str(run_dir), device, progress))
             except Exception as err:  # a child that died or raised: this cell fails, the suite goes on
                 outcome = {"error": f"{type(err).__name__}: {err}"}
         if "error" in outcome:
@@ -163,35 +166,37 @@ def run_suite(path: str | Path, store_path: str | Path | None = None, runs_dir: 
             store.finish_run(run_id, outcome["metrics"], outcome.get("epoch_metrics"), outcome["protocol"],
                              wall_time_s=time.perf_counter() - started, peak_memory_mb=outcome["peak_memory_mb"])
             counts["done"] += 1
-        _advance(bar, label)
-    if bar is not None:
-        bar.close()
+        bar.advance(label)
+    bar.close()
     store.close()
     return counts
 
 
-def _run_cell(cell: RunCell, evaluations: tuple[str, ...], probe_settings: dict[str, Any], run_dir: str,
+def _run_cell(cell: RunCell, evaluations: tuple[str, ...], run_settings: dict[str, dict[str, Any]], run_dir: str,
               device: str, progress: bool) -> dict[str, Any]:
     """Runs in a child process: train/embed and evaluate one cell; returns metrics or the error text."""
     try:
-        knn, linear = "knn" in evaluations, "linear" in evaluations
+        from ssl_bench.eval import EVALUATIONS
+
+        on_features = [name for name in evaluations if EVALUATIONS.get(name).needs == "features"]
         epoch_metrics = None
         if cell.kind == "trained":
-            result, epoch_metrics = _run_trained(cell, knn, linear, run_dir, device, progress)
+            result, epoch_metrics = _run_trained(cell, on_features, run_dir, device, progress)
         elif cell.kind == "spectral":
             from ssl_bench.spectral.pipeline import evaluate_spectral
 
-            result = evaluate_spectral(cell.method, cell.dataset, seed=cell.seed, knn=knn, linear=linear,
+            result = evaluate_spectral(cell.method, cell.dataset, seed=cell.seed, evaluations=on_features,
                                        **cell.hparams)
         else:
             from ssl_bench.evaluate import evaluate_baseline
 
             result = evaluate_baseline(cell.method, cell.dataset, cell.backbone, cell.hparams.get("subset"),
-                                       cell.seed, knn=knn, linear=linear, device=device)
-        if "probe" in evaluations and cell.kind == "trained":
-            from ssl_bench.probes.runs import probe_run
-
-            result["probe"] = probe_run(run_dir, **probe_settings)
+                                       cell.seed, evaluations=on_features, device=device)
+        if cell.kind == "trained":  # evaluations of the trained encoder itself (the equivariance probe)
+            for name in evaluations:
+                evaluation = EVALUATIONS.get(name)
+                if evaluation.needs == "run":
+                    result[name] = evaluation.evaluate(run_dir, **run_settings.get(name, {}))
         protocol = result.pop("protocol")
         return {"metrics": result, "protocol": protocol, "epoch_metrics": epoch_metrics,
                 "peak_memory_mb": _peak_memory_mb()}
@@ -199,7 +204,7 @@ def _run_cell(cell: RunCell, evaluations: tuple[str, ...], probe_settings: dict[
         return {"error": traceback.format_exc()}
 
 
-def _run_trained(cell: RunCell, knn: bool, linear: bool, run_dir: str, device: str,
+def _run_trained(cell: RunCell, evaluations: list[str], run_dir: str, device: str,
                  progress: bool) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     import json
 
@@ -211,7 +216,7 @@ def _run_trained(cell: RunCell, knn: bool, linear: bool, run_dir: str, device: s
                           "epochs": cell.epochs, "seed": cell.seed, "out": run_dir, "device": device,
                           **cell.hparams})
     train(config, resume=True, progress=progress)
-    result = evaluate_run(run_dir, knn=knn, linear=linear, device=device)
+    result = evaluate_run(run_dir, evaluations, device=device)
     history = json.loads((Path(run_dir) / "metrics.json").read_text())
     result["final_epoch"] = {k: history[-1][k] for k in ("loss", "embedding_std_ratio", "effective_rank", "collapsed")}
     return result, history
@@ -227,14 +232,22 @@ def _peak_memory_mb() -> float:
     return peak
 
 
-def _overall_bar(total: int, name: str, enabled: bool):
-    return progress_bar(total, f"suite {name}", unit="run", position=0) if enabled else None
+class _SuiteProgress:
+    """A bar over the suite's cells on a terminal; elsewhere (a log file) one line per finished cell."""
 
+    def __init__(self, total: int, name: str, enabled: bool) -> None:
+        self.total, self.count, self.enabled = total, 0, enabled
+        self.bar = progress_bar(total, f"suite {name}", disable=not enabled, unit="run", position=0)
 
-def _advance(bar, label: str) -> None:
-    if bar is not None:
-        bar.set_postfix_str(label)
-        bar.update()
+    def advance(self, label: str) -> None:
+        self.count += 1
+        self.bar.set_postfix_str(label)
+        self.bar.update()
+        if self.enabled and not on_terminal():
+            print(f"[{self.count}/{self.total}] {label}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -21,7 +21,7 @@ from ssl_bench.data.augment import BatchAugment, default_augment
 from ssl_bench.eval.knn import nearest_neighbours
 from ssl_bench.eval.linear import linear_probe
 from ssl_bench.evaluate import evaluate_run
-from ssl_bench.methods import build_method
+from ssl_bench.methods import METHODS, build_method
 from ssl_bench.optim import LARS, parameter_groups
 from ssl_bench.train import train
 
@@ -137,7 +137,7 @@ def test_a_short_run_trains_and_evaluates_on_the_device(tmp_path) -> None:
 def test_a_training_step_never_waits_for_the_gpu(method: str) -> None:
     """Augmentation, forward, backward and the LARS step queue work without one host-device synchronisation
     (torch.cuda's sync debug mode turns any into an error), so the CPU runs ahead of the GPU."""
-    augment = BatchAugment(default_augment(method, 1, 28, {"mean": (0.29,), "std": (0.35,)}), 1, 28)
+    augment = BatchAugment(default_augment(METHODS.get(method).augment, 1, 28, {"mean": (0.29,), "std": (0.35,)}), 1, 28)
     model = build_method(method, *build_backbone("resnet18", 1, 28)).to(DEVICE, memory_format=torch.channels_last)
     optimizer = LARS(parameter_groups(model, 1e-4), lr=0.1, weight_decay=1e-4)
     images = torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8).to(DEVICE)

@@ -11,7 +11,7 @@ import torch
 from sklearn.neighbors import KNeighborsClassifier
 
 from ssl_bench.errors import UserError
-from ssl_bench.eval import evaluate_features
+from ssl_bench.eval import FeatureSplits, evaluate_features
 from ssl_bench.eval.knn import knn_accuracies, knn_accuracy, knn_predict
 
 
@@ -147,13 +147,13 @@ def test_bad_inputs_raise_user_errors() -> None:
 
 def test_evaluate_features_reports_plain_fractions_with_their_protocol() -> None:
     train, train_labels, test, test_labels = clustered(250, 80, 3, 10, spread=1.5, seed=6)
-    result = evaluate_features(
+    result = evaluate_features(FeatureSplits(
         torch.tensor(train, dtype=torch.float32),
         torch.tensor(train_labels),
         torch.tensor(test, dtype=torch.float32),
         torch.tensor(test_labels),
         num_classes=3,
-    )
+    ))
     assert set(result) == {"knn_top1", "knn_top1_k20", "linear_top1", "linear_fit", "n_train", "n_test",
                            "feature_dim", "protocol"}
     assert json.loads(json.dumps(result)) == result  # plain Python types only
@@ -171,10 +171,11 @@ def test_evaluate_features_reports_plain_fractions_with_their_protocol() -> None
 
 def test_evaluate_features_skips_what_is_not_asked_for() -> None:
     train, train_labels, test, test_labels = (torch.tensor(a) for a in clustered(60, 20, 2, 4, 1.0, seed=6))
-    result = evaluate_features(train, train_labels, test, test_labels, 2, knn=False, linear=False)
-    assert result["knn_top1"] is None and result["knn_top1_k20"] is None and result["linear_top1"] is None
-    assert result["linear_fit"] is None
-    assert result["protocol"] == {"knn": None, "linear": None}
+    result = evaluate_features(FeatureSplits(train, train_labels, test, test_labels, 2), evaluations=["knn"])
+    assert "knn_top1" in result and "linear_top1" not in result and "linear_fit" not in result
+    assert set(result["protocol"]) == {"knn"}
+    with pytest.raises(UserError, match="unknown evaluation 'knn2'; choose one of: knn, linear"):
+        evaluate_features(FeatureSplits(train, train_labels, test, test_labels, 2), evaluations=["knn2"])
 
 
 def test_torch_backend_finds_the_same_neighbours_as_faiss():
@@ -194,11 +195,11 @@ def test_without_faiss_the_torch_search_gives_the_same_accuracies(monkeypatch: p
     import ssl_bench.eval.knn as knn_module
 
     train, train_labels, test, test_labels = (torch.tensor(a) for a in clustered(300, 90, 3, 8, 1.5, seed=2))
-    with_faiss = evaluate_features(train.float(), train_labels, test.float(), test_labels, 3, linear=False)
+    with_faiss = evaluate_features(FeatureSplits(train.float(), train_labels, test.float(), test_labels, 3), ["knn"])
     assert knn_module.resolve_backend() == "faiss-cpu"
     monkeypatch.setattr(knn_module, "faiss", None)
     assert knn_module.resolve_backend() == "torch"
-    without = evaluate_features(train.float(), train_labels, test.float(), test_labels, 3, linear=False)
+    without = evaluate_features(FeatureSplits(train.float(), train_labels, test.float(), test_labels, 3), ["knn"])
     assert without["protocol"]["knn"]["library"].startswith("torch ")
     assert (without["knn_top1"], without["knn_top1_k20"]) == (with_faiss["knn_top1"], with_faiss["knn_top1_k20"])
     with pytest.raises(UserError, match="pip install faiss-cpu"):

@@ -38,6 +38,15 @@ THETAS = {"rotate": (15.0, 30.0, 45.0), "translate": (2.0, 4.0)}
 PERCENT_COLUMNS = {"kNN top-1": "knn_top1", "kNN top-1 (k=20)": "knn_top1_k20", "linear top-1": "linear_top1"}
 
 
+def record(store: ResultStore, cell: RunCell, metrics: dict, epoch_metrics: list | None = None,
+           protocol: dict | None = None, wall_time_s: float | None = None, peak_memory_mb: float | None = None,
+           *, replace: bool = False) -> str:
+    """A finished run stored the way a suite stores it: start, then finish."""
+    run_id = store.start_run(cell, replace=replace)
+    store.finish_run(run_id, metrics, epoch_metrics, protocol, wall_time_s=wall_time_s, peak_memory_mb=peak_memory_mb)
+    return run_id
+
+
 def _metrics(rng: np.random.Generator) -> dict[str, object]:
     """Accuracies and a probe in the shape ssl_bench.probes.runs.probe_run returns (tidy rows, NaN as None)."""
     rows = [{"transform": transform, "metric": metric, "theta": theta, "theta_b": None,
@@ -69,7 +78,7 @@ def filled_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[s
                                hparams={"lr": 0.1} if kind == "trained" else {}, epochs=epochs, seed=seed)
                 curve = [{"epoch": e, "loss": float(rng.uniform(1, 5)), "knn_top1": float(rng.uniform(0.3, 0.9))}
                          for e in range(1, epochs + 1)]
-                store.record(cell, metrics, curve, protocol={"knn": {"k": 200, "T": 0.1}, "seed": seed},
+                record(store, cell, metrics, curve, protocol={"knn": {"k": 200, "T": 0.1}, "seed": seed},
                              wall_time_s=float(rng.uniform(1, 60)), peak_memory_mb=512.0)
         failed = store.start_run(RunCell(suite=SUITE, kind="trained", method="simclr", dataset="fashion-mnist",
                                          backbone="resnet18", epochs=4, seed=0))

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
+from scipy.spatial.distance import pdist
 from sklearn.cross_decomposition import CCA
 from sklearn.decomposition import PCA
 from sklearn.metrics.pairwise import rbf_kernel
-from scipy.spatial.distance import pdist
 
 from ssl_bench.backbones import build_backbone
 from ssl_bench.data.graph import knn_graph, views_graph
@@ -25,7 +25,7 @@ from ssl_bench.spectral.feature_maps import FeatureMap, median_gamma
 from ssl_bench.spectral.linear_closed_forms import GraphForms
 from ssl_bench.spectral.pipeline import evaluate_spectral
 from ssl_bench.spectral.verification import max_angle, verify_simclr_linear
-from ssl_bench.train import NormalisedEncoder
+from ssl_bench.trained_run import NormalisedEncoder
 
 N_IMAGES, N_VIEWS = 40, 3
 
@@ -202,7 +202,7 @@ def test_feature_map_errors(images: torch.Tensor) -> None:
 
 # ----------------------------------------------------------------------------------------------- pipeline
 def test_pipeline_closed_forms_on_views_beat_chance_and_record_the_protocol() -> None:
-    result = evaluate_spectral("vicreg-closed-form", "synthetic", graph="views", dim=16, n_views=4, linear=False,
+    result = evaluate_spectral("vicreg-closed-form", "synthetic", graph="views", dim=16, n_views=4, evaluations=["knn"],
                                features="nystroem", feature_dim=200, reg=0.1)
     assert result["knn_top1"] > 0.3  # 10 classes
     protocol = result["protocol"]

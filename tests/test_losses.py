@@ -42,11 +42,11 @@ def _var(z, k, unbiased=True):
     return sum((z[b, k] - mean) ** 2 for b in range(z.shape[0])) / (z.shape[0] - (1 if unbiased else 0))
 
 
-def _cov(z, k, l):
+def _cov(z, k, j):
     n = z.shape[0]
     mk = sum(z[b, k] for b in range(n)) / n
-    ml = sum(z[b, l] for b in range(n)) / n
-    return sum((z[b, k] - mk) * (z[b, l] - ml) for b in range(n)) / (n - 1)
+    mj = sum(z[b, j] for b in range(n)) / n
+    return sum((z[b, k] - mk) * (z[b, j] - mj) for b in range(n)) / (n - 1)
 
 
 def vicreg_by_loops(z_a, z_b, lam, mu, nu, eps=1e-4):
@@ -55,7 +55,7 @@ def vicreg_by_loops(z_a, z_b, lam, mu, nu, eps=1e-4):
     covariance = 0.0
     for z in (z_a, z_b):
         variance = variance + sum(torch.relu(1 - torch.sqrt(_var(z, k) + eps)) for k in range(D)) / D / 2
-        covariance = covariance + sum(_cov(z, k, l) ** 2 for k in range(D) for l in range(D) if k != l) / D
+        covariance = covariance + sum(_cov(z, k, j) ** 2 for k in range(D) for j in range(D) if k != j) / D
     return lam * invariance + mu * variance + nu * covariance
 
 
@@ -64,9 +64,9 @@ def barlow_by_loops(z_a, z_b, lam, eps=1e-5):
         mean = sum(z[i, k] for i in range(B)) / B
         return (z[b, k] - mean) / torch.sqrt(_var(z, k, unbiased=False) + eps)
 
-    c = [[sum(bn(z_a, b, k) * bn(z_b, b, l) for b in range(B)) / B for l in range(D)] for k in range(D)]
+    c = [[sum(bn(z_a, b, k) * bn(z_b, b, j) for b in range(B)) / B for j in range(D)] for k in range(D)]
     return sum((1 - c[k][k]) ** 2 for k in range(D)) + lam * sum(
-        c[k][l] ** 2 for k in range(D) for l in range(D) if k != l
+        c[k][j] ** 2 for k in range(D) for j in range(D) if k != j
     )
 
 

@@ -113,7 +113,8 @@ def test_orientation_is_recoverable_from_pixels_and_not_from_invariant_moments()
     pixels = probe(_pixels, _striped_images(), transforms=["hflip", "rot90"], n=500)
     assert pixels.value("hflip", "recoverability_accuracy") > 0.95
     assert pixels.value("rot90", "recoverability_accuracy") > 0.95
-    moments = lambda x: torch.stack([_pixels(x).mean(1), _pixels(x).std(1)], 1)
+    def moments(x):
+        return torch.stack([_pixels(x).mean(1), _pixels(x).std(1)], 1)
     invariant = probe(moments, _striped_images(), transforms=["hflip", "rot90"])
     assert invariant.value("hflip", "recoverability_accuracy") < 0.6
     assert invariant.value("rot90", "recoverability_accuracy") < 0.35
@@ -154,7 +155,8 @@ def test_generator_of_a_rotation_representation_is_recovered() -> None:
     # f(x) = angular Fourier moments of frequency 1 and 2: rotating x by theta turns them by theta and 2 theta,
     # so M(theta) = expm(theta A) with A = (pi / 180) diag(J, 2 J), J = [[0, -1], [1, 0]] (per degree).
     images, moments = _blob_images(), _angular_moments()
-    encoder = lambda x: _pixels(x) @ moments
+    def encoder(x):
+        return _pixels(x) @ moments
     thetas = (-30.0, -15.0, 15.0, 30.0, 60.0)
     f_x = encoder(images).double().numpy()
     maps = {t: measures.fit_linear_map(f_x, encoder(rotate(images, t)).double().numpy()).matrix for t in thetas}
@@ -175,7 +177,8 @@ def test_generator_is_fitted_in_the_principal_subspace() -> None:
     # frequency-1 moments: the 90% principal subspace is the moments' plane, where rotation is a group.
     images, moments = _blob_images(), _angular_moments()[:, :2]
     projection = 0.02 * torch.randn(24 * 24, 2, generator=torch.Generator().manual_seed(6))
-    encoder = lambda x: torch.cat([_pixels(x) @ projection, _pixels(x) @ moments], 1)
+    def encoder(x):
+        return torch.cat([_pixels(x) @ projection, _pixels(x) @ moments], 1)
     result = probe(encoder, images, transforms=["rotate"], thetas={"rotate": (-30.0, 15.0, 30.0)}, n=300)
     assert result.value("rotate", "generator_dims") == 2
     assert max(_values(result, "rotate", "generator_error")) < 0.01
@@ -197,7 +200,8 @@ def test_result_is_json_ready_and_plots(tmp_path) -> None:
 
 
 def test_probe_is_deterministic_for_a_seed() -> None:
-    run = lambda seed: probe(_pixels, _noise_images(100), transforms=["roll"], n=60, seed=seed).to_rows()
+    def run(seed):
+        return probe(_pixels, _noise_images(100), transforms=["roll"], n=60, seed=seed).to_rows()
     assert run(1) == run(1)
     assert run(1) != run(2)
 

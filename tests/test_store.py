@@ -22,6 +22,15 @@ from ssl_bench.store import SCHEMA_VERSION, ResultStore, RunCell, RunInProgress,
 FORK = multiprocessing.get_context("fork")
 
 
+def record(store: ResultStore, cell: RunCell, metrics: dict, epoch_metrics: list | None = None,
+           protocol: dict | None = None, wall_time_s: float | None = None, peak_memory_mb: float | None = None,
+           *, replace: bool = False) -> str:
+    """A finished run stored the way a suite stores it: start, then finish."""
+    run_id = store.start_run(cell, replace=replace)
+    store.finish_run(run_id, metrics, epoch_metrics, protocol, wall_time_s=wall_time_s, peak_memory_mb=peak_memory_mb)
+    return run_id
+
+
 def cell(seed: int = 0, method: str = "simclr", suite: str = "quick") -> RunCell:
     return RunCell(suite=suite, kind="trained", method=method, dataset="fashion-mnist", backbone="convnet",
                    hparams={"lr": 0.1, "batch_size": 256}, epochs=2, seed=seed)
@@ -111,15 +120,15 @@ def test_run_lifecycle_round_trips(tmp_path: Path) -> None:
 
 def test_done_run_is_never_silently_overwritten(tmp_path: Path) -> None:
     with ResultStore(tmp_path / "s.sqlite") as store:
-        run_id = store.record(cell(), metrics={"knn_top1": 0.8})
+        run_id = record(store, cell(), metrics={"knn_top1": 0.8})
         with pytest.raises(UserError, match="already done"):
-            store.record(cell(), metrics={"knn_top1": 0.1})
+            record(store, cell(), metrics={"knn_top1": 0.1})
         with pytest.raises(UserError, match="already done"):
             store.start_run(cell())
         with pytest.raises(ValueError, match="not running"):
             store.fail_run(run_id, "late failure")
         assert store.get(run_id).metrics == {"knn_top1": 0.8} and store.get(run_id).status == "done"
-        store.record(cell(), metrics={"knn_top1": 0.1}, replace=True)
+        record(store, cell(), metrics={"knn_top1": 0.1}, replace=True)
         assert store.get(run_id).metrics == {"knn_top1": 0.1} and store.get(run_id).attempts == 2
 
 
@@ -196,12 +205,9 @@ def test_exception_mid_write_leaves_no_half_row(tmp_path: Path, monkeypatch: pyt
         monkeypatch.setattr(store_module, "_insert_epoch_metrics", _fail_after_first_epoch_row(crash=False))
         with pytest.raises(RuntimeError, match="simulated"):
             finish(store, run_id)
-        with pytest.raises(RuntimeError, match="simulated"):
-            store.record(cell(seed=1), metrics={"knn_top1": 0.9}, epoch_metrics=[{"epoch": 1}, {"epoch": 2}])
         monkeypatch.undo()
         half = store.get(run_id)
         assert half.status == "running" and half.metrics == {} and half.epoch_metrics == []
-        assert [run.run_id for run in store.runs()] == [run_id]  # the recorded cell left nothing
         finish(store, run_id)  # and the store is still writable
         assert store.is_done(run_id)
 
@@ -244,8 +250,8 @@ def test_bad_results_are_rejected_before_writing(tmp_path: Path) -> None:
 def test_export_csv_and_json(tmp_path: Path) -> None:
     np = pytest.importorskip("numpy")
     with ResultStore(tmp_path / "s.sqlite") as store:
-        store.record(cell(seed=0), metrics={"knn_top1": np.float32(0.5), "probe": {"rotate": 0.25}})
-        store.record(cell(seed=1), metrics={"knn_top1": float("nan"), "linear_top1": 0.75})
+        record(store, cell(seed=0), metrics={"knn_top1": np.float32(0.5), "probe": {"rotate": 0.25}})
+        record(store, cell(seed=1), metrics={"knn_top1": float("nan"), "linear_top1": 0.75})
         failed = store.start_run(cell(seed=2))
         store.fail_run(failed, "boom, with a comma\nand a newline")
         rows = list(csv.DictReader(io.StringIO(store.export("csv"))))

@@ -142,7 +142,7 @@ def test_evaluation_of_a_streamed_split_equals_the_memory_path(folder, memory_ru
     expected = evaluate_run(memory_run)
     stream_dir = tmp_path / "run"
     stream_dir.mkdir()
-    for name in ("checkpoint.pt", "metrics.json"):
+    for name in ("checkpoint.pt", "metrics.json", "data.json"):
         (stream_dir / name).write_bytes((memory_run / name).read_bytes())
     config = json.loads((memory_run / "config.json").read_text())
     (stream_dir / "config.json").write_text(json.dumps({**config, "data_loading": "stream", "workers": 2}))
@@ -165,8 +165,7 @@ def test_bad_data_loading_is_one_clear_line(folder, tmp_path, capsys):
         _config(folder, tmp_path / "run", "stream", workers=-1)
     with pytest.raises(UserError, match="stream reads imagefolder:PATH datasets only, not synthetic; use memory or auto"):
         train(_config("synthetic", tmp_path / "run", "stream"), progress=False)
-    with pytest.raises(SystemExit):
-        main(["train", "--method", "simclr", "--data-loading", "disk"])
+    assert main(["train", "--method", "simclr", "--data-loading", "disk"]) == 2
     assert "--data-loading: invalid choice: 'disk'" in capsys.readouterr().err
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ssl_bench.commands._output import print_result
+from ssl_bench.commands._output import add_evaluations_argument, print_result
 from ssl_bench.config import DEVICES, FEATURES
 from ssl_bench.errors import UserError
 from ssl_bench.evaluate import BASELINES, evaluate_baseline, evaluate_run
@@ -17,8 +17,7 @@ EXAMPLE = "ssl-bench eval runs/simclr-fashion-mnist-convnet-n5000-s0 --json   | 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", nargs="?", help="a run directory written by ssl-bench train")
-    parser.add_argument("--knn", action="store_true", help="only kNN (default: kNN and linear)")
-    parser.add_argument("--linear", action="store_true", help="only the linear probe (default: both)")
+    add_evaluations_argument(parser)
     parser.add_argument("--features", choices=FEATURES, default="backbone")
     parser.add_argument("--baseline", choices=BASELINES, help="evaluate a baseline instead of a run")
     parser.add_argument("--dataset", default="fashion-mnist", help="dataset of the baseline")
@@ -31,12 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    knn, linear = (args.knn or not args.linear), (args.linear or not args.knn)
     if args.baseline:
         result = evaluate_baseline(args.baseline, args.dataset, args.backbone, args.subset, args.seed,
-                                   knn=knn, linear=linear, device=args.device, download=args.download)
+                                   evaluations=args.evaluations, device=args.device, download=args.download)
     elif args.run_dir:
-        result = evaluate_run(args.run_dir, knn=knn, linear=linear, features=args.features, device=args.device)
+        result = evaluate_run(args.run_dir, evaluations=args.evaluations, features=args.features, device=args.device)
     else:
         raise UserError("give a RUN_DIR or --baseline raw-pixels|random-init (see ssl-bench eval --help)")
     print_result(result, args.json)

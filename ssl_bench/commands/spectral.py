@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ssl_bench.commands._output import add_evaluations_argument, print_result
 from ssl_bench.spectral.feature_maps import FEATURE_MAPS
-from ssl_bench.commands._output import print_result
 from ssl_bench.spectral.pipeline import DEFAULT_REG, SPECTRAL_GRAPHS, evaluate_spectral
 
 NAME = "spectral"
@@ -33,16 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reg", type=float, help=f"regularisation of methods that have one (default {DEFAULT_REG}: "
                                                   "feature-noise variance relative to the mean feature variance)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--knn", action="store_true", help="only kNN (default: kNN and linear)")
-    parser.add_argument("--linear", action="store_true", help="only the linear probe (default: both)")
+    add_evaluations_argument(parser)
     parser.add_argument("--download", action="store_true")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def run(args: argparse.Namespace) -> int:
-    knn, linear = (args.knn or not args.linear), (args.linear or not args.knn)
     result = evaluate_spectral(args.method, args.dataset, args.subset, args.seed, args.graph, args.dim,
-                               args.n_neighbors, args.n_views, knn=knn, linear=linear, download=args.download,
+                               args.n_neighbors, args.n_views, evaluations=args.evaluations, download=args.download,
                                features=args.features, feature_dim=args.feature_dim, reg=args.reg)
     print_result(result, args.json)
     if not args.json:

@@ -34,7 +34,7 @@ from torch import Tensor
 from ssl_bench.data.datasets import ImageDataset, normalization_stats
 from ssl_bench.errors import UserError
 
-METHODS = ("simclr", "vicreg", "barlowtwins")
+RECIPES = ("simclr", "byol")  # a method names its recipe in its MethodSpec.augment
 GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # ITU-R 601 luma, as torchvision's rgb_to_grayscale
 SOLARIZE_THRESHOLD = 0.5
 
@@ -88,23 +88,23 @@ class AugmentConfig:
 
 
 def default_augment(
-    method: str, channels: int, image_size: int, overrides: Mapping[str, Any] | None = None
+    recipe: str, channels: int, image_size: int, overrides: Mapping[str, Any] | None = None
 ) -> AugmentConfig:
-    """The published recipe of ``method``, then ``overrides`` (any :class:`AugmentConfig` fields) on top.
+    """The published augmentation ``recipe``, then ``overrides`` (any :class:`AugmentConfig` fields) on top.
 
     - simclr (Chen et al. 2020, colour strength s = 0.5 as for CIFAR): jitter 0.8 s / 0.8 s / 0.8 s / 0.2 s =
       0.4 / 0.4 / 0.4 / 0.1 with p 0.8, grayscale 0.2, blur p 0.5 on both views, no solarize.
-    - vicreg, barlowtwins (the BYOL asymmetric recipe): jitter 0.4 / 0.4 / 0.2 / 0.1 with p 0.8, grayscale 0.2,
-      blur p (1.0, 0.1), solarize p (0.0, 0.2).
+    - byol (Grill et al. 2020, the asymmetric recipe VICReg, BarlowTwins and MoCo v3 use): jitter
+      0.4 / 0.4 / 0.2 / 0.1 with p 0.8, grayscale 0.2, blur p (1.0, 0.1), solarize p (0.0, 0.2).
 
     Blur is dropped for images of 32 px or less (as SimCLR's CIFAR setting and solo-learn's CIFAR configs do).
     Mean/std default to 0.5 per channel; :func:`augment_config` sets the dataset's.
     """
-    if method not in METHODS:
-        raise UserError(f"no augmentation defaults for method {method!r}; choose one of: {', '.join(METHODS)}")
+    if recipe not in RECIPES:
+        raise UserError(f"unknown augmentation recipe {recipe!r}; choose one of: {', '.join(RECIPES)}")
     small = image_size <= 32
     half = (0.5,) * channels
-    if method == "simclr":
+    if recipe == "simclr":
         config = AugmentConfig(saturation=0.4, blur_p=0.0 if small else 0.5, solarize_p=0.0, mean=half, std=half)
     else:
         config = AugmentConfig(
@@ -113,11 +113,11 @@ def default_augment(
     return with_overrides(config, overrides or {})
 
 
-def augment_config(method: str, ds: ImageDataset, overrides: Mapping[str, Any] | None = None) -> AugmentConfig:
+def augment_config(recipe: str, ds: ImageDataset, overrides: Mapping[str, Any] | None = None) -> AugmentConfig:
     """:func:`default_augment` for ``ds``'s shape, normalised with ``ds``'s per-channel mean and std, then
     ``overrides``. Pass the training images, so evaluation can reuse the same ``mean``/``std``."""
     mean, std = normalization_stats(ds)
-    return default_augment(method, ds.channels, ds.image_size, {"mean": mean, "std": std, **(overrides or {})})
+    return default_augment(recipe, ds.channels, ds.image_size, {"mean": mean, "std": std, **(overrides or {})})
 
 
 def with_overrides(config: AugmentConfig, overrides: Mapping[str, Any]) -> AugmentConfig:

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ssl_bench.errors import UserError
+from ssl_bench.eval.base import EVALUATIONS, Evaluation, EvaluationOutput, FeatureSplits, MetricColumn, metric_value
 from ssl_bench.eval.features import check_splits
 
 try:
@@ -205,3 +206,29 @@ def _check_inputs(
         raise UserError(f"temperature must be positive, got {temperature}")
     if weighting not in WEIGHTINGS:
         raise UserError(f"unknown kNN weighting {weighting!r}; choose one of: {', '.join(WEIGHTINGS)}")
+
+
+# ------------------------------------------------------------------------------------------- the registry entry
+K = 200  # lightly's benchmark protocol
+ALSO_K = 20  # more telling for small databases
+TEMPERATURE = 0.1
+
+
+def evaluate_knn(splits: FeatureSplits, seed: int = 0) -> EvaluationOutput:
+    """kNN top-1 at k = 200 and k = 20 (each clamped to the database size; the protocol records the k used)."""
+    n_train = splits.train.shape[0]
+    k, also_k = min(K, n_train), min(ALSO_K, n_train)
+    accuracies = knn_accuracies(splits.train, splits.train_labels, splits.test, splits.test_labels,
+                                splits.num_classes, (k, also_k), TEMPERATURE)
+    protocol = {"k": k, "also_k": also_k, "temperature": TEMPERATURE, "similarity": "cosine", "weights": "exp(s/T)",
+                "database": "train split", "queries": "test split", "library": backend_description()}
+    return EvaluationOutput({"knn_top1": accuracies[k], "knn_top1_k20": accuracies[also_k]}, protocol)
+
+
+EVALUATIONS.register("knn")(Evaluation(
+    name="knn", needs="features", evaluate=evaluate_knn, metric_keys=("knn_top1", "knn_top1_k20"),
+    columns=(MetricColumn("knn_top1", "kNN top-1", True, 1, metric_value("knn_top1")),
+             MetricColumn("knn_top1_k20", "kNN top-1 (k=20)", True, 1, metric_value("knn_top1_k20"))),
+    description="weighted kNN top-1 on the test split, train split as database (k=200 and k=20, T=0.1, cosine)",
+    order=10,
+))

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ssl_bench.errors import UserError
+from ssl_bench.eval.base import EVALUATIONS, Evaluation, EvaluationOutput, FeatureSplits, MetricColumn, metric_value
 from ssl_bench.eval.features import check_splits
 
 WEIGHT_DECAY_GRID = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
@@ -183,3 +184,18 @@ def linear_probe(
             "device": device.type,
         },
     }
+
+
+def evaluate_linear(splits: FeatureSplits, seed: int = 0) -> EvaluationOutput:
+    """The registry entry: :func:`linear_probe` with its defaults."""
+    probe = linear_probe(splits.train, splits.train_labels, splits.test, splits.test_labels, splits.num_classes,
+                         seed=seed)
+    return EvaluationOutput({"linear_top1": probe["top1"], "linear_fit": probe["fit"]}, probe["protocol"])
+
+
+EVALUATIONS.register("linear")(Evaluation(
+    name="linear", needs="features", evaluate=evaluate_linear, metric_keys=("linear_top1", "linear_fit"),
+    columns=(MetricColumn("linear_top1", "linear top-1", True, 1, metric_value("linear_top1")),),
+    description="linear probe top-1 on the test split (L-BFGS logistic regression, weight decay chosen on train)",
+    order=20,
+))

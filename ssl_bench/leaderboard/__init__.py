@@ -7,10 +7,10 @@ from pathlib import Path
 
 from ssl_bench.errors import UserError
 from ssl_bench.leaderboard.stats import Difference, Summary, difference_ci
-from ssl_bench.leaderboard.table import COLUMNS, Leaderboard, build_leaderboard
+from ssl_bench.leaderboard.table import Leaderboard, build_leaderboard
 from ssl_bench.store import ResultStore
 
-__all__ = ["COLUMNS", "Difference", "Leaderboard", "Summary", "build_leaderboard", "difference_ci",
+__all__ = ["Difference", "Leaderboard", "Summary", "build_leaderboard", "difference_ci",
            "render_leaderboard"]
 
 

@@ -14,7 +14,8 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ssl_bench.leaderboard.table import Leaderboard, LeaderboardRow, metric_column, probe_rows
+from ssl_bench.eval.probe import probe_rows
+from ssl_bench.leaderboard.table import Leaderboard, LeaderboardRow, metric_column
 
 KIND_COLORS = {"trained": "#1f77b4", "spectral": "#ff7f0e", "baseline": "#7f7f7f"}
 EPOCH_KEYS = ("knn_top1", "linear_top1", "loss", "effective_rank")

@@ -11,72 +11,24 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
+from ssl_bench.eval import MetricColumn, leaderboard_columns, metric_value
 from ssl_bench.leaderboard.stats import Summary
 from ssl_bench.store import RunRecord, flatten_metrics
 
 KIND_ORDER = ("trained", "spectral", "baseline")
 
 
-@dataclass(frozen=True)
-class MetricColumn:
-    """A leaderboard column: how to read one number from a run's metrics, and how to show it."""
-
-    key: str
-    title: str
-    percent: bool
-    decimals: int
-    extract: Callable[[dict[str, Any]], float | None]
-    ranked: bool = True
-
-
-def _metric(key: str) -> Callable[[dict[str, Any]], float | None]:
-    def extract(metrics: dict[str, Any]) -> float | None:
-        value = metrics.get(key)
-        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-    return extract
-
-
-def probe_rows(metrics: dict[str, Any], measure: str) -> list[dict[str, Any]]:
-    """The rows of the equivariance probe (``metrics["probe"]["rows"]``, as :func:`ssl_bench.probes.runs.probe_run`
-    stores them: transform, metric, theta, theta_b, value) of one measure at one theta, with a finite value."""
-    probe = metrics.get("probe")
-    rows = probe.get("rows") if isinstance(probe, dict) else None
-    return [row for row in rows or [] if isinstance(row, dict) and row.get("metric") == measure
-            and isinstance(row.get("theta"), (int, float)) and row.get("theta_b") is None
-            and isinstance(row.get("value"), (int, float)) and math.isfinite(row["value"])]
-
-
-def _probe_mean(measure: str) -> Callable[[dict[str, Any]], float | None]:
-    """(1/|T|) sum_t mean_theta value(t, theta): the probe's ``measure`` averaged over each transformation's theta
-    grid (identity excluded by the probe), then over transformations."""
-
-    def extract(metrics: dict[str, Any]) -> float | None:
-        by_transform: dict[str, list[float]] = {}
-        for row in probe_rows(metrics, measure):
-            by_transform.setdefault(str(row["transform"]), []).append(float(row["value"]))
-        means = [math.fsum(values) / len(values) for values in by_transform.values()]
-        return math.fsum(means) / len(means) if means else None
-
-    return extract
-
-
-COLUMNS = (
-    MetricColumn("knn_top1", "kNN top-1", True, 1, _metric("knn_top1")),
-    MetricColumn("knn_top1_k20", "kNN top-1 (k=20)", True, 1, _metric("knn_top1_k20")),
-    MetricColumn("linear_top1", "linear top-1", True, 1, _metric("linear_top1")),
-    MetricColumn("probe_invariance", "invariance (probe mean)", False, 2, _probe_mean("invariance"), ranked=False),
-    MetricColumn("probe_equivariance_r2", "equivariance R² (probe mean)", False, 2, _probe_mean("equivariance_r2"),
-                 ranked=False),
-)
+def all_columns() -> tuple[MetricColumn, ...]:
+    """Every registered evaluation's columns, in their order (:func:`ssl_bench.eval.leaderboard_columns`)."""
+    return leaderboard_columns()
 
 
 def metric_column(key: str) -> MetricColumn:
     """The column named ``key``, or a plain numeric metric of that name (shown as a raw number)."""
-    for column in COLUMNS:
+    for column in all_columns():
         if column.key == key:
             return column
-    return MetricColumn(key, key, False, 4, _metric(key))
+    return MetricColumn(key, key, False, 4, metric_value(key))
 
 
 @dataclass(frozen=True)
@@ -138,14 +90,14 @@ def build_leaderboard(records: list[RunRecord], title: str) -> Leaderboard:
     for record in done:
         groups.setdefault(configuration_key(record), []).append(record)
     seeded = [sorted(runs, key=lambda run: (run.seed, run.run_id)) for runs in groups.values()]
-    columns = tuple(column for column in COLUMNS if any(column.extract(run.metrics) is not None for run in done))
+    shown = tuple(column for column in all_columns() if any(column.extract(run.metrics) is not None for run in done))
     labels = _labels([runs[0] for runs in seeded])
-    rows = [_row(runs, columns, labels) for runs in seeded]
-    rows = _mark_best(sorted(rows, key=lambda row: _row_order(row, columns)), columns)
+    rows = [_row(runs, shown, labels) for runs in seeded]
+    rows = _mark_best(sorted(rows, key=lambda row: _row_order(row, shown)), shown)
     return Leaderboard(
         title=title,
         suites=tuple(sorted({record.suite for record in records})),
-        columns=columns,
+        columns=shown,
         rows=tuple(rows),
         failed=tuple(record for record in records if record.status == "failed"),
         running=sum(record.status == "running" for record in records),

@@ -1,21 +1,28 @@
-"""SSL methods: a projector plus a loss each, registered in :data:`METHODS`.
+"""SSL methods, one module each, registered in :data:`METHODS` when this package is imported.
 
-Adding a method is one new module that registers a :class:`MethodSpec`, plus its import here.
+Adding a method is one new module in this folder that registers a :class:`MethodSpec`; every module here except
+``base`` and ``losses`` is imported (discovered) below, so no list of methods exists anywhere else.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Any
 
 from torch import nn
 
-from ssl_bench.methods import barlowtwins, simclr, vicreg  # noqa: F401  (registration)
-from ssl_bench.methods.base import METHODS, MethodSpec, SSLModel
+from ssl_bench.methods.base import METHODS, MethodSpec, MomentumSchedule, SSLModel, mlp, mlp_with_output_bn
+
+_NOT_METHODS = {"base", "losses"}
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name not in _NOT_METHODS:
+        importlib.import_module(f"{__name__}.{_module.name}")
 
 
 def build_method(name: str, backbone: nn.Module, feature_dim: int, **overrides: Any) -> SSLModel:
-    """The method's model with its published defaults; ``overrides`` replace loss parameters or projector_dims."""
+    """The method's model with its published defaults; ``overrides`` replace loss parameters or head widths."""
     return SSLModel(METHODS.get(name), backbone, feature_dim, **overrides)
 
 
-__all__ = ["METHODS", "MethodSpec", "SSLModel", "build_method"]
+__all__ = ["METHODS", "MethodSpec", "MomentumSchedule", "SSLModel", "build_method", "mlp", "mlp_with_output_bn"]

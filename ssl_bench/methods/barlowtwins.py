@@ -14,6 +14,7 @@ METHODS.register("barlowtwins")(
         projector_dims=(2048, 2048, 2048),
         loss_params={"off_diagonal_weight": 5e-3},
         reference="Zbontar et al. 2021, arXiv:2103.03230",
+        augment="byol",
         optimizer={"name": "lars", "lr": 0.3, "weight_decay": 1e-4},
     )
 )

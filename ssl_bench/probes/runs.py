@@ -14,12 +14,13 @@ import torch
 from ssl_bench import __version__
 from ssl_bench.checkpoint import atomic_write_json
 from ssl_bench.data.datasets import load_dataset, train_split
+from ssl_bench.device import resolve_device
 from ssl_bench.errors import UserError
 from ssl_bench.probes.equivariance import probe
 from ssl_bench.probes.plot import plot_probe
 from ssl_bench.spectral import SPECTRAL_METHODS
 from ssl_bench.spectral.embed import as_features
-from ssl_bench.train import load_encoder, resolve_device
+from ssl_bench.trained_run import load_encoder
 
 
 def probe_paths(run_dir: Path, features: str, out: str | Path | None) -> tuple[Path, Path]:

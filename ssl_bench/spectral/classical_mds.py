@@ -22,7 +22,15 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ssl_bench.errors import UserError
-from ssl_bench.spectral.base import SPECTRAL_METHODS, check_fitted, check_matrix, check_n_components, column_signs, flip_signs, top_eigenpairs
+from ssl_bench.spectral.base import (
+    SPECTRAL_METHODS,
+    check_fitted,
+    check_matrix,
+    check_n_components,
+    column_signs,
+    flip_signs,
+    top_eigenpairs,
+)
 
 
 def classical_mds(squared: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

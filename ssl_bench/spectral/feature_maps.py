@@ -12,7 +12,7 @@ fitted once on the clean training images (no labels) and then applied to augment
 - ``nystroem``: Nystroem features of the same RBF kernel (Williams & Seeger 2001, ``sklearn``'s ``Nystroem``) from
   d = ``dim`` random training images (default 1000): phi(x) = K_dd^{-1/2} k_d(x).
 - ``random-backbone``: a frozen, randomly initialised ``convnet`` (``ssl_bench.backbones``, seeded; BatchNorm at
-  its initial statistics) behind :class:`ssl_bench.train.NormalisedEncoder` with the training images' mean and
+  its initial statistics) behind :class:`ssl_bench.trained_run.NormalisedEncoder` with the training images' mean and
   std: F = 128.
 
 With an explicit phi the linear closed forms are their kernel versions for k(x, y) = phi(x).phi(y) (kernel
@@ -127,7 +127,7 @@ class FeatureMap:
 
     def _fit_backbone(self, images: Tensor, x: np.ndarray) -> None:
         from ssl_bench.backbones import build_backbone
-        from ssl_bench.train import NormalisedEncoder
+        from ssl_bench.trained_run import NormalisedEncoder
 
         channels, size = images.shape[1], images.shape[2]
         per_channel = x.reshape(x.shape[0], channels, -1).astype(np.float64)

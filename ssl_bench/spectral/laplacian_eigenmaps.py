@@ -31,7 +31,14 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from ssl_bench.data.graph import SearchMethod, knn_graph, knn_search, validate_graph
 from ssl_bench.errors import UserError
-from ssl_bench.spectral.base import SPECTRAL_METHODS, check_fitted, check_matrix, check_n_components, flip_signs, top_eigenpairs
+from ssl_bench.spectral.base import (
+    SPECTRAL_METHODS,
+    check_fitted,
+    check_matrix,
+    check_n_components,
+    flip_signs,
+    top_eigenpairs,
+)
 
 
 def laplacian_eigenmaps(

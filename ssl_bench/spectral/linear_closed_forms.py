@@ -60,7 +60,6 @@ from ssl_bench.errors import UserError
 from ssl_bench.spectral.base import SPECTRAL_METHODS, check_fitted, check_matrix
 from ssl_bench.spectral.lpp import generalized_bottom_eigenvectors
 
-
 CHUNK_ROWS = 4096
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import resource
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -15,14 +16,15 @@ from ssl_bench import __version__
 from ssl_bench.data.augment import augment_config
 from ssl_bench.data.datasets import ImageDataset, load_dataset, train_split
 from ssl_bench.errors import UserError
-from ssl_bench.eval import evaluate_features
+from ssl_bench.eval import DEFAULT_EVALUATIONS, FeatureSplits, evaluate_features
 
 SPECTRAL_GRAPHS = ("knn", "views", "labels")
 DEFAULT_REG = 0.1
 
 
 def evaluate_spectral(method: str, dataset: str, subset: int | None = None, seed: int = 0, graph: str = "knn",
-                      dim: int = 32, n_neighbors: int = 10, n_views: int = 4, knn: bool = True, linear: bool = True,
+                      dim: int = 32, n_neighbors: int = 10, n_views: int = 4,
+                      evaluations: Sequence[str] = DEFAULT_EVALUATIONS,
                       download: bool = False, features: str = "pixels", feature_dim: int | None = None,
                       reg: float | None = None) -> dict[str, Any]:
     """Fit a closed-form spectral method on features of the train images and evaluate its embedding like a run.
@@ -73,9 +75,9 @@ def evaluate_spectral(method: str, dataset: str, subset: int | None = None, seed
     z_fit, z_queries = spectral_embed(method, fit_data, queries, graph=relation, dim=dim, **params)
     z_train, z_test = (z_queries[: len(train)], z_queries[len(train):]) if uses_views else (z_fit, z_queries)
     fit_seconds = time.perf_counter() - started
-    result = evaluate_features(torch.from_numpy(np.ascontiguousarray(z_train)).float(), train.labels,
-                               torch.from_numpy(np.ascontiguousarray(z_test)).float(), test.labels,
-                               num_classes=train.num_classes, knn=knn, linear=linear, seed=seed)
+    splits = FeatureSplits(torch.from_numpy(np.ascontiguousarray(z_train)).float(), train.labels,
+                           torch.from_numpy(np.ascontiguousarray(z_test)).float(), test.labels, train.num_classes)
+    result = evaluate_features(splits, evaluations, seed)
     result["wall_time_s"] = fit_seconds
     result["peak_memory_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["protocol"].update({

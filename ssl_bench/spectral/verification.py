@@ -18,7 +18,13 @@ import torch
 from torch import Tensor
 
 from ssl_bench.data.graph import knn_graph, union, views_graph
-from ssl_bench.methods.losses import barlow_twins_graph_loss, pair_graph, simclr_graph_loss, vicreg_graph_loss, view_index_of
+from ssl_bench.methods.losses import (
+    barlow_twins_graph_loss,
+    pair_graph,
+    simclr_graph_loss,
+    vicreg_graph_loss,
+    view_index_of,
+)
 from ssl_bench.spectral.closed_forms import (
     barlow_twins_cca,
     dense_graph,
@@ -57,7 +63,7 @@ def minimise(
             [parameter], lr=1.0, max_iter=max_iter, history_size=50, tolerance_grad=1e-12, tolerance_change=1e-16, line_search_fn="strong_wolfe"
         )
 
-        def closure() -> Tensor:
+        def closure(lbfgs: torch.optim.LBFGS = lbfgs) -> Tensor:
             lbfgs.zero_grad()
             value = loss(parameter)
             value.backward()

@@ -1,0 +1,95 @@
+"""What every evaluation is: a registered entry with its name, what it needs, the metrics it returns and the
+leaderboard columns it adds. Suites, the CLI and the leaderboards iterate over :data:`EVALUATIONS`.
+
+An evaluation needs either
+
+- ``"features"``: frozen features of the train and test splits (:class:`FeatureSplits`); it is called as
+  ``evaluate(splits, seed) -> EvaluationOutput`` for every row of a leaderboard (trained runs, closed forms,
+  baselines), or
+- ``"run"``: a trained run directory (its encoder and images); it is called as
+  ``evaluate(run_dir, **settings) -> dict`` for trained rows only, and its dict is stored under its name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from torch import Tensor
+
+from ssl_bench.eval.features import check_splits
+from ssl_bench.registry import Registry
+
+NEEDS = ("features", "run")
+
+
+@dataclass(frozen=True)
+class FeatureSplits:
+    """Frozen features of the train split (kNN database, probe training data) and of the test split (only scored).
+
+    train: (N_train, F), train_labels: (N_train,), test: (N_test, F), test_labels: (N_test,), labels in
+    [0, num_classes). Checked on construction.
+    """
+
+    train: Tensor
+    train_labels: Tensor
+    test: Tensor
+    test_labels: Tensor
+    num_classes: int
+
+    def __post_init__(self) -> None:
+        check_splits(self.train, self.train_labels, self.test, self.test_labels, self.num_classes)
+
+
+@dataclass(frozen=True)
+class EvaluationOutput:
+    """Metrics (plain JSON values, merged into the run's metrics) and the protocol that produced them."""
+
+    metrics: dict[str, Any]
+    protocol: dict[str, Any]
+
+
+def metric_value(key: str) -> Callable[[dict[str, Any]], float | None]:
+    """Reads ``metrics[key]`` as a float (None when absent or not a number)."""
+
+    def extract(metrics: dict[str, Any]) -> float | None:
+        value = metrics.get(key)
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    return extract
+
+
+@dataclass(frozen=True)
+class MetricColumn:
+    """A leaderboard column: how to read one number from a run's metrics, and how to show it.
+
+    ``ranked``: the best value per dataset is marked (higher is better); descriptive columns are not ranked."""
+
+    key: str
+    title: str
+    percent: bool
+    decimals: int
+    extract: Callable[[dict[str, Any]], float | None]
+    ranked: bool = True
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A registered evaluation; ``order`` places its columns among the others' (lower first)."""
+
+    name: str
+    needs: str
+    evaluate: Callable[..., Any]
+    metric_keys: tuple[str, ...]
+    columns: tuple[MetricColumn, ...]
+    description: str
+    order: int
+    needs_labels: bool = True
+    settings: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.needs not in NEEDS:
+            raise ValueError(f"evaluation {self.name!r}: needs must be one of {NEEDS}, got {self.needs!r}")
+
+
+EVALUATIONS: Registry[Evaluation] = Registry("evaluation")
