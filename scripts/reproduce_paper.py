@@ -50,7 +50,7 @@ from ssl_bench.eval import evaluate_features
 from ssl_bench.methods.losses import barlow_twins_graph_loss, simclr_graph_loss, vicreg_graph_loss
 from ssl_bench.spectral import BarlowTwinsClosedForm, SimCLRClosedForm, VICRegClosedForm
 from ssl_bench.spectral.closed_forms import centred_laplacian_eigenpairs
-from ssl_bench.spectral.feature_maps import FeatureMap
+from ssl_bench.spectral.feature_maps import feature_map
 from ssl_bench.spectral.linear_training import LOSS_DEFAULTS, train_linear_map
 from ssl_bench.spectral.pipeline import augmented_views
 from ssl_bench.spectral.verification import (
@@ -141,7 +141,7 @@ class Features:
     """
 
     def __init__(self, train: ImageDataset, seed: int) -> None:
-        self.map = FeatureMap(FEATURES, seed=seed).fit(train.images)
+        self.map = feature_map(FEATURES, seed=seed).fit(train.images)
         clean = self.map(train.images).astype(np.float64)
         self.mean = clean.mean(axis=0)
         covariance = np.cov(clean.T)

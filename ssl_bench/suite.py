@@ -6,11 +6,14 @@ A suite file::
     datasets: [fashion-mnist]
     subset: 5000                 # seeded class-balanced train subset (test split always complete)
     seeds: [0]
-    evaluations: [knn, linear]   # and/or probe
-    trained:                     # every key of `ssl-bench train` (TrainConfig) may appear here
-      methods: [simclr, vicreg, barlowtwins]
-      backbones: [convnet]
-      epochs: 10
+    evaluations: [knn, linear]   # registered evaluations: knn, linear, rankme, alpha-req, probe
+    trained:                     # a block, or a list of blocks; every key of `ssl-bench train` may appear
+      - methods: [simclr, vicreg, barlowtwins]
+        backbones: [convnet]
+        epochs: 10
+      - methods: [byol]
+        epochs: 10
+        method_params: {predictor_hidden: [512]}
     spectral:                    # a block, or a list of blocks with different settings
       - methods: [laplacian-eigenmaps, classical-mds]
         dim: 32
@@ -47,7 +50,6 @@ from ssl_bench.store import ResultStore, RunCell, RunInProgress
 
 SECTIONS = ("trained", "spectral", "baselines")
 TOP_LEVEL_KEYS = ("name", "description", "datasets", "subset", "seeds", "evaluations", *SECTIONS)
-SPECTRAL_KEYS = ("methods", "dim", "graph", "n_neighbors", "n_views", "features", "feature_dim", "reg")
 BASELINE_KEYS = ("methods", "backbones")
 
 
@@ -66,6 +68,7 @@ def load_suite(path: str | Path) -> Suite:
     from ssl_bench.eval import DEFAULT_EVALUATIONS, check_evaluations, ordered
     from ssl_bench.evaluate import BASELINES
     from ssl_bench.spectral import SPECTRAL_METHODS
+    from ssl_bench.spectral.settings import make_spectral_settings, spectral_setting_keys
 
     path = Path(path)
     spec = load_yaml(path, "suite file")
@@ -79,8 +82,10 @@ def load_suite(path: str | Path) -> Suite:
     evaluations = check_evaluations([str(name) for name in _as_list(spec.get("evaluations", DEFAULT_EVALUATIONS))])
     cells: list[RunCell] = []
 
-    trained = dict(spec.get("trained") or {})
-    if trained:
+    for block in _as_list(spec.get("trained") or []):  # one block, or a list of blocks with other settings
+        if not isinstance(block, dict):
+            raise UserError(f"each trained block in {path} must be a mapping with 'methods:' and settings")
+        trained = dict(block)
         methods = _as_list(trained.pop("methods", []))
         backbones = _as_list(trained.pop("backbones", ["convnet"]))
         epochs = int(trained.pop("epochs", 10))
@@ -99,8 +104,9 @@ def load_suite(path: str | Path) -> Suite:
         if not isinstance(block, dict):
             raise UserError(f"each spectral block in {path} must be a mapping with 'methods:' and settings")
         spectral = dict(block)
-        _check_keys(spectral, SPECTRAL_KEYS, "spectral")
+        _check_keys(spectral, ("methods", *spectral_setting_keys()), "spectral")
         methods = _as_list(spectral.pop("methods", []))
+        make_spectral_settings(spectral)
         for method in methods:
             SPECTRAL_METHODS.get(method)
         for dataset in datasets:
@@ -184,9 +190,11 @@ def _run_cell(cell: RunCell, evaluations: tuple[str, ...], run_settings: dict[st
             result, epoch_metrics = _run_trained(cell, on_features, run_dir, device, progress)
         elif cell.kind == "spectral":
             from ssl_bench.spectral.pipeline import evaluate_spectral
+            from ssl_bench.spectral.settings import make_spectral_settings
 
-            result = evaluate_spectral(cell.method, cell.dataset, seed=cell.seed, evaluations=on_features,
-                                       **cell.hparams)
+            settings = {key: value for key, value in cell.hparams.items() if key != "subset"}
+            result = evaluate_spectral(cell.method, cell.dataset, make_spectral_settings(settings),
+                                       cell.hparams.get("subset"), cell.seed, evaluations=on_features)
         else:
             from ssl_bench.evaluate import evaluate_baseline
 

@@ -21,9 +21,10 @@ from ssl_bench.data.graph import knn_graph, views_graph
 from ssl_bench.errors import UserError
 from ssl_bench.eval.features import extract_features
 from ssl_bench.spectral import SPECTRAL_METHODS, BarlowTwinsClosedForm, SimCLRClosedForm, VICRegClosedForm
-from ssl_bench.spectral.feature_maps import FeatureMap, median_gamma
+from ssl_bench.spectral.feature_maps import feature_map, median_gamma
 from ssl_bench.spectral.linear_closed_forms import GraphForms
 from ssl_bench.spectral.pipeline import evaluate_spectral
+from ssl_bench.spectral.settings import SpectralSettings
 from ssl_bench.spectral.verification import max_angle, verify_simclr_linear
 from ssl_bench.trained_run import NormalisedEncoder
 
@@ -160,8 +161,8 @@ def images() -> torch.Tensor:
 
 def test_pixel_and_pca_feature_maps(images: torch.Tensor) -> None:
     pixels = images.reshape(150, -1).numpy() / 255.0
-    np.testing.assert_allclose(FeatureMap("pixels").fit(images)(images), pixels, atol=1e-7)
-    whitened = FeatureMap("pca", dim=5).fit(images)(images)
+    np.testing.assert_allclose(feature_map("pixels").fit(images)(images), pixels, atol=1e-7)
+    whitened = feature_map("pca", dim=5).fit(images)(images)
     reference = PCA(n_components=5, whiten=True, svd_solver="full").fit_transform(pixels)
     np.testing.assert_allclose(np.abs(whitened), np.abs(reference), atol=1e-4)
 
@@ -171,15 +172,15 @@ def test_kernel_feature_maps_approximate_the_median_rbf_kernel(images: torch.Ten
     gamma = 1.0 / np.median(pdist(pixels, "sqeuclidean"))
     assert median_gamma(pixels, 0) == pytest.approx(gamma, rel=1e-6)
     kernel = rbf_kernel(pixels, gamma=gamma)
-    exact = FeatureMap("nystroem", dim=150).fit(images)(images)  # every image a landmark: exact
+    exact = feature_map("nystroem", dim=150).fit(images)(images)  # every image a landmark: exact
     np.testing.assert_allclose(exact @ exact.T, kernel, atol=1e-4)
-    random = FeatureMap("rff", dim=8192).fit(images)(images)
+    random = feature_map("rff", dim=8192).fit(images)(images)
     assert np.abs(random @ random.T - kernel).max() < 0.06
 
 
 def test_random_backbone_is_the_seeded_convnet_and_leaves_the_global_rng_alone(images: torch.Tensor) -> None:
     state = torch.random.get_rng_state()
-    features = FeatureMap("random-backbone", seed=3).fit(images)(images)
+    features = feature_map("random-backbone", seed=3).fit(images)(images)
     assert torch.equal(torch.random.get_rng_state(), state)
     torch.manual_seed(3)
     network, dim = build_backbone("convnet", 1, 8)
@@ -191,24 +192,26 @@ def test_random_backbone_is_the_seeded_convnet_and_leaves_the_global_rng_alone(i
 
 def test_feature_map_errors(images: torch.Tensor) -> None:
     with pytest.raises(UserError):
-        FeatureMap("sift")
+        feature_map("sift")
     with pytest.raises(UserError):
-        FeatureMap("pixels", dim=10)
+        feature_map("pixels", dim=10)
     with pytest.raises(UserError):
-        FeatureMap("pca")(images)
+        feature_map("pca")(images)
     with pytest.raises(UserError):
-        FeatureMap("pixels").fit(images.float())
+        feature_map("pixels").fit(images.float())
 
 
 # ----------------------------------------------------------------------------------------------- pipeline
 def test_pipeline_closed_forms_on_views_beat_chance_and_record_the_protocol() -> None:
-    result = evaluate_spectral("vicreg-closed-form", "synthetic", graph="views", dim=16, n_views=4, evaluations=["knn"],
-                               features="nystroem", feature_dim=200, reg=0.1)
+    settings = SpectralSettings(graph="views", dim=16, n_views=4, features="nystroem", feature_dim=200, reg=0.1)
+    result = evaluate_spectral("vicreg-closed-form", "synthetic", settings, evaluations=["knn"])
     assert result["knn_top1"] > 0.3  # 10 classes
     protocol = result["protocol"]
     assert (protocol["feature_map"], protocol["feature_dim"], protocol["reg"], protocol["n_views"]) == ("nystroem", 200, 0.1, 4)
     assert result["feature_dim"] == 16
     with pytest.raises(UserError):
-        evaluate_spectral("cca", "synthetic", graph="views", n_views=3)
+        evaluate_spectral("cca", "synthetic", SpectralSettings(graph="views", n_views=3))
     with pytest.raises(UserError):
-        evaluate_spectral("classical-mds", "synthetic", reg=0.1)
+        evaluate_spectral("classical-mds", "synthetic", SpectralSettings(reg=0.1))
+    with pytest.raises(UserError, match="unknown graph 'grid'"):
+        SpectralSettings(graph="grid")

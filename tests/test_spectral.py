@@ -13,11 +13,13 @@ import scipy.sparse as sp
 from sklearn.cross_decomposition import CCA
 from sklearn.datasets import make_swiss_roll
 from sklearn.decomposition import PCA
+from sklearn.exceptions import NotFittedError
 from sklearn.manifold import ClassicalMDS as SklearnClassicalMDS
 from sklearn.manifold import Isomap as SklearnIsomap
 from sklearn.manifold import spectral_embedding
 from sklearn.neighbors import NearestNeighbors
 
+from ssl_bench.cli import main
 from ssl_bench.data.graph import knn_graph
 from ssl_bench.errors import UserError
 from ssl_bench.spectral import (
@@ -232,16 +234,22 @@ def test_spectral_embed_takes_uint8_images_and_matches_pca() -> None:
 
 
 # ------------------------------------------------------------------------------------------- user errors
-def test_bad_input_raises_user_errors(blob_2d: np.ndarray) -> None:
+def test_misuse_raises_scikit_learns_errors_and_the_cli_turns_them_into_one_line(blob_2d: np.ndarray, capsys) -> None:
     with pytest.raises(UserError):
         SPECTRAL_METHODS.get("spectral-clustering")
-    with pytest.raises(UserError):
+    with pytest.raises(ValueError, match="n_components must be between 1 and"):
         LaplacianEigenmaps(n_components=500).fit(blob_2d)
-    with pytest.raises(UserError):
+    with pytest.raises(NotFittedError):
         ClassicalMDS().transform(blob_2d)
-    with pytest.raises(UserError):
+    with pytest.raises(ValueError, match="precomputed graph cannot embed new points"):
         LaplacianEigenmaps(affinity="precomputed").fit(knn_graph(blob_2d, 5)).transform(blob_2d)
-    with pytest.raises(UserError):
+    with pytest.raises(ValueError, match="same rows"):
         LinearCCA().fit(blob_2d, blob_2d[:10])
-    with pytest.raises(UserError):
+    with pytest.raises(ValueError, match="disconnected"):
         Isomap(n_neighbors=1).fit(np.vstack([blob_2d[:5], blob_2d[:5] + 100.0]))
+    with pytest.raises(ValueError, match="NaN"):
+        ClassicalMDS().fit(np.full((5, 2), np.nan))
+    assert main(["spectral", "--method", "classical-mds", "--dataset", "synthetic", "--subset", "20",
+                 "--dim", "500"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: classical-mds: n_components must be between 1 and")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from ssl_bench.commands._flags import add_dataclass_arguments, dataclass_values
 from ssl_bench.commands._output import add_evaluations_argument, print_result
-from ssl_bench.spectral.feature_maps import FEATURE_MAPS
-from ssl_bench.spectral.pipeline import DEFAULT_REG, SPECTRAL_GRAPHS, evaluate_spectral
+from ssl_bench.spectral.pipeline import evaluate_spectral
+from ssl_bench.spectral.settings import SpectralSettings, make_spectral_settings
 
 NAME = "spectral"
 HELP = "Embed train and test images with a closed-form spectral method and evaluate (kNN, linear probe)."
@@ -17,21 +18,11 @@ EXAMPLE = ("ssl-bench spectral --method vicreg-closed-form --dataset fashion-mni
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ssl_bench.spectral import SPECTRAL_METHODS
 
-    parser.add_argument("--method", required=True, help=" | ".join(SPECTRAL_METHODS.names()))
+    parser.add_argument("--method", required=True, choices=SPECTRAL_METHODS.names(), metavar="METHOD",
+                        help=" | ".join(SPECTRAL_METHODS.names()))
     parser.add_argument("--dataset", default="fashion-mnist")
     parser.add_argument("--subset", type=int, help="seeded class-balanced subset of the train split")
-    parser.add_argument("--graph", choices=SPECTRAL_GRAPHS, default="knn",
-                        help="relation graph: kNN of the inputs, the label graph, or augmented views (SSL graph)")
-    parser.add_argument("--dim", type=int, default=32, help="embedding dimension K")
-    parser.add_argument("--n-neighbors", type=int, default=10, dest="n_neighbors")
-    parser.add_argument("--n-views", type=int, default=4, dest="n_views", help="views per image for --graph views (and cca)")
-    parser.add_argument("--features", choices=FEATURE_MAPS, default="pixels",
-                        help="fixed input feature map: the linear regime (pixels, pca) or the kernel regime (rff, nystroem, "
-                             "random-backbone)")
-    parser.add_argument("--feature-dim", type=int, dest="feature_dim",
-                        help="dimension of pca / rff / nystroem features (default 64 / 2048 / 1000)")
-    parser.add_argument("--reg", type=float, help=f"regularisation of methods that have one (default {DEFAULT_REG}: "
-                                                  "feature-noise variance relative to the mean feature variance)")
+    add_dataclass_arguments(parser, SpectralSettings)
     parser.add_argument("--seed", type=int, default=0)
     add_evaluations_argument(parser)
     parser.add_argument("--download", action="store_true")
@@ -39,9 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = evaluate_spectral(args.method, args.dataset, args.subset, args.seed, args.graph, args.dim,
-                               args.n_neighbors, args.n_views, evaluations=args.evaluations, download=args.download,
-                               features=args.features, feature_dim=args.feature_dim, reg=args.reg)
+    settings = make_spectral_settings(dataclass_values(args, SpectralSettings))
+    result = evaluate_spectral(args.method, args.dataset, settings, args.subset, args.seed,
+                               evaluations=args.evaluations, download=args.download)
     print_result(result, args.json)
     if not args.json:
         print(f"fit + embed: {result['wall_time_s']:.1f} s, peak memory {result['peak_memory_mb']:.0f} MB")

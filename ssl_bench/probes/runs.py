@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from ssl_bench.errors import UserError
 from ssl_bench.probes.equivariance import probe
 from ssl_bench.probes.plot import plot_probe
 from ssl_bench.spectral import SPECTRAL_METHODS
-from ssl_bench.spectral.embed import as_features
+from ssl_bench.spectral.embed import as_features, user_errors
 from ssl_bench.trained_run import load_encoder
 
 
@@ -72,12 +71,13 @@ def probe_spectral(
     """Probe a closed-form spectral method: fit it on the (subset of the) train pixels, then embed the probed
     test images and their transforms out of sample (``estimator.transform``: Nystroem, triangulation, ...)."""
     estimator_class = SPECTRAL_METHODS.get(method)
-    if method == "cca":
-        raise UserError("cca is fitted on pairs of views and has no single-image probe; probe lpp or "
+    if estimator_class.two_views:
+        raise UserError(f"{method} is fitted on pairs of views and has no single-image probe; probe lpp or "
                         "laplacian-eigenmaps instead")
-    params = {"n_neighbors": n_neighbors} if "n_neighbors" in inspect.signature(estimator_class).parameters else {}
+    params = {"n_neighbors": n_neighbors} if "n_neighbors" in estimator_class.settings else {}
     train = train_split(dataset, subset, seed)
-    estimator = estimator_class(n_components=dim, **params).fit(as_features(train.images, "train"))
+    with user_errors(method):
+        estimator = estimator_class(n_components=dim, **params).fit(as_features(train.images, "train"))
 
     def encoder(images: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(np.asarray(estimator.transform(as_features(images, "images")), dtype=np.float32))

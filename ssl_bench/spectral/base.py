@@ -1,43 +1,58 @@
-"""Shared pieces of the spectral estimators: the registry, input checks and the symmetric eigensolver."""
+"""Shared pieces of the spectral estimators: the registry, input checks and the symmetric eigensolver.
+
+The estimators follow scikit-learn's conventions: keyword parameters stored as given, ``check_array`` /
+``check_is_fitted``, ``ValueError`` and ``NotFittedError`` for misuse. The command line turns those into one
+``error:`` line (:func:`ssl_bench.spectral.embed.spectral_embed`)."""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_array, check_is_fitted
 
-from ssl_bench.errors import UserError
 from ssl_bench.registry import Registry
 
-SPECTRAL_METHODS: Registry[type] = Registry("spectral method")
+
+class SpectralEstimator(TransformerMixin, BaseEstimator):
+    """A registered spectral method: a scikit-learn estimator that also declares what it accepts.
+
+    ``takes_graph``: ``fit(X, graph=G)`` takes a relation graph over the rows of X (else it builds its own);
+    ``two_views``: ``fit(X, Y)`` takes two aligned views of the same images (CCA);
+    ``settings``: which of :class:`ssl_bench.spectral.settings.SpectralSettings`' method parameters it has.
+    """
+
+    takes_graph: ClassVar[bool] = False
+    two_views: ClassVar[bool] = False
+    settings: ClassVar[tuple[str, ...]] = ()
+
+
+SPECTRAL_METHODS: Registry[type[SpectralEstimator]] = Registry("spectral method")
 
 DENSE_EIGH_MAX_ROWS = 3000
 
 
 def check_matrix(x: object, name: str, min_rows: int = 2) -> np.ndarray:
-    """``x`` as a finite float64 (N, F) array with N >= ``min_rows``; a :class:`UserError` otherwise."""
+    """``x`` (array-like or tensor) as a finite float64 (N, F) array with N >= ``min_rows``
+    (scikit-learn's ``check_array``; ``ValueError`` otherwise)."""
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
-    array = np.asarray(x, dtype=np.float64)
-    if array.ndim != 2:
-        raise UserError(f"{name} must be a 2-D array (N, F), got shape {array.shape}")
-    if array.shape[0] < min_rows:
-        raise UserError(f"{name} needs at least {min_rows} rows, got {array.shape[0]}")
-    if not np.all(np.isfinite(array)):
-        raise UserError(f"{name} contains NaN or infinite values")
-    return array
+    return check_array(x, dtype=np.float64, ensure_min_samples=min_rows, input_name=name)
 
 
 def check_n_components(n_components: int, limit: int, what: str) -> None:
-    """1 <= n_components <= limit, else a :class:`UserError` naming ``what`` bounds it."""
+    """1 <= n_components <= limit, else a ``ValueError`` naming ``what`` bounds it."""
     if not 1 <= n_components <= limit:
-        raise UserError(f"n_components must be between 1 and {limit} ({what}), got {n_components}")
+        raise ValueError(f"n_components must be between 1 and {limit} ({what}), got {n_components}")
 
 
 def check_fitted(estimator: object, attribute: str) -> None:
-    if not hasattr(estimator, attribute):
-        raise UserError(f"{type(estimator).__name__} is not fitted yet; call fit first")
+    """scikit-learn's ``check_is_fitted``: ``NotFittedError`` before ``fit``."""
+    check_is_fitted(estimator, attribute)
 
 
 def top_eigenpairs(matrix: np.ndarray | sp.spmatrix | spla.LinearOperator, k: int, seed: int = 0, tol: float = 0.0) -> tuple[np.ndarray, np.ndarray]:

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg
-from sklearn.base import BaseEstimator, TransformerMixin
 
-from ssl_bench.errors import UserError
-from ssl_bench.spectral.base import SPECTRAL_METHODS, check_fitted, check_matrix, check_n_components
+from ssl_bench.spectral.base import SPECTRAL_METHODS, SpectralEstimator, check_fitted, check_matrix, check_n_components
 
 
 def inverse_sqrt(covariance: np.ndarray, rank_tol: float = 1e-10) -> np.ndarray:
@@ -28,12 +26,15 @@ def inverse_sqrt(covariance: np.ndarray, rank_tol: float = 1e-10) -> np.ndarray:
 
 
 @SPECTRAL_METHODS.register("cca")
-class LinearCCA(TransformerMixin, BaseEstimator):
+class LinearCCA(SpectralEstimator):
     """CCA of two views. ``fit(X, Y)``; ``transform(X)`` or ``transform(X, Y)`` returns canonical scores.
 
     Attributes: ``x_weights_`` (F, K), ``y_weights_`` (F', K), ``correlations_`` (K,) descending, ``x_mean_``, ``y_mean_``.
     Reference: H. Hotelling, "Relations between two sets of variates", Biometrika 1936.
     """
+
+    two_views = True
+    settings = ("reg",)
 
     def __init__(self, n_components: int = 2, reg: float = 0.0) -> None:
         self.n_components = n_components
@@ -42,7 +43,7 @@ class LinearCCA(TransformerMixin, BaseEstimator):
     def fit(self, X: object, Y: object) -> LinearCCA:
         x, y = check_matrix(X, "X"), check_matrix(Y, "Y")
         if x.shape[0] != y.shape[0]:
-            raise UserError(f"the two views need the same rows, got {x.shape[0]} and {y.shape[0]}")
+            raise ValueError(f"the two views need the same rows, got {x.shape[0]} and {y.shape[0]}")
         self.x_mean_, self.y_mean_ = x.mean(axis=0), y.mean(axis=0)
         xc, yc = x - self.x_mean_, y - self.y_mean_
         n = x.shape[0]

@@ -19,11 +19,10 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
 
-from ssl_bench.errors import UserError
 from ssl_bench.spectral.base import (
     SPECTRAL_METHODS,
+    SpectralEstimator,
     check_fitted,
     check_matrix,
     check_n_components,
@@ -38,7 +37,7 @@ def classical_mds(squared: np.ndarray, n_components: int) -> tuple[np.ndarray, n
     squared = check_matrix(squared, "squared dissimilarities")
     n = squared.shape[0]
     if squared.shape != (n, n) or not np.allclose(squared, squared.T, rtol=1e-10, atol=1e-12 * np.abs(squared).max()):
-        raise UserError(f"dissimilarities must be a symmetric (N, N) matrix, got shape {squared.shape}")
+        raise ValueError(f"dissimilarities must be a symmetric (N, N) matrix, got shape {squared.shape}")
     check_n_components(n_components, n - 1, "at most N - 1 for N points")
     column_means = squared.mean(axis=0)
     centred = -0.5 * (squared - column_means[None, :] - column_means[:, None] + column_means.mean())
@@ -52,7 +51,7 @@ def classical_mds(squared: np.ndarray, n_components: int) -> tuple[np.ndarray, n
 def triangulate(squared_to_references: np.ndarray, reference_embedding: np.ndarray, eigenvalues: np.ndarray, column_means: np.ndarray) -> np.ndarray:
     """z(x) = -1/2 Lambda^{-1/2} U^T (delta - mu) with U = Z_ref Lambda^{-1/2}: (M, R) squared dissimilarities -> (M, K)."""
     if squared_to_references.shape[1] != reference_embedding.shape[0]:
-        raise UserError(
+        raise ValueError(
             f"dissimilarities have {squared_to_references.shape[1]} columns but the model has {reference_embedding.shape[0]} reference points"
         )
     safe = np.where(eigenvalues > 0, eigenvalues, np.inf)
@@ -77,7 +76,7 @@ def principal_axes(centred: np.ndarray, n_components: int) -> tuple[np.ndarray, 
 
 
 @SPECTRAL_METHODS.register("classical-mds")
-class ClassicalMDS(TransformerMixin, BaseEstimator):
+class ClassicalMDS(SpectralEstimator):
     """Classical MDS; ``metric="euclidean"`` (PCA of X, any N) or ``"precomputed"`` ((N, N) dissimilarities).
 
     ``transform`` takes new rows (Euclidean) or their (M, N) dissimilarities to the training points (precomputed).
@@ -102,7 +101,7 @@ class ClassicalMDS(TransformerMixin, BaseEstimator):
         elif self.metric == "precomputed":
             self.embedding_, self.eigenvalues_, self.column_means_ = classical_mds(x**2, self.n_components)
         else:
-            raise UserError(f"unknown metric {self.metric!r}; choose one of: euclidean, precomputed")
+            raise ValueError(f"unknown metric {self.metric!r}; choose one of: euclidean, precomputed")
         return self
 
     def fit_transform(self, X: object, y: object = None) -> np.ndarray:

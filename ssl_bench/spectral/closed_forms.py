@@ -50,7 +50,6 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
-from ssl_bench.errors import UserError
 from ssl_bench.spectral.base import check_matrix, check_n_components
 from ssl_bench.spectral.cca import LinearCCA
 from ssl_bench.spectral.lpp import generalized_bottom_eigenvectors
@@ -70,7 +69,7 @@ def dense_graph(graph: sp.spmatrix | np.ndarray) -> np.ndarray:
     """G as a dense float64 array, checked square, symmetric, non-negative with a zero diagonal."""
     g = graph.toarray() if sp.issparse(graph) else np.asarray(graph, dtype=np.float64)
     if g.ndim != 2 or g.shape[0] != g.shape[1] or not np.allclose(g, g.T) or np.any(g < 0) or np.any(np.diag(g) != 0):
-        raise UserError("G must be a symmetric, non-negative (N, N) matrix with a zero diagonal")
+        raise ValueError("G must be a symmetric, non-negative (N, N) matrix with a zero diagonal")
     return g
 
 
@@ -137,10 +136,10 @@ def simclr_simplex(n_images: int, n_views: int, n_components: int, temperature: 
     ``solution`` is Z = top N' - 1 eigenvectors of H (G + I) H scaled to unit rows (classical MDS of G + I), zero-padded to K.
     """
     if n_images < 2:
-        raise UserError("the simplex needs at least 2 images")
+        raise ValueError("the simplex needs at least 2 images")
     check_n_components(n_components, n_views * n_images, "at most N")
     if n_components < n_images - 1:
-        raise UserError(f"the simplex closed form needs K >= N' - 1 = {n_images - 1}, got {n_components}")
+        raise ValueError(f"the simplex closed form needs K >= N' - 1 = {n_images - 1}, got {n_components}")
     n = n_images * n_views
     image = np.tile(np.arange(n_images), n_views)
     similarity = (image[:, None] == image[None, :]).astype(np.float64)  # G + I

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import inspect
+import contextlib
+from collections.abc import Iterator
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.exceptions import NotFittedError
 
 from ssl_bench.errors import UserError
-from ssl_bench.spectral.base import SPECTRAL_METHODS
+from ssl_bench.spectral.base import SPECTRAL_METHODS, SpectralEstimator
 
 
 def as_features(data: object, name: str) -> np.ndarray:
@@ -24,6 +26,15 @@ def as_features(data: object, name: str) -> np.ndarray:
     raise UserError(f"{name} must be images (N, C, H, W) or features (N, F), got shape {array.shape}")
 
 
+@contextlib.contextmanager
+def user_errors(method: str) -> Iterator[None]:
+    """Misuse reported by an estimator (``ValueError``, ``NotFittedError``) as one :class:`UserError` line."""
+    try:
+        yield
+    except (ValueError, NotFittedError) as err:
+        raise UserError(f"{method}: {str(err).splitlines()[0]}") from err
+
+
 def spectral_embed(
     method: str,
     train: object,
@@ -36,24 +47,29 @@ def spectral_embed(
 
     ``train``/``test``: images or features (see :func:`as_features`). ``graph``: a relation graph over the
     training rows for the graph methods (those whose ``fit`` takes ``graph``); a kNN graph is built when None.
-    ``cca`` takes ``train = (view_a, view_b)`` (two augmented views of the same images) and embeds ``test`` with
+    A two-view method (cca) takes ``train = (view_a, view_b)`` (two augmented views of the same images) and embeds ``test`` with
     the first view's canonical directions.
     """
     estimator_class = SPECTRAL_METHODS.get(method)
-    estimator = estimator_class(n_components=dim, **params)
-    if method == "cca":
+    with user_errors(method):
+        return _fit_and_embed(estimator_class(n_components=dim, **params), method, train, test, graph)
+
+
+def _fit_and_embed(estimator: SpectralEstimator, method: str, train: object, test: object,
+                   graph: sp.spmatrix | None) -> tuple[np.ndarray, np.ndarray]:
+    if estimator.two_views:
         if not isinstance(train, (tuple, list)) or len(train) != 2:
-            raise UserError("cca needs train = (view_a, view_b), two augmented views of the same images")
+            raise UserError(f"{method} needs train = (view_a, view_b), two augmented views of the same images")
         view_a, view_b = as_features(train[0], "train view a"), as_features(train[1], "train view b")
         estimator.fit(view_a, view_b)
         return estimator.transform(view_a), estimator.transform(as_features(test, "test"))
     train_features = as_features(train, "train")
     if graph is None:
         estimator.fit(train_features)
-    elif "graph" in inspect.signature(estimator.fit).parameters:
+    elif estimator.takes_graph:
         estimator.fit(train_features, graph=graph)
     else:
-        takes_graph = [name for name in SPECTRAL_METHODS.names() if "graph" in inspect.signature(SPECTRAL_METHODS.get(name).fit).parameters]
+        takes_graph = [name for name in SPECTRAL_METHODS.names() if SPECTRAL_METHODS.get(name).takes_graph]
         raise UserError(f"{method} does not take a relation graph; use one of: {', '.join(takes_graph)}")
     train_embedding = estimator.embedding_ if hasattr(estimator, "embedding_") else estimator.transform(train_features)
     return np.asarray(train_embedding), estimator.transform(as_features(test, "test"))

@@ -1,6 +1,6 @@
 """Fixed input feature maps phi for the linear and kernel regimes of the closed forms: Z = phi(X) W.
 
-A :class:`FeatureMap` is an encoder in the sense of ARCHITECTURE.md (uint8 images (N, C, H, W) -> float32 (N, F)),
+A feature map is an encoder in the sense of ARCHITECTURE.md (uint8 images (N, C, H, W) -> float32 (N, F)),
 fitted once on the clean training images (no labels) and then applied to augmented views, train and test alike:
 
 - ``pixels``: x / 255 flattened, F = C H W (the linear regime proper).
@@ -21,14 +21,15 @@ Laplacian eigenmaps / kernel CCA in the primal).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import torch
 from torch import Tensor
 
 from ssl_bench.errors import UserError
+from ssl_bench.registry import Registry
 
-FEATURE_MAPS = ("pixels", "pca", "rff", "nystroem", "random-backbone")
-DEFAULT_DIMS = {"pca": 64, "rff": 2048, "nystroem": 1000}
 MEDIAN_SAMPLE = 1000
 BACKBONE = "convnet"
 
@@ -53,56 +54,66 @@ def median_gamma(x: np.ndarray, seed: int) -> float:
 
 
 class FeatureMap:
-    """``FeatureMap(name, dim=None, seed=0).fit(train_images)``, then ``feature_map(images) -> (N, F)`` float32."""
+    """Base of the registered maps: ``fit(train_images)`` (uint8 (N, C, H, W), no labels), then
+    ``map(images) -> (N, F)`` float32. ``default_dim``: None for maps whose dimension is fixed by the data."""
 
-    def __init__(self, name: str, dim: int | None = None, seed: int = 0) -> None:
-        if name not in FEATURE_MAPS:
-            raise UserError(f"unknown feature map {name!r}; choose one of: {', '.join(FEATURE_MAPS)}")
-        if dim is not None and name in ("pixels", "random-backbone"):
-            raise UserError(f"feature map {name!r} has a fixed dimension; drop feature_dim (it applies to pca, rff, nystroem)")
-        if dim is not None and dim < 1:
-            raise UserError(f"feature_dim must be a positive integer, got {dim}")
+    default_dim: ClassVar[int | None] = None
+
+    def __init__(self, name: str, dim: int | None, seed: int) -> None:
         self.name, self.seed = name, seed
-        self.dim = dim if dim is not None else DEFAULT_DIMS.get(name)
+        self.dim = dim if dim is not None else self.default_dim
 
     def fit(self, images: Tensor) -> FeatureMap:
-        """Fit on the clean training images, uint8 (N, C, H, W); uses no labels."""
-        x = pixels(images)
-        if self.name == "pca":
-            self._fit_pca(x)
-        elif self.name in ("rff", "nystroem"):
-            self._fit_kernel(x)
-        elif self.name == "random-backbone":
-            self._fit_backbone(images, x)
+        self._fit(images, pixels(images))
         self.fitted_ = True
         return self
 
     def __call__(self, images: Tensor) -> np.ndarray:
         if not hasattr(self, "fitted_"):
             raise UserError("the feature map is not fitted yet; call fit(train_images) first")
-        if self.name == "random-backbone":
-            from ssl_bench.eval.features import extract_features
+        return self._map(images)
 
-            return extract_features(self.encoder_, torch.as_tensor(images)).numpy()
-        x = pixels(images)
-        if self.name == "pixels":
-            return x
-        if self.name == "pca":
-            return ((x - self.mean_) @ self.projection_).astype(np.float32)
-        return self.kernel_map_.transform(x).astype(np.float32)
+    def _fit(self, images: Tensor, x: np.ndarray) -> None:
+        """Nothing to learn by default."""
+
+    def _map(self, images: Tensor) -> np.ndarray:
+        raise NotImplementedError
 
     @property
     def description(self) -> str:
         """One line for the protocol."""
-        return {
-            "pixels": "pixels in [0, 1]",
-            "pca": f"PCA-whitened pixels ({self.dim} dims)",
-            "rff": f"random Fourier features of the pixels (RBF, gamma = 1/median sq. distance, {self.dim} dims)",
-            "nystroem": f"Nystroem features of the pixels (RBF, gamma = 1/median sq. distance, {self.dim} landmarks)",
-            "random-backbone": f"frozen randomly initialised {BACKBONE} (seed {self.seed}, 128 dims)",
-        }[self.name]
+        raise NotImplementedError
 
-    def _fit_pca(self, x: np.ndarray) -> None:
+
+FEATURE_MAPS: Registry[type[FeatureMap]] = Registry("feature map")
+
+
+def feature_map(name: str, dim: int | None = None, seed: int = 0) -> FeatureMap:
+    """The registered map ``name`` (unfitted); ``dim`` only for maps with a free dimension (pca, rff, nystroem)."""
+    cls = FEATURE_MAPS.get(name)
+    if dim is not None and cls.default_dim is None:
+        free = [n for n in FEATURE_MAPS.names() if FEATURE_MAPS.get(n).default_dim is not None]
+        raise UserError(f"feature map {name!r} has a fixed dimension; drop feature_dim (it applies to {', '.join(free)})")
+    if dim is not None and dim < 1:
+        raise UserError(f"feature_dim must be a positive integer, got {dim}")
+    return cls(name, dim, seed)
+
+
+@FEATURE_MAPS.register("pixels")
+class PixelMap(FeatureMap):
+    def _map(self, images: Tensor) -> np.ndarray:
+        return pixels(images)
+
+    @property
+    def description(self) -> str:
+        return "pixels in [0, 1]"
+
+
+@FEATURE_MAPS.register("pca")
+class PCAMap(FeatureMap):
+    default_dim = 64
+
+    def _fit(self, images: Tensor, x: np.ndarray) -> None:
         from ssl_bench.spectral.classical_mds import principal_axes
 
         if self.dim > min(x.shape):
@@ -114,18 +125,61 @@ class FeatureMap:
         self.projection_ = axes / np.sqrt(scatter / (x.shape[0] - 1))
         self.mean_ = self.mean_.astype(np.float32)
 
-    def _fit_kernel(self, x: np.ndarray) -> None:
-        from sklearn.kernel_approximation import Nystroem, RBFSampler
+    def _map(self, images: Tensor) -> np.ndarray:
+        return ((pixels(images) - self.mean_) @ self.projection_).astype(np.float32)
 
+    @property
+    def description(self) -> str:
+        return f"PCA-whitened pixels ({self.dim} dims)"
+
+
+class _KernelMap(FeatureMap):
+    """An RBF kernel approximation of the pixels with the median-heuristic bandwidth."""
+
+    def _fit(self, images: Tensor, x: np.ndarray) -> None:
         self.gamma_ = median_gamma(x, self.seed)
-        if self.name == "rff":
-            self.kernel_map_ = RBFSampler(gamma=self.gamma_, n_components=self.dim, random_state=self.seed).fit(x)
-        else:
-            if self.dim > x.shape[0]:
-                raise UserError(f"nystroem feature_dim must be at most the number of training images ({x.shape[0]}), got {self.dim}")
-            self.kernel_map_ = Nystroem(kernel="rbf", gamma=self.gamma_, n_components=self.dim, random_state=self.seed).fit(x)
+        self.kernel_map_ = self._kernel_map(x)
 
-    def _fit_backbone(self, images: Tensor, x: np.ndarray) -> None:
+    def _kernel_map(self, x: np.ndarray):
+        raise NotImplementedError
+
+    def _map(self, images: Tensor) -> np.ndarray:
+        return self.kernel_map_.transform(pixels(images)).astype(np.float32)
+
+
+@FEATURE_MAPS.register("rff")
+class RandomFourierMap(_KernelMap):
+    default_dim = 2048
+
+    def _kernel_map(self, x: np.ndarray):
+        from sklearn.kernel_approximation import RBFSampler
+
+        return RBFSampler(gamma=self.gamma_, n_components=self.dim, random_state=self.seed).fit(x)
+
+    @property
+    def description(self) -> str:
+        return f"random Fourier features of the pixels (RBF, gamma = 1/median sq. distance, {self.dim} dims)"
+
+
+@FEATURE_MAPS.register("nystroem")
+class NystroemMap(_KernelMap):
+    default_dim = 1000
+
+    def _kernel_map(self, x: np.ndarray):
+        from sklearn.kernel_approximation import Nystroem
+
+        if self.dim > x.shape[0]:
+            raise UserError(f"nystroem feature_dim must be at most the number of training images ({x.shape[0]}), got {self.dim}")
+        return Nystroem(kernel="rbf", gamma=self.gamma_, n_components=self.dim, random_state=self.seed).fit(x)
+
+    @property
+    def description(self) -> str:
+        return f"Nystroem features of the pixels (RBF, gamma = 1/median sq. distance, {self.dim} landmarks)"
+
+
+@FEATURE_MAPS.register("random-backbone")
+class RandomBackboneMap(FeatureMap):
+    def _fit(self, images: Tensor, x: np.ndarray) -> None:
         from ssl_bench.backbones import build_backbone
         from ssl_bench.trained_run import NormalisedEncoder
 
@@ -137,3 +191,12 @@ class FeatureMap:
             torch.manual_seed(self.seed)
             network, _ = build_backbone(BACKBONE, channels, size)
         self.encoder_ = NormalisedEncoder(network, mean, std).eval()
+
+    def _map(self, images: Tensor) -> np.ndarray:
+        from ssl_bench.eval.features import extract_features
+
+        return extract_features(self.encoder_, torch.as_tensor(images)).numpy()
+
+    @property
+    def description(self) -> str:
+        return f"frozen randomly initialised {BACKBONE} (seed {self.seed}, 128 dims)"

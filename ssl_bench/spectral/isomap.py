@@ -15,22 +15,22 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.sparse.csgraph import shortest_path
-from sklearn.base import BaseEstimator, TransformerMixin
 
 from ssl_bench.data.graph import SearchMethod, knn_graph, knn_search
-from ssl_bench.errors import UserError
-from ssl_bench.spectral.base import SPECTRAL_METHODS, check_fitted, check_matrix, check_n_components
+from ssl_bench.spectral.base import SPECTRAL_METHODS, SpectralEstimator, check_fitted, check_matrix, check_n_components
 from ssl_bench.spectral.classical_mds import classical_mds, triangulate
 
 
 @SPECTRAL_METHODS.register("isomap")
-class Isomap(TransformerMixin, BaseEstimator):
+class Isomap(SpectralEstimator):
     """Isomap with k neighbours; exact (``n_landmarks=None``, N up to a few thousand) or landmark.
 
     Attributes: ``embedding_`` (N, K), ``eigenvalues_`` (K,), ``references_`` (R,) the rows that geodesics are
     measured to (all, or the landmarks), ``geodesics_`` (N, R).
     References: Tenenbaum et al., Science 2000; de Silva & Tenenbaum, NIPS 2003 (landmarks).
     """
+
+    settings = ("n_neighbors",)
 
     def __init__(
         self,
@@ -58,7 +58,7 @@ class Isomap(TransformerMixin, BaseEstimator):
         check_n_components(self.n_components, self.references_.size - 1, "at most the number of reference points - 1")
         self.geodesics_ = shortest_path(graph, method="D", directed=False, indices=self.references_).T
         if not np.all(np.isfinite(self.geodesics_)):
-            raise UserError(f"the {self.n_neighbors}-NN graph is disconnected, so some geodesics are infinite; increase n_neighbors")
+            raise ValueError(f"the {self.n_neighbors}-NN graph is disconnected, so some geodesics are infinite; increase n_neighbors")
         squared = self.geodesics_[self.references_] ** 2
         reference_embedding, self.eigenvalues_, self.column_means_ = classical_mds(0.5 * (squared + squared.T), self.n_components)
         self.reference_embedding_ = reference_embedding

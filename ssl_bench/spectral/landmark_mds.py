@@ -11,10 +11,15 @@ recovers it exactly up to a rigid motion. Cost O(N m F + m^3) time and O(N m) me
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
 
-from ssl_bench.errors import UserError
-from ssl_bench.spectral.base import SPECTRAL_METHODS, check_fitted, check_matrix, check_n_components, squared_distances
+from ssl_bench.spectral.base import (
+    SPECTRAL_METHODS,
+    SpectralEstimator,
+    check_fitted,
+    check_matrix,
+    check_n_components,
+    squared_distances,
+)
 from ssl_bench.spectral.classical_mds import classical_mds, triangulate
 
 CHUNK_ROWS = 8192
@@ -26,7 +31,7 @@ def choose_landmarks(x: np.ndarray, n_landmarks: int, strategy: str, seed: int) 
     if strategy == "random":
         return np.sort(rng.choice(x.shape[0], size=n_landmarks, replace=False))
     if strategy != "maxmin":
-        raise UserError(f"unknown landmark strategy {strategy!r}; choose one of: random, maxmin")
+        raise ValueError(f"unknown landmark strategy {strategy!r}; choose one of: random, maxmin")
     chosen = [int(rng.integers(x.shape[0]))]
     nearest = squared_distances(x, x[chosen])[:, 0]
     for _ in range(n_landmarks - 1):
@@ -36,7 +41,7 @@ def choose_landmarks(x: np.ndarray, n_landmarks: int, strategy: str, seed: int) 
 
 
 @SPECTRAL_METHODS.register("landmark-mds")
-class LandmarkMDS(TransformerMixin, BaseEstimator):
+class LandmarkMDS(SpectralEstimator):
     """Landmark MDS of the rows of X (Euclidean distances). ``transform`` triangulates new rows.
 
     Attributes: ``landmarks_`` (m,) row indices, ``landmark_embedding_`` (m, K), ``eigenvalues_`` (K,), ``embedding_`` (N, K).
@@ -68,7 +73,7 @@ class LandmarkMDS(TransformerMixin, BaseEstimator):
         check_fitted(self, "landmark_embedding_")
         x = check_matrix(X, "X", min_rows=1)
         if x.shape[1] != self.landmark_points_.shape[1]:
-            raise UserError(f"X has {x.shape[1]} features but the model was fitted on {self.landmark_points_.shape[1]}")
+            raise ValueError(f"X has {x.shape[1]} features but the model was fitted on {self.landmark_points_.shape[1]}")
         parts = [
             triangulate(squared_distances(x[start : start + CHUNK_ROWS], self.landmark_points_), self.landmark_embedding_, self.eigenvalues_, self.column_means_)
             for start in range(0, x.shape[0], CHUNK_ROWS)

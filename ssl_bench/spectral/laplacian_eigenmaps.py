@@ -27,12 +27,11 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
-from sklearn.base import BaseEstimator, TransformerMixin
 
 from ssl_bench.data.graph import SearchMethod, knn_graph, knn_search, validate_graph
-from ssl_bench.errors import UserError
 from ssl_bench.spectral.base import (
     SPECTRAL_METHODS,
+    SpectralEstimator,
     check_fitted,
     check_matrix,
     check_n_components,
@@ -53,7 +52,7 @@ def laplacian_eigenmaps(
     check_n_components(n_components, n - 2, "at most N - 2 for a graph of N nodes")
     degree = np.asarray(w.sum(axis=1)).ravel()
     if np.any(degree == 0):
-        raise UserError(f"{int(np.sum(degree == 0))} nodes have no edges; Laplacian eigenmaps needs every node connected")
+        raise ValueError(f"{int(np.sum(degree == 0))} nodes have no edges; Laplacian eigenmaps needs every node connected")
     n_parts, _ = connected_components(w, directed=False)
     if n_parts > 1:
         warnings.warn(f"the graph has {n_parts} connected components; the bottom eigenvectors then index components", stacklevel=2)
@@ -76,10 +75,10 @@ def nystroem_extension(
     """Embed new points from their affinities (M, N) to the N training points (see the module docstring). -> (M, K)."""
     weights = sp.csr_matrix(affinities, dtype=np.float64)
     if weights.shape[1] != embedding.shape[0]:
-        raise UserError(f"affinities have {weights.shape[1]} columns but the model was fitted on {embedding.shape[0]} points")
+        raise ValueError(f"affinities have {weights.shape[1]} columns but the model was fitted on {embedding.shape[0]} points")
     total = np.asarray(weights.sum(axis=1)).ravel()
     if np.any(total <= 0):
-        raise UserError("some new points have no affinity to any training point")
+        raise ValueError("some new points have no affinity to any training point")
     weighted = np.asarray(weights @ embedding)
     if normalized:
         return weighted / total[:, None] / (1.0 - eigenvalues)[None, :]
@@ -87,7 +86,7 @@ def nystroem_extension(
 
 
 @SPECTRAL_METHODS.register("laplacian-eigenmaps")
-class LaplacianEigenmaps(TransformerMixin, BaseEstimator):
+class LaplacianEigenmaps(SpectralEstimator):
     """Laplacian eigenmaps of a kNN graph of X (or of a given graph), with Nystroem out-of-sample ``transform``.
 
     Parameters: ``n_components`` K; ``n_neighbors`` k of the kNN graph (and of new points' affinities);
@@ -100,6 +99,9 @@ class LaplacianEigenmaps(TransformerMixin, BaseEstimator):
     Attributes: ``embedding_`` (N, K), ``eigenvalues_`` (K,) ascending Laplacian eigenvalues.
     References: Belkin & Niyogi, Neural Computation 2003; Bengio et al., NIPS 2004 (out of sample).
     """
+
+    takes_graph = True
+    settings = ("n_neighbors",)
 
     def __init__(
         self,
@@ -129,7 +131,7 @@ class LaplacianEigenmaps(TransformerMixin, BaseEstimator):
             else:
                 affinity = validate_graph(graph, n=self.train_features_.shape[0])
         else:
-            raise UserError(f"unknown affinity {self.affinity!r}; choose one of: knn, precomputed")
+            raise ValueError(f"unknown affinity {self.affinity!r}; choose one of: knn, precomputed")
         self.embedding_, self.eigenvalues_ = laplacian_eigenmaps(affinity, self.n_components, self.normalized, self.random_state, self.eigen_tol)
         return self
 
@@ -140,7 +142,7 @@ class LaplacianEigenmaps(TransformerMixin, BaseEstimator):
         """Nystroem embedding of new rows from their 0/1 affinities to their k nearest training points."""
         check_fitted(self, "embedding_")
         if not hasattr(self, "train_features_"):
-            raise UserError("a model fitted on a precomputed graph cannot embed new points; use extend(affinities)")
+            raise ValueError("a model fitted on a precomputed graph cannot embed new points; use extend(affinities)")
         x = check_matrix(X, "X", min_rows=1)
         _, neighbours = knn_search(x, self.train_features_, self.n_neighbors, method=self.knn_method, seed=self.random_state)
         rows = np.repeat(np.arange(x.shape[0]), self.n_neighbors)

@@ -53,11 +53,9 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, TransformerMixin
 
 from ssl_bench.data.graph import SearchMethod, knn_graph, validate_graph
-from ssl_bench.errors import UserError
-from ssl_bench.spectral.base import SPECTRAL_METHODS, check_fitted, check_matrix
+from ssl_bench.spectral.base import SPECTRAL_METHODS, SpectralEstimator, check_fitted, check_matrix
 from ssl_bench.spectral.lpp import generalized_bottom_eigenvectors
 
 CHUNK_ROWS = 4096
@@ -96,8 +94,11 @@ class GraphForms:
         self.similarity = cross + scatter + self.noise * (n - 1 - total / n) * eye
 
 
-class _LinearClosedForm(TransformerMixin, BaseEstimator):
+class _LinearClosedForm(SpectralEstimator):
     """Shared fit: the graph's quadratic forms (:class:`GraphForms`), a generalised eigenproblem, W (F, K)."""
+
+    takes_graph = True
+    settings = ("n_neighbors", "reg")
 
     def __init__(self, n_components: int = 32, reg: float = 0.1, n_neighbors: int = 10, knn_method: SearchMethod = "exact", random_state: int = 0) -> None:
         self.n_components = n_components
@@ -110,12 +111,12 @@ class _LinearClosedForm(TransformerMixin, BaseEstimator):
         """``X`` (N, F) rows of the graph; ``graph`` (N, N) or None for the ``n_neighbors``-NN graph of X."""
         x = check_matrix(X, "X")
         if self.reg < 0:
-            raise UserError(f"reg must be >= 0, got {self.reg}")
+            raise ValueError(f"reg must be >= 0, got {self.reg}")
         if graph is None:
             graph = knn_graph(x, self.n_neighbors, method=self.knn_method, seed=self.random_state)
         g = validate_graph(graph, n=x.shape[0])
         if g.nnz == 0:
-            raise UserError("the relation graph has no edges")
+            raise ValueError("the relation graph has no edges")
         forms = GraphForms(x, g, self.reg)
         self.mean_, self.noise_variance_ = forms.mean, forms.noise
         self.components_, self.eigenvalues_ = self._solve(forms)
@@ -128,7 +129,7 @@ class _LinearClosedForm(TransformerMixin, BaseEstimator):
         check_fitted(self, "components_")
         x = check_matrix(X, "X", min_rows=1)
         if x.shape[1] != self.mean_.shape[0]:
-            raise UserError(f"X has {x.shape[1]} features but the model was fitted on {self.mean_.shape[0]}")
+            raise ValueError(f"X has {x.shape[1]} features but the model was fitted on {self.mean_.shape[0]}")
         return (x - self.mean_) @ self.components_
 
     def _solve(self, forms: GraphForms) -> tuple[np.ndarray, np.ndarray]:
@@ -158,7 +159,7 @@ class VICRegClosedForm(_LinearClosedForm):
             variance = self.column_std_**2
         else:
             if self.invariance_weight <= 0 or self.variance_weight <= 0:
-                raise UserError("invariance_weight and variance_weight must be positive")
+                raise ValueError("invariance_weight and variance_weight must be positive")
             threshold = self.variance_weight * forms.total / (4.0 * self.invariance_weight * (forms.n - 1))
             with np.errstate(divide="ignore"):
                 self.column_std_ = np.clip(threshold / values, np.sqrt(self.eps), 1.0)

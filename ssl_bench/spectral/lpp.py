@@ -16,10 +16,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, TransformerMixin
 
 from ssl_bench.data.graph import SearchMethod, knn_graph, validate_graph
-from ssl_bench.spectral.base import SPECTRAL_METHODS, check_fitted, check_matrix, check_n_components
+from ssl_bench.spectral.base import SPECTRAL_METHODS, SpectralEstimator, check_fitted, check_matrix, check_n_components
 
 
 def generalized_bottom_eigenvectors(a: np.ndarray, b: np.ndarray, n_components: int, rank_tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
@@ -37,11 +36,14 @@ def generalized_bottom_eigenvectors(a: np.ndarray, b: np.ndarray, n_components: 
 
 
 @SPECTRAL_METHODS.register("lpp")
-class LocalityPreservingProjections(TransformerMixin, BaseEstimator):
+class LocalityPreservingProjections(SpectralEstimator):
     """LPP on a kNN graph of X (or ``fit(X, graph=G)``). Attributes: ``components_`` W (F, K), ``mean_`` m, ``eigenvalues_``.
 
     Reference: X. He, P. Niyogi, "Locality Preserving Projections", NIPS 2003.
     """
+
+    takes_graph = True
+    settings = ("n_neighbors", "reg")
 
     def __init__(self, n_components: int = 2, n_neighbors: int = 10, reg: float = 0.0, knn_method: SearchMethod = "exact", random_state: int = 0) -> None:
         self.n_components = n_components

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import resource
 import time
 from collections.abc import Sequence
@@ -17,24 +16,20 @@ from ssl_bench.data.augment import augment_config
 from ssl_bench.data.datasets import ImageDataset, load_dataset, train_split
 from ssl_bench.errors import UserError
 from ssl_bench.eval import DEFAULT_EVALUATIONS, FeatureSplits, evaluate_features
-
-SPECTRAL_GRAPHS = ("knn", "views", "labels")
-DEFAULT_REG = 0.1
+from ssl_bench.spectral.settings import DEFAULT_REG, SpectralSettings
 
 
-def evaluate_spectral(method: str, dataset: str, subset: int | None = None, seed: int = 0, graph: str = "knn",
-                      dim: int = 32, n_neighbors: int = 10, n_views: int = 4,
-                      evaluations: Sequence[str] = DEFAULT_EVALUATIONS,
-                      download: bool = False, features: str = "pixels", feature_dim: int | None = None,
-                      reg: float | None = None) -> dict[str, Any]:
+def evaluate_spectral(method: str, dataset: str, settings: SpectralSettings | None = None, subset: int | None = None,
+                      seed: int = 0, evaluations: Sequence[str] = DEFAULT_EVALUATIONS,
+                      download: bool = False) -> dict[str, Any]:
     """Fit a closed-form spectral method on features of the train images and evaluate its embedding like a run.
 
-    ``features``: the fixed input map phi (:mod:`ssl_bench.spectral.feature_maps`: pixels | pca | rff | nystroem |
-    random-backbone, ``feature_dim`` its dimension where it has one), fitted on the clean train images without
-    labels. ``graph``: "knn" (the method's own ``n_neighbors`` graph of phi(train)), "labels" (the supervised graph
-    G_ij = [y_i = y_j]) or "views" (``n_views`` SimCLR-augmented views of each train image, G linking the views
-    of one image: the SSL graph; the method is fitted on phi(views) and the clean train images are embedded out of
-    sample as the kNN database). ``cca`` fits on view pairs (0, 1), (2, 3), ... of ``n_views`` (even) views.
+    ``settings.features``: the fixed input map phi (:mod:`ssl_bench.spectral.feature_maps`, ``feature_dim`` its
+    dimension where it has one), fitted on the clean train images without labels. ``settings.graph``: "knn" (the
+    method's own ``n_neighbors`` graph of phi(train)), "labels" (the supervised graph G_ij = [y_i = y_j]) or
+    "views" (``n_views`` SimCLR-augmented views of each train image, G linking the views of one image: the SSL
+    graph; the method is fitted on phi(views) and the clean train images are embedded out of sample as the kNN
+    database). A two-view method (cca) fits on view pairs (0, 1), (2, 3), ... of ``n_views`` (even) views.
     ``reg``: the method's regularisation where it has one (default 0.1: for the linear closed forms, LPP and CCA
     the variance of isotropic feature noise relative to the mean feature variance). Records wall time (feature
     map, graph, fit and embedding) and peak memory.
@@ -42,37 +37,38 @@ def evaluate_spectral(method: str, dataset: str, subset: int | None = None, seed
     from ssl_bench.data.graph import label_graph, views_graph
     from ssl_bench.spectral import SPECTRAL_METHODS
     from ssl_bench.spectral.embed import spectral_embed
-    from ssl_bench.spectral.feature_maps import FeatureMap
+    from ssl_bench.spectral.feature_maps import feature_map as make_feature_map
 
-    if graph not in SPECTRAL_GRAPHS:
-        raise UserError(f"unknown graph {graph!r}; choose one of: {', '.join(SPECTRAL_GRAPHS)}")
-    accepted = inspect.signature(SPECTRAL_METHODS.get(method)).parameters
-    feature_map = FeatureMap(features, feature_dim, seed)
-    uses_views = method == "cca" or graph == "views"
-    if uses_views and (n_views < 2 or (method == "cca" and n_views % 2)):
-        raise UserError(f"n_views must be at least 2{' and even for cca' if method == 'cca' else ''}, got {n_views}")
+    settings = settings or SpectralSettings()
+    estimator = SPECTRAL_METHODS.get(method)
+    feature_map = make_feature_map(settings.features, settings.feature_dim, seed)
+    n_views, two_views = settings.n_views, estimator.two_views
+    uses_views = two_views or settings.graph == "views"
+    if uses_views and (n_views < 2 or (two_views and n_views % 2)):
+        raise UserError(f"n_views must be at least 2{f' and even for {method}' if two_views else ''}, got {n_views}")
+    if settings.reg is not None and "reg" not in estimator.settings:
+        raise UserError(f"{method} has no regularisation; drop reg")
     train = train_split(dataset, subset, seed, download)
     test = load_dataset(dataset, "test", download=download)
     started = time.perf_counter()
     params: dict[str, Any] = {}
-    if "n_neighbors" in accepted:
-        params["n_neighbors"] = n_neighbors
-    if "reg" in accepted:
-        params["reg"] = DEFAULT_REG if reg is None else reg
-    elif reg is not None:
-        raise UserError(f"{method} has no regularisation; drop reg")
+    if "n_neighbors" in estimator.settings:
+        params["n_neighbors"] = settings.n_neighbors
+    if "reg" in estimator.settings:
+        params["reg"] = DEFAULT_REG if settings.reg is None else settings.reg
     feature_map.fit(train.images)
     if uses_views:
         views = [feature_map(view) for view in augmented_views(train, n_views, seed)]
-    if method == "cca":
+    if two_views:
         fit_data: Any = (np.concatenate(views[0::2]), np.concatenate(views[1::2]))
         relation = None
-    elif graph == "views":
+    elif settings.graph == "views":
         fit_data, relation = np.concatenate(views), views_graph(len(train), n_views)
     else:
-        fit_data, relation = feature_map(train.images), (label_graph(train.labels.numpy()) if graph == "labels" else None)
+        labels = settings.graph == "labels"
+        fit_data, relation = feature_map(train.images), (label_graph(train.labels.numpy()) if labels else None)
     queries = np.concatenate([feature_map(train.images), feature_map(test.images)]) if uses_views else feature_map(test.images)
-    z_fit, z_queries = spectral_embed(method, fit_data, queries, graph=relation, dim=dim, **params)
+    z_fit, z_queries = spectral_embed(method, fit_data, queries, graph=relation, dim=settings.dim, **params)
     z_train, z_test = (z_queries[: len(train)], z_queries[len(train):]) if uses_views else (z_fit, z_queries)
     fit_seconds = time.perf_counter() - started
     splits = FeatureSplits(torch.from_numpy(np.ascontiguousarray(z_train)).float(), train.labels,
@@ -82,11 +78,11 @@ def evaluate_spectral(method: str, dataset: str, subset: int | None = None, seed
     result["peak_memory_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["protocol"].update({
         "dataset": train.name, "database": f"train split ({len(train)} images)",
-        "queries": f"test split ({len(test)} images)", "method": method, "backbone": features,
-        "features": f"{method} embedding of {feature_map.description}", "feature_map": features,
-        "feature_dim": feature_map.dim, "graph": graph, "dim": dim, "seed": seed,
+        "queries": f"test split ({len(test)} images)", "method": method, "backbone": settings.features,
+        "features": f"{method} embedding of {feature_map.description}", "feature_map": settings.features,
+        "feature_dim": feature_map.dim, "graph": settings.graph, "dim": settings.dim, "seed": seed,
         "subset": subset, "epochs": 0, "package_version": __version__,
-        **({"n_neighbors": n_neighbors} if "n_neighbors" in params else {}),
+        **({"n_neighbors": settings.n_neighbors} if "n_neighbors" in params else {}),
         **({"reg": params["reg"]} if "reg" in params else {}),
         **({"n_views": n_views, "augment": "simclr"} if uses_views else {}),
     })

@@ -1,0 +1,57 @@
+"""The settings of a closed-form spectral row, declared once: ``ssl-bench spectral``'s flags, a suite's
+``spectral:`` blocks and :func:`ssl_bench.spectral.pipeline.evaluate_spectral` all read this dataclass."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from ssl_bench.config import setting
+from ssl_bench.errors import UserError
+
+SPECTRAL_GRAPHS = ("knn", "views", "labels")
+DEFAULT_REG = 0.1
+
+
+def _feature_map_names() -> list[str]:
+    from ssl_bench.spectral.feature_maps import FEATURE_MAPS
+
+    return FEATURE_MAPS.names()
+
+
+@dataclass(frozen=True)
+class SpectralSettings:
+    """How a spectral method is fitted: the relation graph, the input feature map, the embedding's width and the
+    method's own parameters where it has them (each estimator declares which it takes)."""
+
+    graph: str = setting("knn", choices=SPECTRAL_GRAPHS,
+                         help="relation graph: kNN of the inputs, the label graph, or augmented views (the SSL graph)")
+    dim: int = setting(32, help="embedding dimension K")
+    n_neighbors: int = setting(10, help="neighbours of the kNN graph (methods that build one)")
+    n_views: int = setting(4, help="augmented views per image for --graph views (and cca, which needs an even number)")
+    features: str = setting("pixels", choices=_feature_map_names,
+                            help="fixed input feature map: the linear regime (pixels, pca) or the kernel regime "
+                                 "(rff, nystroem, random-backbone)")
+    feature_dim: int | None = setting(None, help="dimension of pca / rff / nystroem features (default 64 / 2048 / 1000)")
+    reg: float | None = setting(None, help=f"regularisation of methods that have one (default {DEFAULT_REG}: "
+                                           "feature-noise variance relative to the mean feature variance)")
+
+    def __post_init__(self) -> None:
+        if self.graph not in SPECTRAL_GRAPHS:
+            raise UserError(f"unknown graph {self.graph!r}; choose one of: {', '.join(SPECTRAL_GRAPHS)}")
+        for name in ("dim", "n_neighbors", "n_views"):
+            if getattr(self, name) < 1:
+                raise UserError(f"{name} must be a positive integer, got {getattr(self, name)}")
+
+
+def spectral_setting_keys() -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(SpectralSettings))
+
+
+def make_spectral_settings(values: dict[str, Any]) -> SpectralSettings:
+    """:class:`SpectralSettings` from a mapping (a suite block, CLI values); unknown keys list the valid ones."""
+    unknown = sorted(set(values) - set(spectral_setting_keys()))
+    if unknown:
+        raise UserError(f"unknown spectral setting(s) {unknown}; valid: {', '.join(spectral_setting_keys())}")
+    return SpectralSettings(**values)
