@@ -149,3 +149,9 @@ def test_spectral_section_takes_a_list_of_blocks(tmp_path):
     assert spectral == [("classical-mds", None), ("vicreg-closed-form", "views"), ("simclr-closed-form", "views")]
     with pytest.raises(UserError, match="unknown key"):
         load_suite(_write(tmp_path, text.replace("n_views: 4", "n_view: 4")))
+
+
+@pytest.mark.parametrize("path", sorted(Path(__file__).parent.parent.glob("suites/*.yaml")), ids=lambda p: p.name)
+def test_every_committed_suite_validates(path):
+    suite = load_suite(path)
+    assert suite.cells and {cell.kind for cell in suite.cells} >= {"trained", "baseline"}
