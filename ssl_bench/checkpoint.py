@@ -20,8 +20,13 @@ FORMAT_VERSION = 1
 
 
 def atomic_write_bytes(path: Path, write: Any) -> None:
-    """Call ``write(file)`` on a temporary file beside ``path``, fsync, then ``os.replace`` it onto ``path``."""
+    """Call ``write(file)`` on a temporary file beside ``path``, fsync, then ``os.replace`` it onto ``path``.
+
+    Temporary files of ``path`` left by a writer that was killed mid-write are removed first (one process writes a
+    run's files at a time: the store's lock and the suite's worker guarantee it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        leftover.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as file:

@@ -14,6 +14,7 @@ from typing import Any, Callable
 import yaml
 
 from ssl_bench.errors import UserError
+from ssl_bench.validation import check_fields
 
 DEVICES = ("auto", "cpu", "cuda")
 FEATURES = ("backbone", "projector")
@@ -27,12 +28,15 @@ def default_workers() -> int:
 
 def setting(default: Any = dataclasses.MISSING, *, help: str, flag: str | None = None,
             choices: Callable[[], list[str]] | tuple[str, ...] | None = None, metavar: str | None = None,
-            default_factory: Callable[[], Any] | None = None) -> Any:
-    """A config field with its command-line help: ``ssl-bench train``'s flags are generated from these.
+            minimum: float | None = None, exclusive_minimum: bool = False, maximum: float | None = None,
+            hint: str = "", default_factory: Callable[[], Any] | None = None) -> Any:
+    """A settings field with its command-line help and its valid range: flags are generated from these and
+    :func:`ssl_bench.validation.check_fields` checks every value against the annotation and the range.
 
     ``flag`` overrides the flag name (default ``--field-name``); ``choices`` may be a callable so registries are
-    read when the parser is built."""
-    metadata = {"help": help, "flag": flag, "choices": choices, "metavar": metavar}
+    read when the parser is built; ``hint`` explains the range in the error message."""
+    metadata = {"help": help, "flag": flag, "choices": choices, "metavar": metavar, "minimum": minimum,
+                "exclusive_minimum": exclusive_minimum, "maximum": maximum, "hint": hint}
     if default_factory is not None:
         return field(default_factory=default_factory, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -64,17 +68,19 @@ class TrainConfig:
                                "defaults and their source", choices=_method_names)
     dataset: str = setting("fashion-mnist", help="dataset name (ssl-bench datasets lists them)")
     backbone: str = setting("convnet", help="convnet | mlp | resnet18 | resnet50 | timm:NAME")
-    epochs: int = setting(10, help="training epochs")
-    batch_size: int = setting(256, help="global batch size (split between processes under torchrun)")
-    subset: int | None = setting(None, help="train on a seeded, class-balanced subset of N images")
-    seed: int = setting(0, help="seed of the subset, the initialisation, the batch order and the augmentations")
+    epochs: int = setting(10, help="training epochs", minimum=1)
+    batch_size: int = setting(256, help="global batch size (split between processes under torchrun)", minimum=2,
+                              hint="the losses compare images within a batch")
+    subset: int | None = setting(None, help="train on a seeded, class-balanced subset of N images", minimum=2)
+    seed: int = setting(0, help="seed of the subset, the initialisation, the batch order and the augmentations",
+                        minimum=0)
     device: str = setting("auto", help="auto: cuda when a GPU is visible, else cpu", choices=DEVICES)
     out: str | None = setting(None, help="run directory (default runs/METHOD-DATASET-BACKBONE[-nSUBSET]-sSEED)")
     optimizer: str | None = setting(None, help="default: the method's published choice", choices=_optimizer_names)
     lr: float | None = setting(None, help="base learning rate for batch 256, scaled with the batch size "
-                                          "(default: the method's published value)")
-    weight_decay: float | None = setting(None, help="default: the method's published value")
-    warmup_epochs: float = setting(1.0, help="linear warm-up before the cosine decay")
+                                          "(default: the method's published value)", minimum=0, exclusive_minimum=True)
+    weight_decay: float | None = setting(None, help="default: the method's published value", minimum=0)
+    warmup_epochs: float = setting(1.0, help="linear warm-up before the cosine decay", minimum=0)
     method_params: dict[str, Any] = setting(
         help="loss parameter or head width, e.g. --param invariance_weight=5 or --param projector_dims=[512,128]",
         flag="--param", metavar="KEY=VALUE", default_factory=dict)
@@ -91,8 +97,8 @@ class TrainConfig:
         help="memory: decode the split once onto the device; stream: decode imagefolder:PATH batches from disk with "
              "DataLoader workers; auto: stream when the decoded split would exceed $SSL_BENCH_MEMORY_BUDGET bytes "
              "(8 GiB). Same results either way")
-    workers: int = setting(help="DataLoader workers when streaming (default: min(8, CPU cores))",
-                           default_factory=default_workers)
+    workers: int = setting(help="DataLoader workers when streaming (default: min(8, CPU cores))", minimum=0,
+                           hint="0 decodes in the training process", default_factory=default_workers)
 
     def run_dir(self) -> Path:
         if self.out:
@@ -141,24 +147,20 @@ def load_yaml(path: str | Path, what: str = "config file") -> dict[str, Any]:
 
 def validate(config: TrainConfig) -> None:
     from ssl_bench.backbones import BACKBONES
+    from ssl_bench.data.augment import AugmentConfig, with_overrides
     from ssl_bench.methods import METHODS
+    from ssl_bench.methods.base import resolve_hyperparameters
     from ssl_bench.optim import OPTIMIZERS
 
-    METHODS.get(config.method)
+    check_fields(config)
+    resolve_hyperparameters(METHODS.get(config.method), config.method_params)
     if not config.backbone.startswith("timm:"):
         BACKBONES.get(config.backbone)
     if config.device not in DEVICES:
         raise UserError(f"unknown device {config.device!r}; choose one of: {', '.join(DEVICES)}")
     if config.data_loading not in DATA_LOADING:
         raise UserError(f"unknown data_loading {config.data_loading!r}; choose one of: {', '.join(DATA_LOADING)}")
-    if int(config.workers) < 0:
-        raise UserError(f"workers must be 0 (decode in the training process) or more, got {config.workers}")
     if config.optimizer is not None and config.optimizer not in OPTIMIZERS:
         raise UserError(f"unknown optimizer {config.optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
-    for name in ("epochs", "batch_size"):
-        if int(getattr(config, name)) < 1:
-            raise UserError(f"{name} must be a positive integer, got {getattr(config, name)}")
-    if config.batch_size < 2:
-        raise UserError("batch_size must be at least 2 (the losses compare images within a batch)")
-    if config.subset is not None and config.subset < 2:
-        raise UserError(f"subset must be at least 2 images, got {config.subset}")
+    # the augmentation overrides, checked now against the recipe's defaults (mean/std need the dataset's channels)
+    with_overrides(AugmentConfig(), {k: v for k, v in config.augment.items() if k not in ("mean", "std")})

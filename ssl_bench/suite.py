@@ -35,8 +35,11 @@ cell is stored as failed with its error while the rest go on.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
 import resource
+import signal
 import sys
 import time
 import traceback
@@ -47,8 +50,10 @@ from typing import Any
 from ssl_bench.errors import UserError
 from ssl_bench.progress import on_terminal, progress_bar
 from ssl_bench.store import ResultStore, RunCell, RunInProgress
+from ssl_bench.validation import check_value
 
 SECTIONS = ("trained", "spectral", "baselines")
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 TOP_LEVEL_KEYS = ("name", "description", "datasets", "subset", "seeds", "evaluations", *SECTIONS)
 BASELINE_KEYS = ("methods", "backbones")
 
@@ -73,22 +78,25 @@ def load_suite(path: str | Path) -> Suite:
     path = Path(path)
     spec = load_yaml(path, "suite file")
     _check_keys(spec, (*TOP_LEVEL_KEYS, *(e.name for e in ordered("run"))), f"{path}")
-    name = str(spec.get("name") or path.stem)
-    datasets = _as_list(spec.get("datasets", ["fashion-mnist"]))
+    name = spec.get("name") or path.stem
+    check_value("name", name, str)
+    datasets = _names(spec.get("datasets", ["fashion-mnist"]), "datasets")
     for dataset in datasets:
         dataset_spec(dataset)
-    seeds = [int(s) for s in _as_list(spec.get("seeds", [0]))]
+    seeds = _as_list(spec.get("seeds", [0]))
+    for seed in seeds:
+        check_value("seeds", seed, int, minimum=0)
     subset = spec.get("subset")
-    evaluations = check_evaluations([str(name) for name in _as_list(spec.get("evaluations", DEFAULT_EVALUATIONS))])
+    check_value("subset", subset, int | None, minimum=2)
+    evaluations = check_evaluations(_names(spec.get("evaluations", DEFAULT_EVALUATIONS), "evaluations"))
     cells: list[RunCell] = []
 
     for block in _as_list(spec.get("trained") or []):  # one block, or a list of blocks with other settings
-        if not isinstance(block, dict):
-            raise UserError(f"each trained block in {path} must be a mapping with 'methods:' and settings")
-        trained = dict(block)
-        methods = _as_list(trained.pop("methods", []))
-        backbones = _as_list(trained.pop("backbones", ["convnet"]))
-        epochs = int(trained.pop("epochs", 10))
+        trained = _mapping(block, "each trained block (methods: and settings)")
+        methods = _names(trained.pop("methods", []), "trained methods")
+        backbones = _names(trained.pop("backbones", ["convnet"]), "trained backbones")
+        epochs = trained.pop("epochs", 10)
+        check_value("epochs", epochs, int, minimum=1)
         _check_keys(trained, [k for k in config_keys() if k not in ("method", "backbone", "epochs", "seed",
                                                                      "dataset", "out", "subset")], "trained")
         for dataset in datasets:
@@ -101,11 +109,9 @@ def load_suite(path: str | Path) -> Suite:
                                              {"subset": subset, **trained}, epochs, seed))
 
     for block in _as_list(spec.get("spectral") or []):  # one block, or a list of blocks with other settings
-        if not isinstance(block, dict):
-            raise UserError(f"each spectral block in {path} must be a mapping with 'methods:' and settings")
-        spectral = dict(block)
+        spectral = _mapping(block, "each spectral block (methods: and settings)")
         _check_keys(spectral, ("methods", *spectral_setting_keys()), "spectral")
-        methods = _as_list(spectral.pop("methods", []))
+        methods = _names(spectral.pop("methods", []), "spectral methods")
         make_spectral_settings(spectral)
         for method in methods:
             SPECTRAL_METHODS.get(method)
@@ -115,13 +121,14 @@ def load_suite(path: str | Path) -> Suite:
                     cells.append(RunCell(name, "spectral", method, dataset, "test", "pixels",
                                          {"subset": subset, **spectral}, 0, seed))
 
-    baselines = dict(spec.get("baselines") or {})
+    baselines = _mapping(spec.get("baselines") or {}, "baselines")
     if baselines:
         _check_keys(baselines, BASELINE_KEYS, "baselines")
         for dataset in datasets:
-            for method in _as_list(baselines.get("methods", [])):
+            for method in _names(baselines.get("methods", []), "baseline methods"):
                 _check_choice(method, BASELINES, "baseline")
-                backbones = ["pixels"] if method == "raw-pixels" else _as_list(baselines.get("backbones", ["convnet"]))
+                backbones = ["pixels"] if method == "raw-pixels" else _names(baselines.get("backbones", ["convnet"]),
+                                                                              "baseline backbones")
                 for backbone in backbones:
                     for seed in seeds:
                         cells.append(RunCell(name, "baseline", method, dataset, "test", backbone,
@@ -130,7 +137,7 @@ def load_suite(path: str | Path) -> Suite:
         raise UserError(f"suite {path} has no runs; add methods under one of: {', '.join(SECTIONS)}")
     run_settings = {}
     for evaluation in ordered("run"):
-        settings = dict(spec.get(evaluation.name) or {})
+        settings = _mapping(spec.get(evaluation.name) or {}, evaluation.name)
         _check_keys(settings, evaluation.settings, evaluation.name)
         run_settings[evaluation.name] = settings
     return Suite(name, tuple(cells), evaluations, run_settings)
@@ -159,7 +166,7 @@ def run_suite(path: str | Path, store_path: str | Path | None = None, runs_dir: 
             continue
         run_dir = Path(runs_dir) / suite.name / run_id
         started = time.perf_counter()
-        with context.Pool(1) as pool:
+        with context.Pool(1, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
             try:
                 outcome = pool.apply(_run_cell, (cell, suite.evaluations, suite.run_settings, str(run_dir), device, progress))
             except Exception as err:  # a child that died or raised: this cell fails, the suite goes on
@@ -176,6 +183,15 @@ def run_suite(path: str | Path, store_path: str | Path | None = None, runs_dir: 
     bar.close()
     store.close()
     return counts
+
+
+def _die_with_parent(parent: int) -> None:
+    """In a cell's worker: the kernel kills this process when the suite process dies (even by SIGKILL), so a killed
+    suite leaves no worker training on in its run directory (Linux: prctl PR_SET_PDEATHSIG)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the suite died before the line above took effect
+        os._exit(1)
 
 
 def _run_cell(cell: RunCell, evaluations: tuple[str, ...], run_settings: dict[str, dict[str, Any]], run_dir: str,
@@ -256,6 +272,20 @@ class _SuiteProgress:
 
     def close(self) -> None:
         self.bar.close()
+
+
+def _mapping(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise UserError(f"{what} must be a mapping of keys to values, got {value!r}")
+    return dict(value)
+
+
+def _names(value: Any, what: str) -> list[str]:
+    """A name or a list of names (strings); anything else is one UserError line."""
+    names = _as_list(value)
+    if not all(isinstance(name, str) and name for name in names):
+        raise UserError(f"{what} must be a name or a list of names, got {value!r}")
+    return names
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -161,7 +161,7 @@ def test_evaluation_of_a_streamed_split_equals_the_memory_path(folder, memory_ru
 def test_bad_data_loading_is_one_clear_line(folder, tmp_path, capsys):
     with pytest.raises(UserError, match="unknown data_loading 'disk'; choose one of: auto, memory, stream"):
         _config(folder, tmp_path / "run", "disk")
-    with pytest.raises(UserError, match="workers must be 0"):
+    with pytest.raises(UserError, match=r"workers must be an integer >= 0 \(0 decodes in the training process\), got -1"):
         _config(folder, tmp_path / "run", "stream", workers=-1)
     with pytest.raises(UserError, match="stream reads imagefolder:PATH datasets only, not synthetic; use memory or auto"):
         train(_config("synthetic", tmp_path / "run", "stream"), progress=False)

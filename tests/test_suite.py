@@ -124,6 +124,52 @@ def test_killed_suite_resumes_where_it_stopped(tmp_path):
                 assert run.finished_at == done_before[run.run_id] and run.attempts == 1
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux-only")
+def test_kill_9_of_the_suite_process_alone_leaves_no_worker_running(tmp_path):
+    """Only the suite's PID is killed (not its process group), as a user's kill -9 does: its cell worker dies too."""
+    path = _write(tmp_path, TINY_SUITE.format(epochs=100000))  # the cell would train for hours
+    store = tmp_path / "store.sqlite"
+    command = [sys.executable, "-m", "ssl_bench", "suite", "run", str(path), "--store", str(store),
+               "--runs-dir", str(tmp_path / "runs"), "--no-leaderboard", "--quiet"]
+    victim = subprocess.Popen(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not list((tmp_path / "runs").rglob("checkpoint.pt")):  # a worker is training
+        assert victim.poll() is None and time.time() < deadline, "suite ended before it could be killed"
+        time.sleep(0.05)
+    workers = _children(victim.pid)
+    assert workers, "the training cell runs in a child process"
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    deadline = time.time() + 3
+    while any(_alive(pid) for pid in workers) and time.time() < deadline:
+        time.sleep(0.05)
+    survivors = [pid for pid in workers if _alive(pid)]
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors, "a worker outlived its suite"
+
+
 def test_suite_cli_validate_and_errors(tmp_path, capsys):
     path = _write(tmp_path, TINY_SUITE.format(epochs=1))
     assert main(["suite", "validate", str(path)]) == 0

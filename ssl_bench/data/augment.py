@@ -33,6 +33,7 @@ from torch import Tensor
 
 from ssl_bench.data.datasets import ImageDataset, normalization_stats
 from ssl_bench.errors import UserError
+from ssl_bench.validation import check_value
 
 RECIPES = ("simclr", "byol")  # a method names its recipe in its MethodSpec.augment
 GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # ITU-R 601 luma, as torchvision's rgb_to_grayscale
@@ -63,6 +64,16 @@ class AugmentConfig:
     std: tuple[float, ...] = (0.5,)
 
     def __post_init__(self) -> None:
+        for name in ("flip_p", "jitter_p", "brightness", "contrast", "saturation", "hue", "grayscale_p"):
+            check_value(f"augment {name}", getattr(self, name), float)
+        for name in ("crop_scale", "crop_ratio", "blur_p", "blur_sigma", "solarize_p", "mean", "std"):
+            value = getattr(self, name)
+            per_view_number = name in ("blur_p", "solarize_p") and isinstance(value, (int, float))
+            items = [value] if per_view_number else value
+            if not isinstance(items, (list, tuple)) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in items
+            ):
+                raise UserError(f"augment {name} must be a list of numbers, got {value!r}")
         for name in ("blur_p", "solarize_p"):
             value = getattr(self, name)
             setattr(self, name, (float(value), float(value)) if isinstance(value, (int, float)) else tuple(value))

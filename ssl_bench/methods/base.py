@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from ssl_bench.distributed import gather
 from ssl_bench.errors import UserError
 from ssl_bench.registry import Registry
+from ssl_bench.validation import check_positive_ints, check_value
 
 Loss = Callable[..., Tensor]
 MLPBuilder = Callable[[int, tuple[int, ...]], nn.Module]
@@ -89,6 +90,7 @@ class MethodSpec:
     momentum: MomentumSchedule | None = None
     projector: MLPBuilder = mlp
     predictor: MLPBuilder = mlp
+    positive_params: tuple[str, ...] = ()
     hyperparameters: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -97,6 +99,25 @@ class MethodSpec:
 
 
 METHODS: Registry[MethodSpec] = Registry("method")
+
+
+def resolve_hyperparameters(spec: MethodSpec, overrides: dict[str, Any]) -> tuple[dict[str, float], tuple[int, ...],
+                                                                                    tuple[int, ...] | None]:
+    """(loss parameters, projector widths, predictor hidden widths): the spec's defaults with ``overrides`` on top,
+    each override checked (name, type, range); a mistake is one :class:`UserError` line."""
+    overrides = dict(overrides)
+    params = dict(spec.loss_params)
+    projector_dims = check_positive_ints("projector_dims", overrides.pop("projector_dims", spec.projector_dims))
+    predictor_hidden = None
+    if spec.predictor_hidden is not None:  # a method without a predictor lists predictor_hidden as unknown below
+        predictor_hidden = check_positive_ints("predictor_hidden", overrides.pop("predictor_hidden", spec.predictor_hidden))
+    unknown = set(overrides) - set(params)
+    if unknown:
+        raise UserError(f"unknown {spec.name} parameter(s) {sorted(unknown)}; valid: {list(spec.hyperparameters)}")
+    for key, value in overrides.items():
+        check_value(key, value, float, minimum=0, exclusive=key in spec.positive_params)
+        params[key] = float(value)
+    return params, projector_dims, predictor_hidden
 
 
 class SSLModel(nn.Module):
@@ -109,13 +130,7 @@ class SSLModel(nn.Module):
 
     def __init__(self, spec: MethodSpec, backbone: nn.Module, feature_dim: int, **overrides: Any) -> None:
         super().__init__()
-        params = dict(spec.loss_params)
-        projector_dims = tuple(int(d) for d in overrides.pop("projector_dims", spec.projector_dims))
-        predictor_hidden = overrides.pop("predictor_hidden", spec.predictor_hidden)
-        unknown = set(overrides) - set(params)
-        if unknown:
-            raise UserError(f"unknown {spec.name} parameter(s) {sorted(unknown)}; valid: {list(spec.hyperparameters)}")
-        params.update({k: float(v) for k, v in overrides.items()})
+        params, projector_dims, predictor_hidden = resolve_hyperparameters(spec, overrides)
         self.spec = spec
         self.loss_params = params
         self.backbone = backbone
@@ -124,7 +139,7 @@ class SSLModel(nn.Module):
         self.target: nn.Sequential | None = None
         if spec.predictor_hidden is not None:
             width = projector_dims[-1]
-            self.predictor = spec.predictor(width, (*(int(d) for d in predictor_hidden), width))
+            self.predictor = spec.predictor(width, (*predictor_hidden, width))
         if spec.momentum is not None:
             self.target = copy.deepcopy(nn.Sequential(backbone, self.projector)).requires_grad_(False)
 

@@ -41,6 +41,7 @@ METHODS.register("mocov3")(
         projector=mlp_with_output_bn,
         predictor_hidden=(4096,),
         loss_params={"temperature": 0.2},
+        positive_params=("temperature",),
         momentum=MomentumSchedule(base=0.99, final=1.0),
         reference="Chen, Xie & He 2021, arXiv:2104.02057; solo-learn scripts/pretrain/cifar/mocov3.yaml",
         augment="byol",

@@ -9,6 +9,7 @@ METHODS.register("simclr")(
         loss=simclr_loss,
         projector_dims=(2048, 128),
         loss_params={"temperature": 0.2},
+        positive_params=("temperature",),
         reference="Chen et al. 2020, arXiv:2002.05709; temperature 0.2 as solo-learn's CIFAR recipe",
         augment="simclr",
         optimizer={"name": "lars", "lr": 0.4, "weight_decay": 1e-5},

@@ -9,6 +9,7 @@ from typing import Any
 
 from ssl_bench.config import setting
 from ssl_bench.errors import UserError
+from ssl_bench.validation import check_fields
 
 SPECTRAL_GRAPHS = ("knn", "views", "labels")
 DEFAULT_REG = 0.1
@@ -27,22 +28,22 @@ class SpectralSettings:
 
     graph: str = setting("knn", choices=SPECTRAL_GRAPHS,
                          help="relation graph: kNN of the inputs, the label graph, or augmented views (the SSL graph)")
-    dim: int = setting(32, help="embedding dimension K")
-    n_neighbors: int = setting(10, help="neighbours of the kNN graph (methods that build one)")
-    n_views: int = setting(4, help="augmented views per image for --graph views (and cca, which needs an even number)")
+    dim: int = setting(32, help="embedding dimension K", minimum=1)
+    n_neighbors: int = setting(10, help="neighbours of the kNN graph (methods that build one)", minimum=1)
+    n_views: int = setting(4, help="augmented views per image for --graph views (and cca, which needs an even number)",
+                           minimum=2)
     features: str = setting("pixels", choices=_feature_map_names,
                             help="fixed input feature map: the linear regime (pixels, pca) or the kernel regime "
                                  "(rff, nystroem, random-backbone)")
-    feature_dim: int | None = setting(None, help="dimension of pca / rff / nystroem features (default 64 / 2048 / 1000)")
+    feature_dim: int | None = setting(None, help="dimension of pca / rff / nystroem features (default 64 / 2048 / 1000)",
+                                      minimum=1)
     reg: float | None = setting(None, help=f"regularisation of methods that have one (default {DEFAULT_REG}: "
-                                           "feature-noise variance relative to the mean feature variance)")
+                                           "feature-noise variance relative to the mean feature variance)", minimum=0)
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if self.graph not in SPECTRAL_GRAPHS:
             raise UserError(f"unknown graph {self.graph!r}; choose one of: {', '.join(SPECTRAL_GRAPHS)}")
-        for name in ("dim", "n_neighbors", "n_views"):
-            if getattr(self, name) < 1:
-                raise UserError(f"{name} must be a positive integer, got {getattr(self, name)}")
 
 
 def spectral_setting_keys() -> tuple[str, ...]:
