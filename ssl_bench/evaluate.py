@@ -80,7 +80,11 @@ def evaluate_run(run_dir: str | Path, evaluations: Sequence[str] = DEFAULT_EVALU
     result["protocol"].update({"method": config.method, "backbone": config.backbone, "features": features,
                                "epochs": epochs_done, "checkpoint": "final epoch", "seed": config.seed,
                                "subset": config.subset, "batch_size": config.batch_size})
-    atomic_write_json(run_dir / f"eval-{features}.json", result)
+    try:
+        atomic_write_json(run_dir / f"eval-{features}.json", result)
+    except OSError as err:  # e.g. a finished run on a read-only filesystem: the result is still returned
+        print(f"warning: {run_dir / f'eval-{features}.json'} not written ({err.strerror}); the result is printed only",
+              file=sys.stderr)
     return result
 
 

@@ -14,6 +14,7 @@ with the same weights as an uninterrupted run with the same seed.
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import sys
 import time
@@ -36,6 +37,7 @@ from ssl_bench.device import resolve_device
 from ssl_bench.errors import UserError
 from ssl_bench.methods import METHODS, SSLModel
 from ssl_bench.optim import build_optimizer, warmup_cosine
+from ssl_bench.paths import check_output_dir, reported_write
 from ssl_bench.progress import progress_bar
 from ssl_bench.trained_run import build_model, recipe_of, write_data_record
 
@@ -273,7 +275,25 @@ def run_epoch(training: Training, epoch: int, progress: bool) -> dict[str, Any]:
 
 
 def save(training: Training, epoch: int, augment_states: list[object]) -> None:
-    """Checkpoint after ``epoch`` epochs (atomically) and rewrite ``metrics.json``."""
+    """Checkpoint after ``epoch`` epochs (atomically) and rewrite ``metrics.json``; a failed write (full disk,
+    read-only place) is one line, and the previous checkpoint stays."""
+    path = training.run_dir / "checkpoint.pt"
+    with reported_write(path, "the checkpoint", "then rerun with --resume"), _disk_errors_as_os_errors():
+        _save(training, epoch, augment_states)
+
+
+@contextlib.contextmanager
+def _disk_errors_as_os_errors() -> Iterator[None]:
+    """torch.save reports a failed write (e.g. no space left) as a RuntimeError from its zip writer."""
+    try:
+        yield
+    except RuntimeError as err:
+        if "write" not in str(err).lower():
+            raise
+        raise OSError(errno.EIO, str(err).splitlines()[0]) from err
+
+
+def _save(training: Training, epoch: int, augment_states: list[object]) -> None:
     save_checkpoint(
         training.run_dir / "checkpoint.pt",
         {
@@ -297,6 +317,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     checkpoint_path = config.run_dir() / "checkpoint.pt"
     if checkpoint_path.exists() and not resume:
         raise UserError(f"{config.run_dir()} already holds a run; pass --resume to continue it or choose another --out")
+    check_output_dir(config.run_dir())
     training = setup(config)
     progress = progress and training.main
     if resume and checkpoint_path.exists():

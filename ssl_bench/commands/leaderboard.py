@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ssl_bench.paths import check_output_dir, reported_write
 from ssl_bench.store import STORE_ENV, ResultStore
 
 NAME = "leaderboard"
@@ -24,7 +25,8 @@ def run(args: argparse.Namespace) -> int:
     from ssl_bench.leaderboard import render_leaderboard
 
     out = args.out or Path("leaderboards") / (args.suite or "all")
-    with ResultStore(args.store, create=False) as store:
+    check_output_dir(out)
+    with ResultStore(args.store, create=False) as store, reported_write(out, "the leaderboard in"):
         files = render_leaderboard(store, out, suite=args.suite)
     if args.json:
         print(json.dumps({"out_dir": str(out), "files": [str(path) for path in files]}))

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from ssl_bench.paths import check_output_file, reported_write
 from ssl_bench.store import EXPORT_FORMATS, STATUSES, STORE_ENV, ResultStore, RunRecord, replace_non_finite
 
 NAME = "runs"
@@ -50,8 +51,10 @@ def run(args: argparse.Namespace) -> int:
             if args.out is None:
                 sys.stdout.write(text)
             else:
-                args.out.parent.mkdir(parents=True, exist_ok=True)
-                args.out.write_text(text, encoding="utf-8", newline="\n")
+                check_output_file(args.out)
+                with reported_write(args.out, "the export"):
+                    args.out.parent.mkdir(parents=True, exist_ok=True)
+                    args.out.write_text(text, encoding="utf-8", newline="\n")
                 print(f"wrote {args.out} ({args.format})", file=sys.stderr)
     return 0
 

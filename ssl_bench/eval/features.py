@@ -7,6 +7,7 @@ An encoder is any callable ``images (B, ...) -> features (B, ...)``; it receives
 from __future__ import annotations
 
 import pickle
+import sys
 import warnings
 import zipfile
 from collections.abc import Callable, Iterable
@@ -83,7 +84,11 @@ def cached_features(path: Path | str, compute: Callable[[], Tensor], key: str = 
     if features.ndim != 2:
         raise ValueError(f"features to cache must be (N, F), got shape {tuple(features.shape)}")
     payload = {"features": features.detach().cpu(), "key": key}
-    atomic_write_bytes(path, lambda file: torch.save(payload, file))
+    try:
+        atomic_write_bytes(path, lambda file: torch.save(payload, file))
+    except (OSError, RuntimeError) as err:  # a cache is optional: a read-only run directory or a full disk
+        print(f"warning: feature cache {path} not written ({str(err).splitlines()[0]}); continuing without it",
+              file=sys.stderr)
     return features
 
 
