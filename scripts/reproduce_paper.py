@@ -46,7 +46,7 @@ import torch
 
 from ssl_bench.data.datasets import ImageDataset, balanced_subset, load_dataset
 from ssl_bench.data.graph import knn_graph, label_graph, views_graph
-from ssl_bench.eval import evaluate_features
+from ssl_bench.eval import FeatureSplits, evaluate_features
 from ssl_bench.methods.losses import barlow_twins_graph_loss, simclr_graph_loss, vicreg_graph_loss
 from ssl_bench.spectral import BarlowTwinsClosedForm, SimCLRClosedForm, VICRegClosedForm
 from ssl_bench.spectral.closed_forms import centred_laplacian_eigenpairs
@@ -154,8 +154,9 @@ class Features:
 
 
 def score(z_train: np.ndarray, train: ImageDataset, z_test: np.ndarray, test: ImageDataset, seed: int) -> dict[str, float]:
-    result = evaluate_features(torch.from_numpy(z_train).float(), train.labels, torch.from_numpy(z_test).float(), test.labels,
-                               num_classes=train.num_classes, seed=seed)
+    splits = FeatureSplits(torch.from_numpy(z_train).float(), train.labels, torch.from_numpy(z_test).float(),
+                           test.labels, train.num_classes)
+    result = evaluate_features(splits, seed=seed)
     return {key: result[key] for key in ("knn_top1", "knn_top1_k20", "linear_top1")}
 
 

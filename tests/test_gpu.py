@@ -18,6 +18,7 @@ from test_optim import _per_parameter_lars_step
 from ssl_bench.backbones import build_backbone
 from ssl_bench.config import make_config
 from ssl_bench.data.augment import BatchAugment, default_augment
+from ssl_bench.eval import FeatureSplits
 from ssl_bench.eval.knn import nearest_neighbours
 from ssl_bench.eval.linear import linear_probe
 from ssl_bench.evaluate import evaluate_run
@@ -113,9 +114,9 @@ def test_the_torch_search_on_the_device_finds_the_cpu_neighbours() -> None:
 
 def test_the_linear_probe_on_the_device_matches_the_cpu_probe() -> None:
     train_x, train_y, test_x, test_y = (torch.tensor(a) for a in clustered(2000, 500, 5, 32, 2.0, seed=4))
-    cpu = linear_probe(train_x.float(), train_y, test_x.float(), test_y, 5)
-    device = linear_probe(train_x.float().to(DEVICE), train_y.to(DEVICE), test_x.float().to(DEVICE),
-                          test_y.to(DEVICE), 5)
+    cpu = linear_probe(FeatureSplits(train_x.float(), train_y, test_x.float(), test_y, 5))
+    device = linear_probe(FeatureSplits(train_x.float().to(DEVICE), train_y.to(DEVICE), test_x.float().to(DEVICE),
+                                        test_y.to(DEVICE), 5))
     assert device["protocol"]["device"] == torch.device(DEVICE).type
     assert device["fit"]["weight_decay"] == cpu["fit"]["weight_decay"]
     assert device["top1"] == pytest.approx(cpu["top1"], abs=0.01)

@@ -107,11 +107,11 @@ def test_a_tied_vote_goes_to_the_smallest_class_like_sklearn(weighting: str) -> 
 def test_accuracies_share_one_search_and_match_brute_force() -> None:
     train, train_labels, test, test_labels = clustered(300, 100, 4, 12, spread=1.3, seed=3)
     as_tensors = (torch.tensor(train), torch.tensor(train_labels), torch.tensor(test), torch.tensor(test_labels))
-    accuracies = knn_accuracies(*as_tensors, num_classes=4, ks=(200, 20), temperature=0.1)
+    accuracies = knn_accuracies(FeatureSplits(*as_tensors, num_classes=4), ks=(200, 20), temperature=0.1)
     for k in (200, 20):
         expected = (brute_force_knn(train, train_labels, test, 4, k, 0.1, "exp")[0] == test_labels).mean()
         assert accuracies[k] == pytest.approx(expected, abs=1e-12)
-        assert knn_accuracy(*as_tensors, num_classes=4, k=k) == pytest.approx(expected, abs=1e-12)
+        assert knn_accuracy(FeatureSplits(*as_tensors, num_classes=4), k=k) == pytest.approx(expected, abs=1e-12)
 
 
 @pytest.mark.parametrize("weighting", ["exp", "majority"])
@@ -137,7 +137,7 @@ def test_bad_inputs_raise_user_errors() -> None:
         "k": lambda: knn_predict(train, labels, test, 3, k=0),
         "temperature": lambda: knn_predict(train, labels, test, 3, temperature=0.0),
         "weighting": lambda: knn_predict(train, labels, test, 3, weighting="distance"),
-        "test labels": lambda: knn_accuracy(train, labels, torch.randn(5, 4), labels, 3),
+        "test labels": lambda: knn_accuracy(FeatureSplits(train, labels, torch.randn(5, 4), labels, 3)),
     }
     for name, call in bad_calls.items():
         with pytest.raises(UserError):

@@ -15,6 +15,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from ssl_bench.errors import UserError
+from ssl_bench.eval import FeatureSplits
 from ssl_bench.eval import linear as linear_module
 from ssl_bench.eval.features import cached_features, extract_features
 from ssl_bench.eval.linear import LinearClassifier, fit_linear_classifier, linear_probe, stratified_split
@@ -48,7 +49,7 @@ def sparse_signal(
 # ------------------------------------------------------------------------------------------------- linear probe
 def test_probe_separates_a_linearly_separable_problem() -> None:
     features, labels = blobs(900, 4, 32, separation=3.0, seed=0)
-    result = linear_probe(features[:600], labels[:600], features[600:], labels[600:], num_classes=4)
+    result = linear_probe(FeatureSplits(features[:600], labels[:600], features[600:], labels[600:], num_classes=4))
     assert result["top1"] >= 0.99
 
 
@@ -79,9 +80,9 @@ def test_probe_is_within_two_points_of_sklearn_on_digits(digits) -> None:
     scaler = StandardScaler().fit(train)
     reference = LogisticRegression(C=1.0, max_iter=10_000).fit(scaler.transform(train), train_labels)
     reference_top1 = reference.score(scaler.transform(test), test_labels)
-    result = linear_probe(
+    result = linear_probe(FeatureSplits(
         torch.tensor(train), torch.tensor(train_labels), torch.tensor(test), torch.tensor(test_labels), 10
-    )
+    ))
     assert abs(result["top1"] - reference_top1) <= 0.02
     fit = result["fit"]
     assert fit["weight_decay"] in result["protocol"]["grid"]
@@ -107,7 +108,7 @@ def test_selection_never_sees_the_test_split(monkeypatch) -> None:
 
     monkeypatch.setattr(linear_module, "fit_linear_classifier", spy_fit)
     monkeypatch.setattr(LinearClassifier, "accuracy", spy_accuracy)
-    linear_probe(train, train_labels, test, test_labels, 3, grid=(1e-4, 1e-2))
+    linear_probe(FeatureSplits(train, train_labels, test, test_labels, 3), grid=(1e-4, 1e-2))
     assert len(fitted) == 3 and len(scored) == 3
     for features in fitted + scored[:-1]:
         assert features.abs().max() < 100, "the test split took part in fitting or selection"
@@ -118,8 +119,8 @@ def test_selection_never_sees_the_test_split(monkeypatch) -> None:
 def test_selection_does_not_depend_on_test_labels_or_features() -> None:
     features, labels = sparse_signal(500, 100, informative=2, separation=1.5, seed=3)
     train, train_labels, test, test_labels = features[:300], labels[:300], features[300:], labels[300:]
-    original = linear_probe(train, train_labels, test, test_labels, 3)["fit"]
-    tampered = linear_probe(train, train_labels, -test, test_labels.flip(0), 3)["fit"]
+    original = linear_probe(FeatureSplits(train, train_labels, test, test_labels, 3))["fit"]
+    tampered = linear_probe(FeatureSplits(train, train_labels, -test, test_labels.flip(0), 3))["fit"]
     assert len(set(original["val_top1_per_value"])) > 1, "the grid values must be distinguishable on this data"
     for key in ("weight_decay", "val_top1", "val_top1_per_value"):
         assert tampered[key] == original[key]
@@ -137,11 +138,11 @@ def test_stratified_split_holds_out_ten_percent_of_each_class() -> None:
 def test_probe_rejects_bad_inputs() -> None:
     features, labels = blobs(50, 2, 4, separation=1.0, seed=5)
     with pytest.raises(UserError):
-        linear_probe(features, labels, features[:, :3], labels, 2)
+        linear_probe(FeatureSplits(features, labels, features[:, :3], labels, 2))
     with pytest.raises(UserError):
-        linear_probe(features, labels, features, labels[:10], 2)
+        linear_probe(FeatureSplits(features, labels, features, labels[:10], 2))
     with pytest.raises(UserError):
-        linear_probe(features, labels, features, labels, 2, grid=())
+        linear_probe(FeatureSplits(features, labels, features, labels, 2), grid=())
 
 
 # --------------------------------------------------------------------------------------------- frozen features

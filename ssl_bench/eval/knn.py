@@ -55,42 +55,26 @@ def knn_predict(
     return vote(similarities, train_labels.cpu().long()[neighbours], num_classes, temperature, weighting)
 
 
-def knn_accuracy(
-    train_features: Tensor,
-    train_labels: Tensor,
-    test_features: Tensor,
-    test_labels: Tensor,
-    num_classes: int,
-    k: int = 200,
-    temperature: float = 0.1,
-    weighting: str = "exp",
-) -> float:
-    """Top-1 accuracy in [0, 1] of :func:`knn_predict` on ``test_labels: (N_test,)``."""
-    (accuracy,) = knn_accuracies(
-        train_features, train_labels, test_features, test_labels, num_classes, (k,), temperature, weighting
-    ).values()
+def knn_accuracy(splits: FeatureSplits, k: int = 200, temperature: float = 0.1, weighting: str = "exp") -> float:
+    """Top-1 accuracy in [0, 1] of :func:`knn_predict` on the test split of ``splits``."""
+    (accuracy,) = knn_accuracies(splits, (k,), temperature, weighting).values()
     return accuracy
 
 
-def knn_accuracies(
-    train_features: Tensor,
-    train_labels: Tensor,
-    test_features: Tensor,
-    test_labels: Tensor,
-    num_classes: int,
-    ks: Sequence[int] = (200, 20),
-    temperature: float = 0.1,
-    weighting: str = "exp",
-) -> dict[int, float]:
+def knn_accuracies(splits: FeatureSplits, ks: Sequence[int] = (200, 20), temperature: float = 0.1,
+                   weighting: str = "exp") -> dict[int, float]:
     """Top-1 accuracy for each k in ``ks`` (keys: the k actually used), from one search at the largest k.
 
     The k nearest neighbours are the first k of the max(ks) nearest, so one search serves every k.
     """
-    _check_inputs(train_features, train_labels, test_features, test_labels, num_classes, temperature, weighting)
+    train_features, train_labels, test_features = splits.train, splits.train_labels, splits.test
+    _check_inputs(train_features, train_labels, test_features, splits.test_labels, splits.num_classes, temperature,
+                  weighting)
+    num_classes = splits.num_classes
     used = sorted({effective_k(k, train_features.shape[0]) for k in ks})
     similarities, neighbours = nearest_neighbours(train_features, test_features, used[-1])
     neighbour_labels = train_labels.cpu().long()[neighbours]
-    test_labels = test_labels.cpu().long()
+    test_labels = splits.test_labels.cpu().long()
     accuracies = {}
     for k in used:
         predictions = vote(similarities[:, :k], neighbour_labels[:, :k], num_classes, temperature, weighting)
@@ -218,8 +202,7 @@ def evaluate_knn(splits: FeatureSplits, seed: int = 0) -> EvaluationOutput:
     """kNN top-1 at k = 200 and k = 20 (each clamped to the database size; the protocol records the k used)."""
     n_train = splits.train.shape[0]
     k, also_k = min(K, n_train), min(ALSO_K, n_train)
-    accuracies = knn_accuracies(splits.train, splits.train_labels, splits.test, splits.test_labels,
-                                splits.num_classes, (k, also_k), TEMPERATURE)
+    accuracies = knn_accuracies(splits, (k, also_k), TEMPERATURE)
     protocol = {"k": k, "also_k": also_k, "temperature": TEMPERATURE, "similarity": "cosine", "weights": "exp(s/T)",
                 "database": "train split", "queries": "test split", "library": backend_description()}
     return EvaluationOutput({"knn_top1": accuracies[k], "knn_top1_k20": accuracies[also_k]}, protocol)

@@ -22,7 +22,6 @@ from torch import Tensor
 
 from ssl_bench.errors import UserError
 from ssl_bench.eval.base import EVALUATIONS, Evaluation, EvaluationOutput, FeatureSplits, MetricColumn, metric_value
-from ssl_bench.eval.features import check_splits
 
 WEIGHT_DECAY_GRID = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 VALIDATION_FRACTION = 0.1
@@ -135,35 +134,26 @@ def select_weight_decay(
     return chosen, [scores[value] for value in grid]
 
 
-def linear_probe(
-    train_features: Tensor,
-    train_labels: Tensor,
-    test_features: Tensor,
-    test_labels: Tensor,
-    num_classes: int,
-    seed: int = 0,
-    max_iter: int = 100,
-    grid: Sequence[float] = WEIGHT_DECAY_GRID,
-) -> dict[str, object]:
+def linear_probe(splits: FeatureSplits, seed: int = 0, max_iter: int = 100,
+                 grid: Sequence[float] = WEIGHT_DECAY_GRID) -> dict[str, object]:
     """Test top-1 of the linear probe, what the fit found and the protocol: ``{"top1", "fit", "protocol"}``.
 
     ``fit`` holds results of the train split (the chosen weight decay, held-out top-1 per grid value, L-BFGS
     iterations of the final fit); ``protocol`` only what was decided before seeing any data.
 
-    ``train_features: (N_train, F)``, ``test_features: (N_test, F)``, labels ``(N,)`` in ``[0, num_classes)``.
     The weight decay is selected on the train split alone (:func:`select_weight_decay`), the probe refitted on the
-    whole train split, and the test split scored once. Runs on the device of ``train_features``.
+    whole train split, and the test split scored once. Runs on the device of the train features.
     """
-    check_splits(train_features, train_labels, test_features, test_labels, num_classes)
     if not grid or min(grid) < 0:
         raise UserError(f"the weight-decay grid must be a non-empty list of values >= 0, got {list(grid)}")
     if max_iter < 1:
         raise UserError(f"max_iter must be a positive integer, got {max_iter}")
+    train_features, num_classes = splits.train, splits.num_classes
     device = train_features.device
-    train_labels = train_labels.to(device)
+    train_labels = splits.train_labels.to(device)
     chosen, held_out_top1 = select_weight_decay(train_features, train_labels, num_classes, grid, seed, max_iter)
     probe = fit_linear_classifier(train_features, train_labels, num_classes, chosen, max_iter)
-    top1 = probe.accuracy(test_features.to(device), test_labels.to(device))
+    top1 = probe.accuracy(splits.test.to(device), splits.test_labels.to(device))
     return {
         "top1": top1,
         "fit": {
@@ -188,8 +178,7 @@ def linear_probe(
 
 def evaluate_linear(splits: FeatureSplits, seed: int = 0) -> EvaluationOutput:
     """The registry entry: :func:`linear_probe` with its defaults."""
-    probe = linear_probe(splits.train, splits.train_labels, splits.test, splits.test_labels, splits.num_classes,
-                         seed=seed)
+    probe = linear_probe(splits, seed=seed)
     return EvaluationOutput({"linear_top1": probe["top1"], "linear_fit": probe["fit"]}, probe["protocol"])
 
 
