@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Same commands, same seeds, same thread count: run them on two checkouts and compare (a refactor must not move a
-# number). Writes OUT/*.json (one per command) and OUT/summary.json; with a second OUT, compares every JSON
+# number). Writes OUT/*.json (one per command); with a second OUT, compares every JSON
 # result field by field (wall time and memory aside) and every trained weight tensor.
 #
 #   bash scripts/identity_check.sh run CHECKOUT OUT        # e.g. a git worktree of the old commit, then of the new
@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 before, after = Path(sys.argv[1]), Path(sys.argv[2])
 different = 0
-for path in sorted(before.glob("*.json")):
+for path in sorted(p for pattern in ("eval-*.json", "baseline-*.json", "spectral-*.json") for p in before.glob(pattern)):
     a, b = (json.loads(p.read_text()) for p in (path, after / path.name))
     for d in (a, b):
         d.pop("wall_time_s", None); d.pop("peak_memory_mb", None)
