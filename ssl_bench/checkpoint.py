@@ -6,6 +6,7 @@ A run killed mid-write leaves the previous checkpoint intact; a corrupt or forei
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -51,8 +52,19 @@ def atomic_write_json(path: Path, data: Any) -> None:
     atomic_write_bytes(path, lambda file: file.write(text.encode()))
 
 
+def save_tensors(path: Path, payload: Any) -> None:
+    """``torch.save(payload)`` to ``path`` atomically. torch reports a failed write (no space left, ...) as a
+    RuntimeError from its zip writer; it is raised here as the OSError it is, so callers handle one kind."""
+    try:
+        atomic_write_bytes(path, lambda file: torch.save(payload, file))
+    except RuntimeError as err:
+        if "write" not in str(err).lower():
+            raise
+        raise OSError(errno.EIO, str(err).splitlines()[0]) from err
+
+
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    atomic_write_bytes(path, lambda file: torch.save({"format_version": FORMAT_VERSION, **state}, file))
+    save_tensors(path, {"format_version": FORMAT_VERSION, **state})
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

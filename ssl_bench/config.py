@@ -28,15 +28,14 @@ def default_workers() -> int:
 
 def setting(default: Any = dataclasses.MISSING, *, help: str, flag: str | None = None,
             choices: Callable[[], list[str]] | tuple[str, ...] | None = None, metavar: str | None = None,
-            minimum: float | None = None, exclusive_minimum: bool = False, maximum: float | None = None,
-            hint: str = "", default_factory: Callable[[], Any] | None = None) -> Any:
+            minimum: float | None = None, exclusive_minimum: bool = False, hint: str = "", default_factory: Callable[[], Any] | None = None) -> Any:
     """A settings field with its command-line help and its valid range: flags are generated from these and
     :func:`ssl_bench.validation.check_fields` checks every value against the annotation and the range.
 
     ``flag`` overrides the flag name (default ``--field-name``); ``choices`` may be a callable so registries are
     read when the parser is built; ``hint`` explains the range in the error message."""
     metadata = {"help": help, "flag": flag, "choices": choices, "metavar": metavar, "minimum": minimum,
-                "exclusive_minimum": exclusive_minimum, "maximum": maximum, "hint": hint}
+                "exclusive_minimum": exclusive_minimum, "hint": hint}
     if default_factory is not None:
         return field(default_factory=default_factory, metadata=metadata)
     return field(default=default, metadata=metadata)

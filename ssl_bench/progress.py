@@ -15,7 +15,7 @@ def progress_bar(total: int, description: str, disable: bool = False, **options:
 
     tqdm.set_lock(threading.RLock())
     return tqdm(total=total, desc=description, file=sys.stderr, dynamic_ncols=True,
-                disable=disable or not sys.stderr.isatty(), **options)
+                disable=disable or not on_terminal(), **options)
 
 
 def on_terminal() -> bool:

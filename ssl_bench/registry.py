@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from collections.abc import Iterable
 from typing import Callable, Generic, Iterator, TypeVar
 
 from ssl_bench.errors import UserError
@@ -38,3 +41,11 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+
+def import_modules(package: str, path: Iterable[str], skip: set[str]) -> None:
+    """Import every module of ``package`` (found on its ``__path__``) except ``skip``: the modules register
+    themselves, so adding a method or an evaluation is adding a file."""
+    for module in pkgutil.iter_modules(path):
+        if module.name not in skip:
+            importlib.import_module(f"{package}.{module.name}")

@@ -14,7 +14,6 @@ with the same weights as an uninterrupted run with the same seed.
 from __future__ import annotations
 
 import contextlib
-import errno
 import math
 import sys
 import time
@@ -278,25 +277,8 @@ def save(training: Training, epoch: int, augment_states: list[object]) -> None:
     """Checkpoint after ``epoch`` epochs (atomically) and rewrite ``metrics.json``; a failed write (full disk,
     read-only place) is one line, and the previous checkpoint stays."""
     path = training.run_dir / "checkpoint.pt"
-    with reported_write(path, "the checkpoint", "then rerun with --resume"), _disk_errors_as_os_errors():
-        _save(training, epoch, augment_states)
-
-
-@contextlib.contextmanager
-def _disk_errors_as_os_errors() -> Iterator[None]:
-    """torch.save reports a failed write (e.g. no space left) as a RuntimeError from its zip writer."""
-    try:
-        yield
-    except RuntimeError as err:
-        if "write" not in str(err).lower():
-            raise
-        raise OSError(errno.EIO, str(err).splitlines()[0]) from err
-
-
-def _save(training: Training, epoch: int, augment_states: list[object]) -> None:
-    save_checkpoint(
-        training.run_dir / "checkpoint.pt",
-        {
+    with reported_write(path, "the checkpoint", "then rerun with --resume"):
+        save_checkpoint(path, {
             "config": training.config.to_dict(),
             "epoch": epoch,
             "model": training.model.state_dict(),
@@ -305,9 +287,8 @@ def _save(training: Training, epoch: int, augment_states: list[object]) -> None:
             "augment_generators": augment_states,
             "torch_rng": torch.get_rng_state(),
             "history": training.history,
-        },
-    )
-    atomic_write_json(training.run_dir / "metrics.json", training.history)
+        })
+        atomic_write_json(training.run_dir / "metrics.json", training.history)
 
 
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> Path:

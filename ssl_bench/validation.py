@@ -1,5 +1,5 @@
 """One validation layer for every setting: each dataclass field declares its type (the annotation) and its valid
-range (``minimum`` / ``exclusive_minimum`` / ``maximum`` in the field's metadata, set by
+range (``minimum`` / ``exclusive_minimum`` in the field's metadata, set by
 :func:`ssl_bench.config.setting`); :func:`check_fields` checks them all before anything runs, whether the values
 came from flags, a ``--config`` file or a suite. A bad value is one :class:`UserError` line naming the setting,
 the value and what is valid."""
@@ -15,24 +15,19 @@ from typing import Any
 from ssl_bench.errors import UserError
 
 
-def _allowed(annotation: Any) -> tuple[list[Any], bool]:
-    """(the non-None types of an annotation, whether None is allowed)."""
+def annotation_types(annotation: Any) -> tuple[list[Any], bool]:
+    """(the non-None types of an annotation such as ``int | None``, whether None is allowed)."""
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         members = list(typing.get_args(annotation))
         return [m for m in members if m is not type(None)], type(None) in members
     return [annotation], False
 
 
-def _describe(kind: Any, minimum: float | None, exclusive: bool, maximum: float | None) -> str:
+def _describe(kind: Any, minimum: float | None, exclusive: bool) -> str:
     base = typing.get_origin(kind) or kind
     words = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a mapping",
              list: "a list", tuple: "a list"}.get(base, getattr(base, "__name__", str(base)))
-    bounds = []
-    if minimum is not None:
-        bounds.append(f"{'>' if exclusive else '>='} {minimum:g}")
-    if maximum is not None:
-        bounds.append(f"<= {maximum:g}")
-    return words + (" " + " and ".join(bounds) if bounds else "")
+    return words + ("" if minimum is None else f" {'>' if exclusive else '>='} {minimum:g}")
 
 
 def _matches(value: Any, kind: Any) -> bool:
@@ -49,30 +44,28 @@ def _matches(value: Any, kind: Any) -> bool:
 
 
 def check_value(name: str, value: Any, annotation: Any, minimum: float | None = None, exclusive: bool = False,
-                maximum: float | None = None, hint: str = "") -> None:
+                hint: str = "") -> None:
     """:class:`UserError` unless ``value`` has the annotated type and lies in the range."""
-    kinds, optional = _allowed(annotation)
+    kinds, optional = annotation_types(annotation)
     if value is None and optional:
         return
     suffix = f" ({hint})" if hint else ""
-    valid = " or ".join(_describe(k, minimum, exclusive, maximum) for k in kinds) + (" or unset" if optional else "")
+    valid = " or ".join(_describe(k, minimum, exclusive) for k in kinds) + (" or unset" if optional else "")
     kind = next((k for k in kinds if _matches(value, k)), None)
     if kind is None:
         raise UserError(f"{name} must be {valid}{suffix}, got {value!r}")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        too_low = minimum is not None and (value <= minimum if exclusive else value < minimum)
-        too_high = maximum is not None and value > maximum
-        if too_low or too_high:
+        if minimum is not None and (value <= minimum if exclusive else value < minimum):
             raise UserError(f"{name} must be {valid}{suffix}, got {value!r}")
 
 
-def check_fields(settings: object, prefix: str = "") -> None:
+def check_fields(settings: object) -> None:
     """Every field of the dataclass instance ``settings`` against its annotation and declared range."""
     hints = typing.get_type_hints(type(settings))
     for field in dataclasses.fields(settings):
         meta = field.metadata
-        check_value(prefix + field.name, getattr(settings, field.name), hints[field.name], meta.get("minimum"),
-                    bool(meta.get("exclusive_minimum")), meta.get("maximum"), meta.get("hint", ""))
+        check_value(field.name, getattr(settings, field.name), hints[field.name], meta.get("minimum"),
+                    bool(meta.get("exclusive_minimum")), meta.get("hint", ""))
 
 
 def check_positive_ints(name: str, values: Any) -> tuple[int, ...]:

@@ -92,7 +92,7 @@ def test_a_finished_run_on_a_read_only_filesystem_is_still_evaluated(tmp_path, m
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(features_module, "atomic_write_bytes", read_only)
+    monkeypatch.setattr(features_module, "save_tensors", read_only)
     monkeypatch.setattr(evaluate_module, "atomic_write_json", read_only)
     capsys.readouterr()
     result = evaluate_run(run_dir, ["knn"])

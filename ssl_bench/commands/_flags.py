@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import types
 import typing
 from typing import Any
 
 import yaml
+
+from ssl_bench.validation import annotation_types
 
 KEY_VALUE = "KEY=VALUE"  # a dict field: a repeated KEY=VALUE flag, merged into the dict
 
@@ -23,9 +24,8 @@ def _key_value(text: str) -> tuple[str, object]:
 
 def _scalar_type(annotation: Any) -> type:
     """int, float, str, bool or dict from a field annotation such as ``int | None`` or ``dict[str, Any]``."""
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
-    return typing.get_origin(annotation) or annotation
+    kind = annotation_types(annotation)[0][0]
+    return typing.get_origin(kind) or kind
 
 
 def add_dataclass_arguments(parser: argparse.ArgumentParser, settings: type) -> None:

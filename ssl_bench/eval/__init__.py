@@ -8,19 +8,15 @@ scored.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Sequence
 from typing import Any
 
 from ssl_bench.errors import UserError
 from ssl_bench.eval.base import EVALUATIONS, Evaluation, EvaluationOutput, FeatureSplits, MetricColumn, metric_value
 from ssl_bench.eval.features import cached_features, extract_features
+from ssl_bench.registry import import_modules
 
-_NOT_EVALUATIONS = {"base", "features"}
-for _module in pkgutil.iter_modules(__path__):
-    if _module.name not in _NOT_EVALUATIONS:
-        importlib.import_module(f"{__name__}.{_module.name}")
+import_modules(__name__, __path__, skip={"base", "features"})
 
 DEFAULT_EVALUATIONS = ("knn", "linear")
 

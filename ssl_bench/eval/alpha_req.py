@@ -60,5 +60,5 @@ EVALUATIONS.register("alpha-req")(Evaluation(
     name="alpha-req", needs="features", evaluate=evaluate_alpha_req, metric_keys=("alpha_req", "alpha_req_fit"),
     columns=(MetricColumn("alpha_req", "α-ReQ", False, 2, metric_value("alpha_req"), ranked=False),),
     description="alpha-ReQ power-law decay of the train features' eigenspectrum (label-free)",
-    order=40, needs_labels=False,
+    order=40,
 ))

@@ -84,7 +84,6 @@ class Evaluation:
     columns: tuple[MetricColumn, ...]
     description: str
     order: int
-    needs_labels: bool = True
     settings: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:

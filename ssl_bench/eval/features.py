@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ssl_bench.checkpoint import atomic_write_bytes
+from ssl_bench.checkpoint import save_tensors
 from ssl_bench.errors import UserError
 
 
@@ -85,8 +85,8 @@ def cached_features(path: Path | str, compute: Callable[[], Tensor], key: str = 
         raise ValueError(f"features to cache must be (N, F), got shape {tuple(features.shape)}")
     payload = {"features": features.detach().cpu(), "key": key}
     try:
-        atomic_write_bytes(path, lambda file: torch.save(payload, file))
-    except (OSError, RuntimeError) as err:  # a cache is optional: a read-only run directory or a full disk
+        save_tensors(path, payload)
+    except OSError as err:  # a cache is optional: a read-only run directory or a full disk
         print(f"warning: feature cache {path} not written ({str(err).splitlines()[0]}); continuing without it",
               file=sys.stderr)
     return features

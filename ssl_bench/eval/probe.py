@@ -48,5 +48,5 @@ EVALUATIONS.register("probe")(Evaluation(
              MetricColumn("probe_equivariance_r2", "equivariance R² (probe mean)", False, 2,
                           probe_mean("equivariance_r2"), ranked=False)),
     description="symmetry-equivariance probe of a trained encoder on the test split (ssl-bench probe)",
-    order=50, needs_labels=False, settings=("transforms", "n", "seed", "features"),
+    order=50, settings=("transforms", "n", "seed", "features"),
 ))

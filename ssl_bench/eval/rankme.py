@@ -44,5 +44,5 @@ EVALUATIONS.register("rankme")(Evaluation(
     name="rankme", needs="features", evaluate=evaluate_rankme, metric_keys=("rankme",),
     columns=(MetricColumn("rankme", "RankMe", False, 1, metric_value("rankme"), ranked=False),),
     description="RankMe smooth rank of the train features (label-free)",
-    order=30, needs_labels=False,
+    order=30,
 ))

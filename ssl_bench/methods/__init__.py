@@ -6,18 +6,14 @@ Adding a method is one new module in this folder that registers a :class:`Method
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import Any
 
 from torch import nn
 
 from ssl_bench.methods.base import METHODS, MethodSpec, MomentumSchedule, SSLModel, mlp, mlp_with_output_bn
+from ssl_bench.registry import import_modules
 
-_NOT_METHODS = {"base", "losses"}
-for _module in pkgutil.iter_modules(__path__):
-    if _module.name not in _NOT_METHODS:
-        importlib.import_module(f"{__name__}.{_module.name}")
+import_modules(__name__, __path__, skip={"base", "losses"})
 
 
 def build_method(name: str, backbone: nn.Module, feature_dim: int, **overrides: Any) -> SSLModel:
