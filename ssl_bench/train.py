@@ -169,9 +169,11 @@ class Training:
         return self.steps_per_epoch * self.config.epochs
 
 
-def setup(config: TrainConfig) -> Training:
-    """Data, model, optimiser, generators and batch source for ``config`` in this process (rank), from scratch."""
-    device = distributed.init_from_environment() or resolve_device(config.device)
+def setup(config: TrainConfig, rank_device: torch.device | None = None) -> Training:
+    """Data, model, optimiser, generators and batch source for ``config`` in this process (rank), from scratch.
+
+    ``rank_device``: the CUDA device torchrun gave this rank; None: ``config.device``."""
+    device = rank_device or resolve_device(config.device)
     world, rank = distributed.world_size(), distributed.rank()
     if config.batch_size % world:
         raise UserError(f"batch size {config.batch_size} must be divisible by the {world} processes")
@@ -299,9 +301,18 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     if checkpoint_path.exists() and not resume:
         raise UserError(f"{config.run_dir()} already holds a run; pass --resume to continue it or choose another --out")
     check_output_dir(config.run_dir())
-    training = setup(config)
+    with distributed.process_group() as rank_device:
+        # The DDP wrapper must be gone before the group is left (see process_group): it lives in _train_epochs.
+        return _train_epochs(config, checkpoint_path if resume and checkpoint_path.exists() else None, progress,
+                             rank_device)
+
+
+def _train_epochs(config: TrainConfig, checkpoint_path: Path | None, progress: bool,
+                  rank_device: torch.device | None) -> Path:
+    """Set up (restoring ``checkpoint_path`` if given), then train and save the remaining epochs."""
+    training = setup(config, rank_device)
     progress = progress and training.main
-    if resume and checkpoint_path.exists():
+    if checkpoint_path is not None:
         restore(training, checkpoint_path)
         if training.main:
             print(f"resuming {training.run_dir} at epoch {training.start_epoch + 1}/{config.epochs}", file=sys.stderr)
