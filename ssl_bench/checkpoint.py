@@ -24,7 +24,7 @@ def atomic_write_bytes(path: Path, write: Any) -> None:
     """Call ``write(file)`` on a temporary file beside ``path``, fsync, then ``os.replace`` it onto ``path``.
 
     Temporary files of ``path`` left by a writer that was killed mid-write are removed first (one process writes a
-    run's files at a time: the store's lock and the suite's worker guarantee it)."""
+    run's files at a time: the run directory's lock guarantees it, :mod:`ssl_bench.cell_run`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     for leftover in path.parent.glob(f".{path.name}.*.tmp"):
         leftover.unlink(missing_ok=True)

@@ -280,11 +280,37 @@ class ResultStore:
             conn.execute("UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE run_id = ?",
                          (error, _now(), run_id))
 
-    def _begin_attempt(self, conn: sqlite3.Connection, cell: RunCell, *, replace: bool) -> None:
+    def ingest(self, cell: RunCell, outcome: dict[str, Any]) -> bool:
+        """Record a cell's finished outcome file (:mod:`ssl_bench.cell_run`) in one transaction; True if it was new.
+
+        Idempotent: a run already done is left as it is, and a failed outcome already recorded (same
+        ``finished_at``) is not counted again, so collecting twice, or from two processes at once, adds nothing."""
+        done = outcome["status"] == "done"
+        payload = _results_payload(outcome["metrics"], outcome.get("epoch_metrics"), outcome["protocol"]) if done else None
+        attempt = {"hardware": _dumps(outcome["hardware"]), "package_version": outcome["package_version"],
+                   "git_commit": outcome["git_commit"], "host": outcome["host"], "pid": outcome["pid"],
+                   "started_at": outcome["started_at"]}
+        with self._transaction() as conn:
+            row = conn.execute("SELECT status, finished_at FROM runs WHERE run_id = ?", (cell.run_id,)).fetchone()
+            if row is not None and (row["status"] == "done" or row["finished_at"] == outcome["finished_at"]):
+                return False
+            self._begin_attempt(conn, cell, replace=False, attempt=attempt)
+            if payload is not None:
+                self._write_results(conn, cell.run_id, payload, outcome.get("wall_time_s"),
+                                    outcome.get("peak_memory_mb"), finished_at=outcome["finished_at"])
+            else:
+                conn.execute("UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE run_id = ?",
+                             (outcome["error"], outcome["finished_at"], cell.run_id))
+        return True
+
+    def _begin_attempt(self, conn: sqlite3.Connection, cell: RunCell, *, replace: bool,
+                       attempt: dict[str, Any] | None = None) -> None:
+        """Insert or restart the run's row as running; ``attempt``: where and when it ran (default: here, now)."""
         row = conn.execute("SELECT status, host, pid FROM runs WHERE run_id = ?", (cell.run_id,)).fetchone()
         now = _now()
-        attempt = {"hardware": _dumps(hardware_info()), "package_version": package_version(),
-                   "git_commit": git_commit(), "host": socket.gethostname(), "pid": os.getpid(), "started_at": now}
+        attempt = attempt or {"hardware": _dumps(hardware_info()), "package_version": package_version(),
+                              "git_commit": git_commit(), "host": socket.gethostname(), "pid": os.getpid(),
+                              "started_at": now}
         if row is None:
             columns = {**_cell_columns(cell), **attempt, "status": "running", "attempts": 1, "created_at": now}
             conn.execute(f"INSERT INTO runs ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
@@ -303,11 +329,11 @@ class ResultStore:
         conn.execute("DELETE FROM epoch_metrics WHERE run_id = ?", (cell.run_id,))
 
     def _write_results(self, conn: sqlite3.Connection, run_id: str, payload: dict[str, Any],
-                       wall_time_s: float | None, peak_memory_mb: float | None) -> None:
+                       wall_time_s: float | None, peak_memory_mb: float | None, finished_at: str | None = None) -> None:
         conn.execute("UPDATE runs SET status = 'done', metrics = ?, protocol = ?, wall_time_s = ?, "
                      "peak_memory_mb = ?, finished_at = ? WHERE run_id = ?",
                      (payload["metrics"], payload["protocol"], _optional_float(wall_time_s),
-                      _optional_float(peak_memory_mb), _now(), run_id))
+                      _optional_float(peak_memory_mb), finished_at or _now(), run_id))
         _insert_epoch_metrics(conn, run_id, payload["epoch_metrics"])
 
     @staticmethod
@@ -319,9 +345,13 @@ class ResultStore:
 
     # --- reads --------------------------------------------------------------------------------------
 
-    def is_done(self, run_id: str) -> bool:
+    def status(self, run_id: str) -> str | None:
+        """The run's status (running, done, failed), or None when the store has no such run."""
         row = self._conn.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        return row is not None and row["status"] == "done"
+        return None if row is None else row["status"]
+
+    def is_done(self, run_id: str) -> bool:
+        return self.status(run_id) == "done"
 
     def get(self, run_id: str) -> RunRecord:
         """The run with this id, or with this unique id prefix (like git)."""

@@ -35,26 +35,23 @@ cell is stored as failed with its error while the rest go on.
 
 from __future__ import annotations
 
-import ctypes
-import multiprocessing
-import os
-import resource
-import signal
+import json
 import sys
 import time
-import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ssl_bench.cell_run import LOCK, is_running, read_outcome, write_failure
 from ssl_bench.errors import UserError
+from ssl_bench.launchers import CellJob, make_launch_settings, slurm
+from ssl_bench.launchers.local import run_local
 from ssl_bench.progress import on_terminal, progress_bar
-from ssl_bench.store import ResultStore, RunCell, RunInProgress
+from ssl_bench.store import ResultStore, RunCell
 from ssl_bench.validation import check_value
 
 SECTIONS = ("trained", "spectral", "baselines")
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-TOP_LEVEL_KEYS = ("name", "description", "datasets", "subset", "seeds", "evaluations", *SECTIONS)
+TOP_LEVEL_KEYS = ("name", "description", "datasets", "subset", "seeds", "evaluations", "launcher", *SECTIONS)
 BASELINE_KEYS = ("methods", "backbones")
 
 
@@ -64,6 +61,7 @@ class Suite:
     cells: tuple[RunCell, ...]
     evaluations: tuple[str, ...]
     run_settings: dict[str, dict[str, Any]]  # settings of the evaluations of trained encoders, by name (probe: ...)
+    launch: dict[str, Any] = field(default_factory=dict)  # the launcher: block (LaunchSettings values)
 
 
 def load_suite(path: str | Path) -> Suite:
@@ -140,120 +138,118 @@ def load_suite(path: str | Path) -> Suite:
         settings = _mapping(spec.get(evaluation.name) or {}, evaluation.name)
         _check_keys(settings, evaluation.settings, evaluation.name)
         run_settings[evaluation.name] = settings
-    return Suite(name, tuple(cells), evaluations, run_settings)
+    launch = _mapping(spec.get("launcher") or {}, "launcher")
+    make_launch_settings(launch)
+    return Suite(name, tuple(cells), evaluations, run_settings, launch)
+
+
+def run_dir_of(suite: Suite, cell: RunCell, runs_dir: str | Path) -> Path:
+    """Where a cell's run directory is: RUNS/SUITE/RUN_ID (absolute, so any node of a cluster finds it)."""
+    return (Path(runs_dir) / suite.name / cell.run_id).resolve()
+
+
+def cell_jobs(suite: Suite, runs_dir: str | Path) -> list[CellJob]:
+    return [CellJob(cell, run_dir_of(suite, cell, runs_dir), suite.evaluations, suite.run_settings)
+            for cell in suite.cells]
+
+
+def collect(suite: Suite, store: ResultStore, runs_dir: str | Path) -> dict[str, int]:
+    """Ingest every finished outcome file of ``suite`` into ``store`` (idempotent); counts of new done / failed."""
+    counts = {"done": 0, "failed": 0}
+    for job in cell_jobs(suite, runs_dir):
+        outcome = read_outcome(job.run_dir)
+        if outcome is not None and store.ingest(job.cell, outcome):
+            counts[outcome["status"]] += 1
+    return counts
 
 
 def run_suite(path: str | Path, store_path: str | Path | None = None, runs_dir: str | Path = "runs",
-              device: str = "auto", progress: bool = True) -> dict[str, int]:
-    """Run every cell of a suite not yet done; return counts of done / skipped / failed cells."""
+              device: str = "auto", progress: bool = True, launch: dict[str, Any] | None = None,
+              wait: bool = True) -> dict[str, Any]:
+    """Run (or submit) every cell of a suite not yet done; return counts of done / skipped / failed cells.
+
+    ``launch``: :class:`~ssl_bench.launchers.LaunchSettings` values over the suite's ``launcher:`` block.
+    Finished outcomes already on disk are collected first, so a cell is never run twice. With the Slurm launcher,
+    ``wait=False`` returns after submitting (``job_id`` in the result)."""
     suite = load_suite(path)
+    settings = make_launch_settings({**suite.launch, **(launch or {})})
     store = ResultStore(store_path)
-    counts = {"done": 0, "skipped": 0, "failed": 0}
-    context = multiprocessing.get_context("spawn")
+    counts: dict[str, Any] = {"done": 0, "skipped": 0, "failed": 0}
+    collect(suite, store, runs_dir)
+    pending = [job for job in cell_jobs(suite, runs_dir) if not store.is_done(job.cell.run_id)]
+    counts["skipped"] = len(suite.cells) - len(pending)
     bar = _SuiteProgress(len(suite.cells), suite.name, progress)
-    for cell in suite.cells:
-        label = f"{cell.kind}:{cell.method}/{cell.backbone} on {cell.dataset} seed {cell.seed}"
-        if store.is_done(cell.run_id):
+    bar.skip(counts["skipped"])
+
+    def record(job: CellJob, outcome: dict[str, Any] | None) -> None:
+        if outcome is None:
             counts["skipped"] += 1
-            bar.advance(label + " (done before)")
-            continue
-        try:
-            run_id = store.start_run(cell)
-        except RunInProgress as busy:  # another live suite process has this cell
-            counts["skipped"] += 1
-            print(f"skipped: {label}: {busy}", file=sys.stderr)
-            bar.advance(label)
-            continue
-        run_dir = Path(runs_dir) / suite.name / run_id
-        started = time.perf_counter()
-        with context.Pool(1, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
-            try:
-                outcome = pool.apply(_run_cell, (cell, suite.evaluations, suite.run_settings, str(run_dir), device, progress))
-            except Exception as err:  # a child that died or raised: this cell fails, the suite goes on
-                outcome = {"error": f"{type(err).__name__}: {err}"}
-        if "error" in outcome:
-            store.fail_run(run_id, outcome["error"])
-            counts["failed"] += 1
-            print(f"failed: {label}: {outcome['error'].strip().splitlines()[-1]}", file=sys.stderr)
         else:
-            store.finish_run(run_id, outcome["metrics"], outcome.get("epoch_metrics"), outcome["protocol"],
-                             wall_time_s=time.perf_counter() - started, peak_memory_mb=outcome["peak_memory_mb"])
-            counts["done"] += 1
-        bar.advance(label)
+            store.ingest(job.cell, outcome)
+            counts[outcome["status"]] += 1
+            if outcome["status"] == "failed":
+                print(f"failed: {job.label}: {outcome['error'].strip().splitlines()[-1]}", file=sys.stderr)
+        bar.advance(job.label)
+
+    if settings.launcher == "local":
+        run_local(pending, device, settings.parallel, settings.gpus_per_cell, progress, record)
+    elif pending:
+        suite_dir = Path(runs_dir).resolve() / suite.name
+        counts["job_id"] = slurm.submit(pending, settings, device, suite_dir, suite.name)
+        print(f"submitted {len(pending)} cells as Slurm job array {counts['job_id']}; follow them with: "
+              f"ssl-bench suite status {path}", file=sys.stderr)
+        if wait:
+            _wait_for_slurm(suite, pending, suite_dir, record)
     bar.close()
     store.close()
     return counts
 
 
-def _die_with_parent(parent: int) -> None:
-    """In a cell's worker: the kernel kills this process when the suite process dies (even by SIGKILL), so a killed
-    suite leaves no worker training on in its run directory (Linux: prctl PR_SET_PDEATHSIG)."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the suite died before the line above took effect
-        os._exit(1)
+def _wait_for_slurm(suite: Suite, jobs: list[CellJob], suite_dir: Path, record: Any, poll_s: float = 2.0) -> None:
+    """Until every submitted cell has an outcome: record outcomes as they appear; a task that left the queue
+    without one (cancelled, killed by the node) is recorded failed, pointing at its log."""
+    job_ids = slurm.submitted_jobs(suite_dir)
+    waiting = list(jobs)
+    while waiting:
+        queued = slurm.queue_states([job_ids[job.cell.run_id] for job in waiting])
+        for job in list(waiting):
+            outcome = read_outcome(job.run_dir)
+            job_id = job_ids[job.cell.run_id]
+            if outcome is None and job_id not in queued and not is_running(job.run_dir):
+                outcome = read_outcome(job.run_dir) or write_failure(
+                    job.run_dir, f"Slurm job {job_id} ended without a result; see {slurm.log_path(suite_dir, job_id)}\n")
+            if outcome is not None:
+                waiting.remove(job)
+                record(job, outcome)
+        if waiting:
+            time.sleep(poll_s)
 
 
-def _run_cell(cell: RunCell, evaluations: tuple[str, ...], run_settings: dict[str, dict[str, Any]], run_dir: str,
-              device: str, progress: bool) -> dict[str, Any]:
-    """Runs in a child process: train/embed and evaluate one cell; returns metrics or the error text."""
-    try:
-        from ssl_bench.eval import EVALUATIONS
-
-        on_features = [name for name in evaluations if EVALUATIONS.get(name).needs == "features"]
-        epoch_metrics = None
-        if cell.kind == "trained":
-            result, epoch_metrics = _run_trained(cell, on_features, run_dir, device, progress)
-        elif cell.kind == "spectral":
-            from ssl_bench.spectral.pipeline import evaluate_spectral
-            from ssl_bench.spectral.settings import make_spectral_settings
-
-            settings = {key: value for key, value in cell.hparams.items() if key != "subset"}
-            result = evaluate_spectral(cell.method, cell.dataset, make_spectral_settings(settings),
-                                       cell.hparams.get("subset"), cell.seed, evaluations=on_features)
-        else:
-            from ssl_bench.evaluate import evaluate_baseline
-
-            result = evaluate_baseline(cell.method, cell.dataset, cell.backbone, cell.hparams.get("subset"),
-                                       cell.seed, evaluations=on_features, device=device)
-        if cell.kind == "trained":  # evaluations of the trained encoder itself (the equivariance probe)
-            for name in evaluations:
-                evaluation = EVALUATIONS.get(name)
-                if evaluation.needs == "run":
-                    result[name] = evaluation.evaluate(run_dir, **run_settings.get(name, {}))
-        protocol = result.pop("protocol")
-        return {"metrics": result, "protocol": protocol, "epoch_metrics": epoch_metrics,
-                "peak_memory_mb": _peak_memory_mb()}
-    except BaseException:  # noqa: BLE001 - reported to the parent, which records it
-        return {"error": traceback.format_exc()}
-
-
-def _run_trained(cell: RunCell, evaluations: list[str], run_dir: str, device: str,
-                 progress: bool) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    import json
-
-    from ssl_bench.config import make_config
-    from ssl_bench.evaluate import evaluate_run
-    from ssl_bench.train import train
-
-    config = make_config({"method": cell.method, "dataset": cell.dataset, "backbone": cell.backbone,
-                          "epochs": cell.epochs, "seed": cell.seed, "out": run_dir, "device": device,
-                          **cell.hparams})
-    train(config, resume=True, progress=progress)
-    result = evaluate_run(run_dir, evaluations, device=device)
-    history = json.loads((Path(run_dir) / "metrics.json").read_text())
-    result["final_epoch"] = {k: history[-1][k] for k in ("loss", "embedding_std_ratio", "effective_rank", "collapsed")}
-    return result, history
-
-
-def _peak_memory_mb() -> float:
-    """Peak resident memory of this (child) process, plus peak CUDA memory when a GPU was used."""
-    import torch
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    if torch.cuda.is_available():
-        peak += torch.cuda.max_memory_allocated() / 2**20
-    return peak
+def suite_status(suite: Suite, store: ResultStore, runs_dir: str | Path) -> list[dict[str, Any]]:
+    """Each cell's state after collecting finished outcomes: done, failed (with its error line), running,
+    queued (with Slurm's state), interrupted (resumes from epoch k on the next run) or pending."""
+    collect(suite, store, runs_dir)
+    suite_dir = Path(runs_dir).resolve() / suite.name
+    job_ids = slurm.submitted_jobs(suite_dir) if (suite_dir / slurm.SUBMITIT_FOLDER).is_dir() else {}
+    queued = slurm.queue_states(list(job_ids.values()))
+    rows = []
+    for job in cell_jobs(suite, runs_dir):
+        row = {"run_id": job.cell.run_id, "cell": job.label, "state": "pending", "detail": ""}
+        stored = store.status(job.cell.run_id)
+        job_id = job_ids.get(job.cell.run_id)
+        if stored == "done":
+            row["state"] = "done"
+        elif job.run_dir.is_dir() and is_running(job.run_dir):
+            row["state"], row["detail"] = "running", (job.run_dir / LOCK).read_text().strip()
+        elif job_id in queued:
+            row["state"], row["detail"] = queued[job_id].lower(), f"Slurm job {job_id}"
+        elif stored == "failed":
+            row["state"], row["detail"] = "failed", store.get(job.cell.run_id).error.strip().splitlines()[-1]
+        elif (job.run_dir / "metrics.json").is_file():
+            epochs = len(json.loads((job.run_dir / "metrics.json").read_text()))
+            row["state"], row["detail"] = "interrupted", f"{epochs}/{job.cell.epochs} epochs saved; resumes on the next run"
+        rows.append(row)
+    return rows
 
 
 class _SuiteProgress:
@@ -262,6 +258,11 @@ class _SuiteProgress:
     def __init__(self, total: int, name: str, enabled: bool) -> None:
         self.total, self.count, self.enabled = total, 0, enabled
         self.bar = progress_bar(total, f"suite {name}", disable=not enabled, unit="run", position=0)
+
+    def skip(self, count: int) -> None:
+        """``count`` cells done before this run: counted on the bar, no line each."""
+        self.count += count
+        self.bar.update(count)
 
     def advance(self, label: str) -> None:
         self.count += 1

@@ -90,38 +90,75 @@ def test_a_failing_cell_is_recorded_and_the_rest_go_on(tmp_path):
         assert all("loss became" in r.error for r in failed)
 
 
-def test_killed_suite_resumes_where_it_stopped(tmp_path):
-    path = _write(tmp_path, TINY_SUITE.format(epochs=3))
-    store = tmp_path / "store.sqlite"
-    command = [sys.executable, "-m", "ssl_bench", "suite", "run", str(path), "--store", str(store),
-               "--runs-dir", str(tmp_path / "runs"), "--no-leaderboard", "--quiet"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    victim = subprocess.Popen(command, env=env, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while True:  # kill once the first cell is stored as done and the second has started
-        assert victim.poll() is None and time.time() < deadline, "suite ended before it could be killed"
-        if store.exists():
-            with ResultStore(store) as results:
-                if results.runs(status="done") and results.runs(status="running"):
-                    break
-        time.sleep(0.05)
-    os.killpg(victim.pid, signal.SIGKILL)
-    victim.wait()
+FAULTS = Path(__file__).parent / "fault_injection"
+
+
+def _suite_command(path: Path, tmp_path: Path, name: str) -> list[str]:
+    return [sys.executable, "-m", "ssl_bench", "suite", "run", str(path), "--store", str(tmp_path / f"{name}.sqlite"),
+            "--runs-dir", str(tmp_path / f"runs-{name}"), "--no-leaderboard", "--quiet"]
+
+
+def _our_processes(tmp_path: Path) -> list[int]:
+    """Processes whose command line names this test's folder (a suite or a cell worker of it)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if str(tmp_path).encode() in cmdline.read_bytes() and _alive(int(cmdline.parent.name)):
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+def _accuracies(store: Path) -> dict[str, float]:
     with ResultStore(store) as results:
-        done_before = {r.run_id: r.finished_at for r in results.runs(status="done")}
-    assert 1 <= len(done_before) < 4
+        return {r.run_id: r.metrics["knn_top1"] for r in results.runs(suite="tiny", status="done")}
+
+
+def test_kill_9_at_any_moment_then_rerun_equals_an_uninterrupted_suite(tmp_path):
+    """kill -9 of the suite during a checkpoint write, during evaluation and at random moments, several times in a
+    row; then a rerun: every cell done once, nothing left running, the store intact, the same accuracies."""
+    import random
+    import sqlite3
+
+    path = _write(tmp_path, TINY_SUITE.format(epochs=3))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    started = time.time()
+    subprocess.run(_suite_command(path, tmp_path, "clean"), env=env, check=True, capture_output=True, timeout=600)
+    uninterrupted_s = time.time() - started
+    reference = _accuracies(tmp_path / "clean.sqlite")
+    assert len(reference) == 4
+
+    command = _suite_command(path, tmp_path, "killed")
+    faults = [{"SSL_BENCH_KILL_AT": "checkpoint-write"}, {"SSL_BENCH_KILL_AT": "evaluation"}]
+    for number, fault in enumerate(faults):
+        marker = {"SSL_BENCH_KILL_MARKER": str(tmp_path / f"fired-{number}"), "PYTHONPATH": str(FAULTS)}
+        killed = subprocess.run(command, env={**env, **fault, **marker}, capture_output=True, timeout=600)
+        assert killed.returncode == -signal.SIGKILL and (tmp_path / f"fired-{number}").exists(), killed.stderr[-500:]
+        if number == 0:
+            assert list((tmp_path / "runs-killed").rglob(".checkpoint.pt.*.tmp")), "killed half-way through a write"
+    rng = random.Random(0)
+    for _ in range(3):  # kill -9 of the suite process alone, at a random moment
+        victim = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.5, uninterrupted_s / 2))
+        victim.kill()
+        victim.wait()
+    deadline = time.time() + 5
+    while _our_processes(tmp_path) and time.time() < deadline:  # workers follow their suite (parent-death signal)
+        time.sleep(0.05)
+    assert not _our_processes(tmp_path), "a worker outlived its suite"
 
     rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr
-    summary = json.loads(rerun.stdout)
-    assert summary["skipped"] == len(done_before) and summary["done"] == 4 - len(done_before)
-    with ResultStore(store) as results:
+    assert _accuracies(tmp_path / "killed.sqlite") == reference
+    with ResultStore(tmp_path / "killed.sqlite") as results:
         runs = results.runs(suite="tiny")
-        assert all(r.status == "done" for r in runs) and len(runs) == 4
-        for run in runs:  # finished results were kept as they were, not recomputed
-            if run.run_id in done_before:
-                assert run.finished_at == done_before[run.run_id] and run.attempts == 1
+        assert len(runs) == 4 and all(r.status == "done" and r.attempts == 1 for r in runs)
+    with sqlite3.connect(tmp_path / "killed.sqlite") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert not list((tmp_path / "runs-killed").rglob("*.tmp")), "the next write removes a killed write's leftovers"
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert json.loads(again.stdout)["skipped"] == 4  # nothing runs twice
 
 
 def _children(pid: int) -> list[int]:

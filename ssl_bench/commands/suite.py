@@ -1,4 +1,5 @@
-"""``ssl-bench suite run|validate``: run a YAML grid of methods x datasets x seeds into the store."""
+"""``ssl-bench suite run|status|collect|validate``: run a YAML grid of methods x datasets x seeds into the store,
+on this machine or on a Slurm cluster; see each cell's state; ingest finished cells."""
 
 from __future__ import annotations
 
@@ -6,23 +7,37 @@ import argparse
 import json
 import sys
 
+from ssl_bench.commands._flags import add_dataclass_arguments, dataclass_values
 from ssl_bench.config import DEVICES
-from ssl_bench.suite import load_suite, run_suite
+from ssl_bench.launchers import LaunchSettings
+from ssl_bench.store import ResultStore
+from ssl_bench.suite import collect, load_suite, run_suite, suite_status
 
 NAME = "suite"
-HELP = "Run (or validate) a benchmark suite; finished runs are skipped, a killed suite resumes."
-EXAMPLE = "ssl-bench suite run suites/quick.yaml   (then: ssl-bench leaderboard --suite quick --out leaderboards/quick/)"
+HELP = ("Run a benchmark suite here or on Slurm (finished cells are skipped, a killed suite resumes), show its "
+        "cells' state, or collect finished cells.")
+EXAMPLE = ("ssl-bench suite run suites/quick.yaml --parallel 2   |   "
+           "ssl-bench suite run suites/quick.yaml --launcher slurm --partition gpu --gpus-per-cell 1 --wait   |   "
+           "ssl-bench suite status suites/quick.yaml")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=("run", "validate"))
+    parser.add_argument("action", choices=("run", "status", "collect", "validate"),
+                        help="run: run or submit the pending cells; status: each cell's state; collect: ingest "
+                             "finished cells into the store; validate: check the file")
     parser.add_argument("file", help="suite YAML file, e.g. suites/quick.yaml")
     parser.add_argument("--store", help="results database (default results/ssl_bench.sqlite or $SSL_BENCH_STORE)")
-    parser.add_argument("--runs-dir", default="runs", help="where run directories go (default runs/)")
+    parser.add_argument("--runs-dir", default="runs", help="where run directories go (default runs/; on a cluster, "
+                                                           "a filesystem every node sees)")
     parser.add_argument("--device", choices=DEVICES, default="auto")
+    group = parser.add_argument_group("launcher (over the suite's launcher: block)")
+    add_dataclass_arguments(group, LaunchSettings)
+    parser.add_argument("--wait", action="store_true", help="slurm: wait for the cells, with a progress bar, then "
+                                                            "collect and render the leaderboard")
     parser.add_argument("--leaderboard", metavar="DIR",
                         help="render the suite's leaderboard here afterwards (default leaderboards/SUITE/)")
     parser.add_argument("--no-leaderboard", action="store_true", help="do not render a leaderboard")
+    parser.add_argument("--json", action="store_true", help="status: one JSON object per cell")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -31,11 +46,21 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "validate":
         print(json.dumps({"suite": suite.name, "runs": len(suite.cells)}))
         return 0
-    counts = run_suite(args.file, args.store, args.runs_dir, args.device, progress=not args.quiet)
+    if args.action in ("status", "collect"):
+        with ResultStore(args.store) as store:
+            if args.action == "collect":
+                print(json.dumps({"suite": suite.name, **collect(suite, store, args.runs_dir)}))
+                return 0
+            rows = suite_status(suite, store, args.runs_dir)
+        _print_status(suite.name, rows, args.json)
+        return 0
+    launch = dataclass_values(args, LaunchSettings)
+    slurm = {**suite.launch, **launch}.get("launcher") == "slurm"
+    counts = run_suite(args.file, args.store, args.runs_dir, args.device, progress=not args.quiet, launch=launch,
+                       wait=args.wait or not slurm)
     summary = {"suite": suite.name, **counts}
-    if not args.no_leaderboard:
+    if not args.no_leaderboard and (args.wait or not slurm):
         from ssl_bench.leaderboard import render_leaderboard
-        from ssl_bench.store import ResultStore
 
         out = args.leaderboard or f"leaderboards/{suite.name}/"
         with ResultStore(args.store) as store:
@@ -44,3 +69,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"leaderboard written to {out} (open {out}index.html)", file=sys.stderr)
     print(json.dumps(summary))
     return 1 if counts["failed"] else 0
+
+
+def _print_status(name: str, rows: list[dict], as_json: bool) -> None:
+    if as_json:
+        for row in rows:
+            print(json.dumps(row))
+        return
+    width = max(len(row["cell"]) for row in rows)
+    for row in rows:
+        print(f"{row['run_id']}  {row['state']:<11}  {row['cell']:<{width}}  {row['detail']}".rstrip())
+    states: dict[str, int] = {}
+    for row in rows:
+        states[row["state"]] = states.get(row["state"], 0) + 1
+    left = sum(count for state, count in states.items() if state != "done")
+    print(f"suite {name}: " + ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
+          + f"; {left} of {len(rows)} left")

@@ -1,0 +1,46 @@
+"""Test-only fault injector, loaded by every Python process of a suite when this folder is on PYTHONPATH.
+
+``SSL_BENCH_KILL_AT=checkpoint-write|evaluation`` and ``SSL_BENCH_KILL_MARKER=PATH``: the first process to reach that
+moment (half-way through writing a checkpoint's temporary file; the start of a trained run's evaluation) creates
+PATH and SIGKILLs its parent (the suite) and itself, once per marker. Nothing here runs unless both are set."""
+
+import os
+
+_MOMENT, _MARKER = os.environ.get("SSL_BENCH_KILL_AT"), os.environ.get("SSL_BENCH_KILL_MARKER")
+
+
+def _kill_once() -> None:
+    try:
+        descriptor = os.open(_MARKER, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return
+    os.close(descriptor)
+    os.kill(os.getppid(), 9)
+    os.kill(os.getpid(), 9)
+
+
+if _MOMENT and _MARKER:
+    if _MOMENT == "checkpoint-write":
+        import ssl_bench.checkpoint as checkpoint
+
+        original_write = checkpoint.atomic_write_bytes
+
+        def _write_then_die(path, write):
+            def half_then_kill(file):
+                write(file)
+                file.flush()
+                if path.name == "checkpoint.pt":
+                    _kill_once()
+            original_write(path, half_then_kill)
+
+        checkpoint.atomic_write_bytes = _write_then_die
+    elif _MOMENT == "evaluation":
+        import ssl_bench.evaluate as evaluate
+
+        original_evaluate = evaluate.evaluate_run
+
+        def _die_then_evaluate(*args, **kwargs):
+            _kill_once()
+            return original_evaluate(*args, **kwargs)
+
+        evaluate.evaluate_run = _die_then_evaluate
