@@ -2,7 +2,18 @@
 # Start a one-node Slurm cluster on this host (root, Debian): munge, slurmctld, slurmd, one partition "debug".
 # Used by .ci/run for the Slurm tests; safe to run twice. Needs: apt-get install slurm-wlm munge.
 # Usage: sudo scripts/slurm_local_cluster.sh        (then: sinfo; sbatch --wrap hostname)
+#        sudo scripts/slurm_local_cluster.sh stop   (stops the three daemons)
 set -euo pipefail
+if [ "${1:-}" = stop ]; then
+  pkill -x slurmd || true; pkill -x slurmctld || true; pkill -x munged || true
+  for _ in $(seq 1 50); do pgrep -x slurmd > /dev/null || pgrep -x slurmctld > /dev/null || pgrep -x munged > /dev/null || exit 0; sleep 0.2; done
+  echo "slurm: daemons still running after 10 s" >&2
+  exit 1
+fi
+if ! command -v slurmctld > /dev/null; then
+  echo "slurm: not installed; run: apt-get install -y slurm-wlm munge" >&2
+  exit 1
+fi
 host=$(hostname -s)
 cpus=$(nproc)
 memory_mb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 1024 ))
@@ -44,13 +55,13 @@ chmod 400 /etc/munge/munge.key
 pgrep -x munged > /dev/null || runuser -u munge -- /usr/sbin/munged
 pgrep -x slurmctld > /dev/null || slurmctld
 pgrep -x slurmd > /dev/null || slurmd
-for _ in $(seq 1 60); do
-  if sinfo -h -o '%T' 2>/dev/null | grep -qE '^(idle|mixed|allocated)'; then
+for _ in $(seq 1 30); do
+  if timeout 5 sinfo -h -o '%T' 2>/dev/null | grep -qE '^(idle|mixed|allocated)'; then
     echo "slurm: node $host up ($cpus CPUs, $memory_mb MB) in partition debug"
     exit 0
   fi
   sleep 1
 done
 echo "slurm: the node did not come up; see /var/log/slurm/slurmd.log and slurmctld.log" >&2
-sinfo >&2 || true
+timeout 5 sinfo >&2 || true
 exit 1

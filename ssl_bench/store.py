@@ -5,7 +5,8 @@ mode with a busy timeout so that several processes (two suites at once) can writ
 ``BEGIN IMMEDIATE`` transaction: a crash mid-write rolls back and never leaves a half row. A finished run
 (status ``done``) is never overwritten unless the caller passes ``replace=True``.
 
-Life of a run (what :mod:`ssl_bench.suite` does)::
+Suites record each cell's finished outcome file in one call, ``store.ingest(cell, outcome)``
+(:mod:`ssl_bench.cell_run`). A run can also be recorded step by step::
 
     store = ResultStore()
     cell = RunCell(suite="quick", kind="trained", method="simclr", dataset="fashion-mnist", backbone="convnet",

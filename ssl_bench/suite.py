@@ -27,10 +27,16 @@ A suite file::
       methods: [raw-pixels, random-init]
       backbones: [convnet]
 
-The whole file is validated before anything runs. Each cell runs in a child process (a crash or an
-out-of-memory kill fails that cell only; its peak memory is measured alone). Finished cells are skipped, a
-killed suite resumes where it stopped (a trained cell continues from its last epoch checkpoint), and a failing
-cell is stored as failed with its error while the rest go on.
+    launcher:                    # optional: where the cells run (ssl_bench.launchers.LaunchSettings; flags win)
+      launcher: slurm
+      partition: gpu
+      gpus_per_cell: 1
+
+The whole file is validated before anything runs. Each cell runs in its own process (a local child or a Slurm
+task; a crash or an out-of-memory kill fails that cell only; its peak memory is measured alone) and writes its
+outcome into its run directory (:mod:`ssl_bench.cell_run`); the store ingests finished outcomes. Finished cells are
+skipped, a killed suite resumes where it stopped (a trained cell continues from its last epoch checkpoint), and a
+failing cell is stored as failed with its error while the rest go on.
 """
 
 from __future__ import annotations
@@ -193,19 +199,26 @@ def run_suite(path: str | Path, store_path: str | Path | None = None, runs_dir: 
 
     if settings.launcher == "local":
         run_local(pending, device, settings.parallel, settings.gpus_per_cell, progress, record)
-    elif pending:
+    else:
         suite_dir = Path(runs_dir).resolve() / suite.name
-        counts["job_id"] = slurm.submit(pending, settings, device, suite_dir, suite.name)
-        print(f"submitted {len(pending)} cells as Slurm job array {counts['job_id']}; follow them with: "
-              f"ssl-bench suite status {path}", file=sys.stderr)
+        submitted = slurm.submitted_jobs(suite_dir)
+        queued = slurm.queue_states(list(submitted.values()))
+        to_submit = [job for job in pending if submitted.get(job.cell.run_id) not in queued]
+        if len(to_submit) < len(pending):
+            print(f"{len(pending) - len(to_submit)} cells are already queued on Slurm; not submitted again",
+                  file=sys.stderr)
+        if to_submit:
+            counts["job_id"] = slurm.submit(to_submit, settings, device, suite_dir, suite.name)
+            print(f"submitted {len(to_submit)} cells as Slurm job array {counts['job_id']}; follow them with: "
+                  f"ssl-bench suite status {path}", file=sys.stderr)
         if wait:
-            _wait_for_slurm(suite, pending, suite_dir, record)
+            _wait_for_slurm(pending, suite_dir, record)
     bar.close()
     store.close()
     return counts
 
 
-def _wait_for_slurm(suite: Suite, jobs: list[CellJob], suite_dir: Path, record: Any, poll_s: float = 2.0) -> None:
+def _wait_for_slurm(jobs: list[CellJob], suite_dir: Path, record: Any, poll_s: float = 2.0) -> None:
     """Until every submitted cell has an outcome: record outcomes as they appear; a task that left the queue
     without one (cancelled, killed by the node) is recorded failed, pointing at its log."""
     job_ids = slurm.submitted_jobs(suite_dir)

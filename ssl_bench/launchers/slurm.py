@@ -35,10 +35,7 @@ class SlurmCell:
     def __call__(self, job: CellJob, device: str) -> str:
         from ssl_bench.cell_run import run_cell
 
-        if _ranks() > 1:
-            import submitit
-
-            submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
+        export_ddp_environment()
         outcome = run_cell(job.cell, job.evaluations, job.run_settings, job.run_dir, device, progress=False)
         return outcome["status"] if outcome else "rank > 0"
 
@@ -50,10 +47,16 @@ class SlurmCell:
         return submitit.helpers.DelayedSubmission(SlurmCell(), job, device)
 
 
-def _ranks() -> int:
+def export_ddp_environment() -> None:
+    """In a Slurm task of a job with several tasks: set RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT
+    from Slurm's environment (submitit's helper), so :func:`ssl_bench.distributed.process_group` joins exactly as
+    under torchrun. Each rank picks its GPU from LOCAL_RANK; a single-task job is left alone."""
     import os
 
-    return int(os.environ.get("SLURM_NTASKS", "1"))
+    if int(os.environ.get("SLURM_NTASKS", "1")) > 1:
+        import submitit
+
+        submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
 
 
 def check_slurm_available() -> None:
