@@ -78,6 +78,50 @@ def test_suite_runs_every_cell_then_skips_them(tmp_path):
     assert run_suite(path, store, tmp_path / "runs", progress=False) == {"done": 0, "skipped": 4, "failed": 0}
 
 
+def test_parallel_cells_give_the_serial_results_and_each_cell_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    path = _write(tmp_path, TINY_SUITE.format(epochs=1))
+    serial = run_suite(path, tmp_path / "serial.sqlite", tmp_path / "serial", progress=False)
+    parallel = run_suite(path, tmp_path / "parallel.sqlite", tmp_path / "parallel", progress=False,
+                         launch={"parallel": 3})
+    assert serial == parallel == {"done": 4, "skipped": 0, "failed": 0}
+    accuracies = []
+    for store in ("serial.sqlite", "parallel.sqlite"):
+        with ResultStore(tmp_path / store) as results:
+            runs = results.runs(suite="tiny")
+            assert len(runs) == 4 and all(r.attempts == 1 for r in runs)
+            accuracies.append({r.run_id: r.metrics["knn_top1"] for r in runs})
+    assert accuracies[0] == accuracies[1]
+
+
+def test_each_parallel_cell_gets_its_own_gpus(monkeypatch):
+    from ssl_bench.launchers.local import gpu_groups
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")
+    assert gpu_groups(2, 2) == ["4,5", "6,7"]
+    assert gpu_groups(4, 1) == ["4", "5", "6", "7"]
+    assert gpu_groups(3, 0) == [None, None, None]  # no assignment: each cell sees what the suite sees
+    with pytest.raises(UserError, match="needs 6 GPUs, 4 visible"):
+        gpu_groups(3, 2)
+
+
+def test_a_cell_whose_run_directory_is_locked_is_not_run_twice(tmp_path):
+    """A live process holds the cell (another suite, a Slurm task): this suite leaves it alone and says so."""
+    from ssl_bench.cell_run import CellBusy, run_dir_lock
+    from ssl_bench.suite import load_suite, run_dir_of
+
+    path = _write(tmp_path, TINY_SUITE.format(epochs=1))
+    suite = load_suite(path)
+    busy = run_dir_of(suite, suite.cells[0], tmp_path / "runs")
+    with run_dir_lock(busy):
+        with pytest.raises(CellBusy, match="is being run by process"):
+            with run_dir_lock(busy):
+                pass
+        counts = run_suite(path, tmp_path / "store.sqlite", tmp_path / "runs", progress=False)
+    assert counts == {"done": 3, "skipped": 1, "failed": 0}
+    assert not (busy / "outcome.json").exists()
+
+
 def test_a_failing_cell_is_recorded_and_the_rest_go_on(tmp_path):
     text = TINY_SUITE.format(epochs=1).replace("batch_size: 50", "batch_size: 50\n  lr: 1.0e+30\n  warmup_epochs: 0")
     path = _write(tmp_path, text)
