@@ -110,6 +110,20 @@ def evaluate_baseline(name: str, dataset: str, backbone: str = "convnet", subset
     return result
 
 
+def evaluate_pretrained(spec: str, weights: str, dataset: str, subset: int | None = None, seed: int = 0,
+                        evaluations: Sequence[str] = DEFAULT_EVALUATIONS, device: str = "auto", download: bool = False,
+                        image_size: int | None = None, normalization: str | None = None) -> dict[str, Any]:
+    """An encoder trained elsewhere (:mod:`ssl_bench.encoders`) under the same protocol as ssl-bench's runs."""
+    from ssl_bench.encoders import pretrained_encoder
+
+    train = train_split(dataset, subset, seed, download)
+    test = load_dataset(dataset, "test", download=download)
+    encoder, protocol = pretrained_encoder(spec, weights, train, image_size, normalization)
+    result = evaluate_encoder(encoder, train, test, evaluations, seed=seed, device=device)
+    result["protocol"].update({**protocol, "seed": seed, "subset": subset})
+    return result
+
+
 def _read_history(run_dir: Path) -> list[dict[str, Any]]:
     import json
 

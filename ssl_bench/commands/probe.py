@@ -6,9 +6,10 @@ import argparse
 import json
 import sys
 
+from ssl_bench.commands._encoder import add_encoder_arguments, encoder_weights
 from ssl_bench.config import DEVICES, FEATURES
 from ssl_bench.errors import UserError
-from ssl_bench.probes.runs import probe_run, probe_spectral
+from ssl_bench.probes.runs import probe_encoder, probe_run, probe_spectral
 from ssl_bench.probes.transforms import TRANSFORMS
 
 NAME = "probe"
@@ -36,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", nargs="?", help="a run directory written by ssl-bench train")
     parser.add_argument("--spectral", metavar="METHOD",
                         help="probe a closed-form spectral method instead (fitted here, embeds out of sample)")
-    parser.add_argument("--dataset", default="fashion-mnist", help="with --spectral: the dataset")
+    parser.add_argument("--dataset", default="fashion-mnist", help="with --spectral or --encoder: the dataset")
+    add_encoder_arguments(parser)
     parser.add_argument("--subset", type=int, default=5000, help="with --spectral: train images it is fitted on")
     parser.add_argument("--dim", type=int, default=32, help="with --spectral: embedding dimension")
     parser.add_argument("--transforms", type=_names, metavar="A,B,...",
@@ -53,14 +55,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     progress = lambda line: print(line, file=sys.stderr)  # noqa: E731
-    if args.spectral:
+    if args.encoder:
+        result = probe_encoder(args.encoder, encoder_weights(args), args.dataset, args.image_size, args.normalization,
+                               transforms=args.transforms, n=args.n, seed=args.seed, device=args.device,
+                               out=args.out, progress=progress)
+    elif args.spectral:
         result = probe_spectral(args.spectral, args.dataset, args.subset, args.dim, transforms=args.transforms,
                                 n=args.n, seed=args.seed, out=args.out, progress=progress)
     elif args.run_dir:
         result = probe_run(args.run_dir, transforms=args.transforms, n=args.n, seed=args.seed,
                            features=args.features, device=args.device, out=args.out, progress=progress)
     else:
-        raise UserError("give a RUN_DIR or --spectral METHOD (see ssl-bench probe --help)")
+        raise UserError("give a RUN_DIR, --spectral METHOD or --encoder SPEC --weights PATH (see ssl-bench probe --help)")
     if args.json:
         print(json.dumps(result, sort_keys=True))
         return 0

@@ -1,4 +1,4 @@
-"""Probe a trained run (or a fitted spectral method) on its dataset's test split; write ``probe.json`` and
+"""Probe a trained run (or a fitted spectral method, or an encoder trained elsewhere) on its dataset's test split; write ``probe.json`` and
 ``probe.png`` (into the run directory for a trained run)."""
 
 from __future__ import annotations
@@ -89,6 +89,34 @@ def probe_spectral(
         protocol={"method": method, "backbone": "pixels", "features": f"{method} embedding (out of sample)",
                   "dim": dim, "fit_images": len(train), **params},
         transforms=transforms, n=n, seed=seed, device="cpu", progress=progress,
+    )
+
+
+def probe_encoder(
+    spec: str,
+    weights: str,
+    dataset: str,
+    image_size: int | None = None,
+    normalization: str | None = None,
+    transforms: Sequence[str] | None = None,
+    n: int | None = 2000,
+    seed: int = 0,
+    device: str = "auto",
+    out: str | Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Probe an encoder trained elsewhere (:mod:`ssl_bench.encoders`) on ``dataset``'s test split."""
+    from ssl_bench.encoders import pretrained_encoder
+
+    train = train_split(dataset, None, seed)  # its statistics, for --normalization dataset
+    encoder, protocol = pretrained_encoder(spec, weights, train, image_size, normalization)
+    torch_device = resolve_device(device)
+    safe = spec.replace(":", "-").replace("/", "-")
+    json_path = Path(out) if out else Path("runs") / f"encoder-{safe}-{dataset}" / "probe.json"
+    return probe_to_files(
+        encoder.to(torch_device), load_dataset(dataset, "test"), json_path,
+        title=f"{spec} ({Path(weights).name}) on {dataset}", protocol=protocol,
+        transforms=transforms, n=n, seed=seed, device=torch_device, progress=progress,
     )
 
 
