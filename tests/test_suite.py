@@ -282,3 +282,17 @@ def test_spectral_section_takes_a_list_of_blocks(tmp_path):
 def test_every_committed_suite_validates(path):
     suite = load_suite(path)
     assert suite.cells and {cell.kind for cell in suite.cells} >= {"trained", "baseline"}
+
+
+def test_dry_run_prints_the_grid_the_data_and_a_measured_estimate_and_runs_nothing(tmp_path, capsys):
+    path = _write(tmp_path, TINY_SUITE.format(epochs=3))
+    code = main(["suite", "run", str(path), "--dry-run", "--json", "--device", "cpu", "--store",
+                 str(tmp_path / "store.sqlite"), "--runs-dir", str(tmp_path / "runs")])
+    plan = json.loads(capsys.readouterr().out)
+    assert code == 0 and [c["kind"] for c in plan["cells"]] == ["trained", "trained", "spectral", "baseline"]
+    trained = plan["cells"][0]
+    assert trained["steps"] == 200 // 50 * 3 and trained["step_s"] > 0
+    assert trained["estimate_s"] == pytest.approx(trained["steps"] * trained["step_s"], abs=0.1)
+    assert plan["cells"][2]["estimate_s"] is None
+    assert plan["datasets"]["synthetic"]["available"] is True
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "store.sqlite").exists()

@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=DEVICES, default="auto")
     group = parser.add_argument_group("launcher (over the suite's launcher: block)")
     add_dataclass_arguments(group, LaunchSettings)
+    parser.add_argument("--dry-run", action="store_true",
+                        help="run: validate, then print the grid, the data it needs and a measured estimate of the "
+                             "training time (a few optimiser steps per distinct model); runs nothing")
     parser.add_argument("--wait", action="store_true", help="slurm: wait for the cells, with a progress bar, then "
                                                             "collect and render the leaderboard")
     parser.add_argument("--leaderboard", metavar="DIR",
@@ -54,6 +57,11 @@ def run(args: argparse.Namespace) -> int:
             rows = suite_status(suite, store, args.runs_dir)
         _print_status(suite.name, rows, args.json)
         return 0
+    if args.dry_run:
+        from ssl_bench.suite_plan import plan_suite
+
+        _print_plan(plan_suite(suite, args.device), args.json)
+        return 0
     launch = dataclass_values(args, LaunchSettings)
     slurm = {**suite.launch, **launch}.get("launcher") == "slurm"
     counts = run_suite(args.file, args.store, args.runs_dir, args.device, progress=not args.quiet, launch=launch,
@@ -69,6 +77,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"leaderboard written to {out} (open {out}index.html)", file=sys.stderr)
     print(json.dumps(summary))
     return 1 if counts["failed"] else 0
+
+
+def _print_plan(plan: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(plan, indent=2))
+        return
+    for row in plan["cells"]:
+        estimate = "-" if row["estimate_s"] is None else f"{row['estimate_s']:.0f} s ({row['steps']} steps)"
+        print(f"{row['run_id']}  {row['kind']:<8}  {row['method']:<22} {row['backbone']:<10} {row['dataset']:<16} "
+              f"seed {row['seed']:<3} {estimate}")
+    for name, info in plan["datasets"].items():
+        where = "found" if info["available"] else "MISSING (pass --download where the dataset allows it)"
+        print(f"data {name}: {info['train_images']} train / {info['test_images']} test images, "
+              f"{info['channels']}x{info['image_size']}x{info['image_size']}, {where}")
+    hours = plan["training_estimate_s"] / 3600
+    print(f"suite {plan['suite']}: {len(plan['cells'])} cells; training >= {plan['training_estimate_s']:.0f} s "
+          f"({hours:.1f} h) on {plan['device']}; {plan['estimate']}")
 
 
 def _print_status(name: str, rows: list[dict], as_json: bool) -> None:

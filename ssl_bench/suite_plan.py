@@ -1,0 +1,90 @@
+"""What a suite will run, the data it needs and an estimate of its cost, without running it (``--dry-run``).
+
+The training estimate is measured, not guessed: one warm-up and two timed optimiser steps of each distinct
+(method, backbone, batch, image shape, heads) on random images of the dataset's shape, on the device the suite would
+use, times the steps of each cell (train images // batch x epochs). It leaves out augmentation, data loading and
+evaluation, so it is a lower bound; closed forms and baselines are listed without an estimate.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+
+from ssl_bench.data.datasets import dataset_spec
+from ssl_bench.suite import Suite
+
+TIMED_STEPS = 2
+
+
+def plan_suite(suite: Suite, device: str = "auto") -> dict[str, Any]:
+    """{"cells": [...], "datasets": {...}, "training_estimate_s": float} for ``suite``."""
+    from ssl_bench.device import resolve_device
+
+    torch_device = resolve_device(device)
+    datasets = {}
+    for name in sorted({cell.dataset for cell in suite.cells}):
+        spec = dataset_spec(name)
+        arg = name.removeprefix("imagefolder:") if name.startswith("imagefolder:") else ""
+        datasets[name] = {"train_images": spec.n_train, "test_images": spec.n_test, "channels": spec.channels,
+                          "image_size": spec.image_size, "classes": spec.num_classes,
+                          "available": bool(spec.available(arg))}
+    step_cache: dict[tuple, float] = {}
+    cells, total = [], 0.0
+    for cell in suite.cells:
+        row = {"run_id": cell.run_id, "kind": cell.kind, "method": cell.method, "backbone": cell.backbone,
+               "dataset": cell.dataset, "seed": cell.seed, "epochs": cell.epochs, "estimate_s": None}
+        info = datasets[cell.dataset]
+        if cell.kind == "trained" and info["channels"] and info["image_size"]:
+            config = _config(cell)
+            images = min(cell.hparams.get("subset") or info["train_images"] or 0, info["train_images"] or 0)
+            steps = images // config.batch_size * cell.epochs
+            key = (config.method, config.backbone, config.batch_size, info["channels"], info["image_size"],
+                   repr(sorted(config.method_params.items())))
+            if key not in step_cache:
+                step_cache[key] = _step_seconds(config, info["channels"], info["image_size"], torch_device)
+            row.update({"steps": steps, "step_s": round(step_cache[key], 4), "estimate_s": round(steps * step_cache[key], 1)})
+            total += steps * step_cache[key]
+        cells.append(row)
+    return {"suite": suite.name, "cells": cells, "datasets": datasets, "device": str(torch_device),
+            "training_estimate_s": round(total, 1),
+            "estimate": "model-only optimiser steps measured here (augmentation, data loading and evaluation "
+                        "excluded: a lower bound); closed forms and baselines not estimated"}
+
+
+def _config(cell: Any) -> Any:
+    from ssl_bench.config import make_config
+
+    return make_config({"method": cell.method, "dataset": cell.dataset, "backbone": cell.backbone,
+                        "epochs": cell.epochs, "seed": cell.seed, **cell.hparams})
+
+
+def _step_seconds(config: Any, channels: int, image_size: int, device: torch.device) -> float:
+    """Seconds per optimiser step of the cell's model on random images of its batch and shape."""
+    from ssl_bench.optim import build_optimizer
+    from ssl_bench.train import optimizer_settings
+    from ssl_bench.trained_run import build_model
+
+    torch.manual_seed(0)
+    model = build_model(config, channels, image_size).to(device).train()
+    name, lr, weight_decay = optimizer_settings(config)
+    optimizer = build_optimizer(name, model, lr, weight_decay)
+    shape = (config.batch_size, channels, image_size, image_size)
+    view_a, view_b = torch.randn(shape, device=device), torch.randn(shape, device=device)
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        model(view_a, view_b).backward()
+        optimizer.step()
+
+    step()  # warm-up
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    for _ in range(TIMED_STEPS):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - started) / TIMED_STEPS
