@@ -253,3 +253,26 @@ def test_misuse_raises_scikit_learns_errors_and_the_cli_turns_them_into_one_line
                  "--dim", "500"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: classical-mds: n_components must be between 1 and")
+
+
+def test_landmark_isomap_is_exact_with_all_points_and_close_with_few():
+    """de Silva & Tenenbaum's landmarks: m = N reproduces exact Isomap; m = 100 of 1,500 points on a Swiss roll is
+    within 1e-4 Procrustes disparity of it (scipy's procrustes: shapes standardised, then the residual)."""
+    from scipy.spatial import procrustes
+
+    from ssl_bench.spectral.isomap import Isomap
+
+    x, _ = make_swiss_roll(1500, random_state=0)
+    exact = Isomap(n_components=2, n_neighbors=10, n_landmarks=0).fit_transform(x)
+    np.testing.assert_array_equal(Isomap(n_components=2, n_neighbors=10, n_landmarks=1500).fit_transform(x), exact)
+    assert procrustes(exact, Isomap(n_components=2, n_neighbors=10, n_landmarks=100).fit_transform(x))[2] < 1e-4
+    assert procrustes(exact, np.random.default_rng(0).normal(size=exact.shape))[2] > 0.5  # the measure has teeth
+
+
+def test_exact_isomap_that_cannot_fit_is_refused_before_any_work():
+    from ssl_bench.spectral.embed import spectral_embed
+
+    points = np.zeros((200_000, 2), dtype=np.float32)  # 200,000^2 geodesics would be ~900 GiB
+    with pytest.raises(UserError, match=r"exact isomap on 200000 points needs about \d+ GiB.*--n-landmarks 1000") as err:
+        spectral_embed("isomap", points, points[:3], dim=2, n_landmarks=0)
+    assert "\n" not in str(err.value)

@@ -13,6 +13,8 @@ landmarks), then the triangulation z(x) = -1/2 Lambda^{-1/2} U^T (Delta(x, .)^2 
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from scipy.sparse.csgraph import shortest_path
 
@@ -30,13 +32,13 @@ class Isomap(SpectralEstimator):
     References: Tenenbaum et al., Science 2000; de Silva & Tenenbaum, NIPS 2003 (landmarks).
     """
 
-    settings = ("n_neighbors",)
+    settings = ("n_neighbors", "n_landmarks")
 
     def __init__(
         self,
         n_components: int = 2,
         n_neighbors: int = 10,
-        n_landmarks: int | None = None,
+        n_landmarks: int | None = None,  # None or 0: exact
         knn_method: SearchMethod = "exact",
         random_state: int = 0,
     ) -> None:
@@ -48,9 +50,12 @@ class Isomap(SpectralEstimator):
 
     def fit(self, X: object, y: object = None) -> Isomap:
         x = check_matrix(X, "X")
+        exact = not self.n_landmarks or self.n_landmarks >= x.shape[0]
+        if exact:
+            _check_dense_geodesics_fit(x.shape[0])
         self.train_features_ = x
         graph = knn_graph(x, self.n_neighbors, method=self.knn_method, weights="distance", seed=self.random_state)
-        if self.n_landmarks is None:
+        if exact:
             self.references_ = np.arange(x.shape[0])
         else:
             m = min(self.n_landmarks, x.shape[0])
@@ -74,3 +79,15 @@ class Isomap(SpectralEstimator):
         distances, neighbours = knn_search(x, self.train_features_, self.n_neighbors, method=self.knn_method, seed=self.random_state)
         geodesics = np.min(distances[:, :, None] + self.geodesics_[neighbours], axis=1)
         return triangulate(geodesics**2, self.reference_embedding_, self.eigenvalues_, self.column_means_)
+
+
+def _check_dense_geodesics_fit(n: int) -> None:
+    """Exact Isomap holds about three N x N float64 matrices (geodesics, their squares, the centred copy): refuse
+    before any work when that exceeds 80 % of this machine's memory."""
+    need = 3 * 8 * n * n
+    have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if need > 0.8 * have:
+        fits = int((0.8 * have / 24) ** 0.5)
+        raise ValueError(f"exact isomap on {n} points needs about {need / 2**30:.0f} GiB for its {n} x {n} geodesics, "
+                         f"this machine has {have / 2**30:.0f} GiB; use landmarks (--n-landmarks 1000, the default) "
+                         f"or --subset {fits} or fewer")

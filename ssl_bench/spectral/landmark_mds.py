@@ -48,6 +48,8 @@ class LandmarkMDS(SpectralEstimator):
     Reference: V. de Silva, J. B. Tenenbaum, "Sparse multidimensional scaling using landmark points", 2004.
     """
 
+    settings = ("n_landmarks",)
+
     def __init__(self, n_components: int = 2, n_landmarks: int = 1000, landmarks: str = "random", random_state: int = 0) -> None:
         self.n_components = n_components
         self.n_landmarks = n_landmarks

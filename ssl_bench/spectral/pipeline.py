@@ -56,6 +56,8 @@ def evaluate_spectral(method: str, dataset: str, settings: SpectralSettings | No
         params["n_neighbors"] = settings.n_neighbors
     if "reg" in estimator.settings:
         params["reg"] = DEFAULT_REG if settings.reg is None else settings.reg
+    if "n_landmarks" in estimator.settings:
+        params["n_landmarks"] = settings.n_landmarks
     feature_map.fit(train.images)
     if uses_views:
         views = [feature_map(view) for view in augmented_views(train, n_views, seed)]
@@ -84,6 +86,7 @@ def evaluate_spectral(method: str, dataset: str, settings: SpectralSettings | No
         "subset": subset, "epochs": 0, "package_version": __version__,
         **({"n_neighbors": settings.n_neighbors} if "n_neighbors" in params else {}),
         **({"reg": params["reg"]} if "reg" in params else {}),
+        **({"n_landmarks": settings.n_landmarks} if "n_landmarks" in params else {}),
         **({"n_views": n_views, "augment": "simclr"} if uses_views else {}),
     })
     return result

@@ -32,6 +32,9 @@ class SpectralSettings:
     n_neighbors: int = setting(10, help="neighbours of the kNN graph (methods that build one)", minimum=1)
     n_views: int = setting(4, help="augmented views per image for --graph views (and cca, which needs an even number)",
                            minimum=2)
+    n_landmarks: int = setting(1000, minimum=0,
+                               help="isomap and landmark-mds: landmark points (de Silva & Tenenbaum 2003), O(N m) "
+                                    "memory; 0: isomap's exact geodesics between all N points (N x N memory)")
     features: str = setting("pixels", choices=_feature_map_names,
                             help="fixed input feature map: the linear regime (pixels, pca) or the kernel regime "
                                  "(rff, nystroem, random-backbone)")
