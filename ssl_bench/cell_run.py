@@ -145,6 +145,13 @@ def _evaluate_cell(cell: RunCell, evaluations: tuple[str, ...], run_settings: di
         settings = {key: value for key, value in cell.hparams.items() if key != "subset"}
         result = evaluate_spectral(cell.method, cell.dataset, make_spectral_settings(settings),
                                    cell.hparams.get("subset"), cell.seed, evaluations=on_features)
+    elif cell.kind == "encoder":
+        from ssl_bench.evaluate import evaluate_pretrained
+
+        result = evaluate_pretrained(cell.method, cell.hparams["weights"], cell.dataset, cell.hparams.get("subset"),
+                                     cell.seed, evaluations=on_features, device=device,
+                                     image_size=cell.hparams.get("image_size"),
+                                     normalization=cell.hparams.get("normalization"))
     else:
         from ssl_bench.evaluate import evaluate_baseline
 

@@ -49,10 +49,10 @@ from typing import Any, Iterator
 from ssl_bench import __version__
 from ssl_bench.errors import UserError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: kind "encoder" (encoders trained elsewhere); version 1 stores are migrated on open
 DEFAULT_STORE = Path("results/ssl_bench.sqlite")
 STORE_ENV = "SSL_BENCH_STORE"
-KINDS = ("trained", "spectral", "baseline")
+KINDS = ("trained", "spectral", "baseline", "encoder")
 STATUSES = ("running", "done", "failed")
 BUSY_TIMEOUT_S = 60.0
 EXPORT_FORMATS = ("csv", "json")
@@ -61,7 +61,7 @@ _SCHEMA = """
 CREATE TABLE runs (
     run_id          TEXT PRIMARY KEY,
     suite           TEXT NOT NULL,
-    kind            TEXT NOT NULL CHECK (kind IN ('trained', 'spectral', 'baseline')),
+    kind            TEXT NOT NULL CHECK (kind IN ('trained', 'spectral', 'baseline', 'encoder')),
     method          TEXT NOT NULL,
     dataset         TEXT NOT NULL,
     split           TEXT NOT NULL,
@@ -239,6 +239,8 @@ class ResultStore:
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            elif version == 1:
+                _migrate_from_version_1(conn)
             elif version > SCHEMA_VERSION:
                 raise UserError(f"results store {self.path} has schema version {version}, newer than this "
                                 f"ssl-bench ({__version__}) understands ({SCHEMA_VERSION}); upgrade ssl-bench")
@@ -465,6 +467,23 @@ def package_version() -> str:
 
 
 # --- helpers ----------------------------------------------------------------------------------------
+
+
+def _migrate_from_version_1(conn: sqlite3.Connection) -> None:
+    """Version 1 -> 2 inside the caller's transaction: the runs table is rebuilt with kind 'encoder' allowed (SQLite
+    cannot alter a CHECK constraint); every row and per-epoch row is kept as it was."""
+    runs_table = _SCHEMA.split("CREATE INDEX")[0].replace("CREATE TABLE runs", "CREATE TABLE runs_v2")
+    conn.execute(runs_table)
+    conn.execute("INSERT INTO runs_v2 SELECT * FROM runs")
+    conn.execute("ALTER TABLE epoch_metrics RENAME TO epoch_metrics_v1")
+    conn.execute("DROP TABLE runs")
+    conn.execute("ALTER TABLE runs_v2 RENAME TO runs")
+    conn.execute("CREATE INDEX runs_by_suite ON runs (suite, status)")
+    epoch_table = "CREATE TABLE epoch_metrics" + _SCHEMA.split("CREATE TABLE epoch_metrics")[1]
+    conn.execute(epoch_table)
+    conn.execute("INSERT INTO epoch_metrics SELECT * FROM epoch_metrics_v1")
+    conn.execute("DROP TABLE epoch_metrics_v1")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 def _now() -> str:

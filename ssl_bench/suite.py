@@ -26,6 +26,10 @@ A suite file::
     baselines:
       methods: [raw-pixels, random-init]
       backbones: [convnet]
+    encoders:                    # encoders trained elsewhere (ssl_bench.encoders), same protocol
+      - spec: resnet18           # torchvision:NAME | timm:NAME | an ssl-bench backbone
+        weights: solo-learn-simclr.ckpt    # relative to this file; or "default" (the library's weights)
+        image_size: 32
 
     launcher:                    # optional: where the cells run (ssl_bench.launchers.LaunchSettings; flags win)
       launcher: slurm
@@ -56,7 +60,8 @@ from ssl_bench.progress import on_terminal, progress_bar
 from ssl_bench.store import ResultStore, RunCell
 from ssl_bench.validation import check_value
 
-SECTIONS = ("trained", "spectral", "baselines")
+SECTIONS = ("trained", "spectral", "baselines", "encoders")
+ENCODER_KEYS = ("spec", "weights", "image_size", "normalization")
 TOP_LEVEL_KEYS = ("name", "description", "datasets", "subset", "seeds", "evaluations", "launcher", *SECTIONS)
 BASELINE_KEYS = ("methods", "backbones")
 
@@ -137,6 +142,14 @@ def load_suite(path: str | Path) -> Suite:
                     for seed in seeds:
                         cells.append(RunCell(name, "baseline", method, dataset, "test", backbone,
                                              {"subset": subset}, 0, seed))
+    for block in _as_list(spec.get("encoders") or []):  # encoders trained elsewhere (ssl_bench.encoders)
+        encoder = _mapping(block, "each encoders entry (spec:, weights: and optional image_size:, normalization:)")
+        _check_keys(encoder, ENCODER_KEYS, "encoders")
+        settings = _encoder_settings(encoder, path)
+        for dataset in datasets:
+            for seed in seeds:
+                cells.append(RunCell(name, "encoder", settings["spec"], dataset, "test", settings["spec"],
+                                     {"subset": subset, **{k: v for k, v in settings.items() if k != "spec"}}, 0, seed))
     if not cells:
         raise UserError(f"suite {path} has no runs; add methods under one of: {', '.join(SECTIONS)}")
     run_settings = {}
@@ -286,6 +299,27 @@ class _SuiteProgress:
 
     def close(self) -> None:
         self.bar.close()
+
+
+def _encoder_settings(encoder: dict[str, Any], path: Path) -> dict[str, Any]:
+    """An encoders entry checked before anything runs: the spec's form, the weights file (relative to the suite
+    file), the input size and normalisation."""
+    from ssl_bench.encoders import NORMALIZATIONS
+
+    for key in ("spec", "weights"):
+        if not isinstance(encoder.get(key), str) or not encoder[key]:
+            raise UserError(f"each encoders entry needs {key}: (a string), got {encoder.get(key)!r}")
+    weights = encoder["weights"]
+    if weights != "default":
+        weights = str((path.parent / weights).resolve())
+        if not Path(weights).is_file():
+            raise UserError(f"encoders: no weights file at {weights}; fix weights: (relative to {path.parent})")
+    check_value("image_size", encoder.get("image_size"), int | None, minimum=8)
+    normalization = encoder.get("normalization")
+    if normalization is not None and normalization not in NORMALIZATIONS:
+        raise UserError(f"encoders: unknown normalization {normalization!r}; choose one of: {', '.join(NORMALIZATIONS)}")
+    return {"spec": encoder["spec"], "weights": weights, "image_size": encoder.get("image_size"),
+            "normalization": normalization}
 
 
 def _mapping(value: Any, what: str) -> dict[str, Any]:

@@ -265,3 +265,29 @@ def test_export_csv_and_json(tmp_path: Path) -> None:
     assert json.loads(rows[0]["hparams"]) == {"lr": 0.1, "batch_size": 256}
     assert [run["seed"] for run in runs] == [0, 1, 2] and runs[1]["metrics"]["knn_top1"] is None
     assert math.isclose(runs[0]["metrics"]["knn_top1"], 0.5)
+
+
+def test_a_version_1_store_is_migrated_keeping_every_row(tmp_path: Path) -> None:
+    """Version 1 allowed kinds trained/spectral/baseline; opening it with version 2 keeps its rows and adds 'encoder'."""
+    from ssl_bench import store as store_module
+
+    current = tmp_path / "v2.sqlite"
+    with ResultStore(current) as results:
+        run_id = results.start_run(RunCell("s", "trained", "simclr", "synthetic", backbone="mlp", epochs=1))
+        results.finish_run(run_id, {"knn_top1": 0.5}, epoch_metrics=[{"epoch": 1, "loss": 2.0}])
+    old = tmp_path / "v1.sqlite"
+    with sqlite3.connect(old) as conn:
+        conn.executescript(store_module._SCHEMA.replace(", 'encoder'", ""))
+        conn.execute("PRAGMA user_version = 1")
+        conn.execute(f"ATTACH DATABASE '{current}' AS v2")
+        conn.execute("INSERT INTO runs SELECT * FROM v2.runs")
+        conn.execute("INSERT INTO epoch_metrics SELECT * FROM v2.epoch_metrics")
+    with sqlite3.connect(old) as conn, pytest.raises(sqlite3.IntegrityError):
+        conn.execute("UPDATE runs SET kind = 'encoder'")  # version 1 refuses the new kind
+    with ResultStore(old) as results:
+        [record] = results.runs()
+        assert record.run_id == run_id and record.metrics == {"knn_top1": 0.5} and record.epoch_metrics[0]["loss"] == 2.0
+        results.start_run(RunCell("s", "encoder", "torchvision:resnet18", "synthetic"))
+    with sqlite3.connect(old) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)

@@ -296,3 +296,33 @@ def test_dry_run_prints_the_grid_the_data_and_a_measured_estimate_and_runs_nothi
     assert plan["cells"][2]["estimate_s"] is None
     assert plan["datasets"]["synthetic"]["available"] is True
     assert not (tmp_path / "runs").exists() and not (tmp_path / "store.sqlite").exists()
+
+
+def test_an_encoders_section_ranks_encoders_trained_elsewhere_beside_the_rest(tmp_path):
+    import torch
+    import torchvision
+
+    from ssl_bench.evaluate import evaluate_pretrained
+
+    torch.manual_seed(0)
+    torch.save(torchvision.models.resnet18().state_dict(), tmp_path / "r18.pth")
+    path = _write(tmp_path, """
+name: enc
+datasets: [synthetic]
+subset: 100
+evaluations: [knn]
+encoders:
+  - spec: torchvision:resnet18
+    weights: r18.pth
+baselines:
+  methods: [raw-pixels]
+""")
+    assert run_suite(path, tmp_path / "store.sqlite", tmp_path / "runs", progress=False)["done"] == 2
+    with ResultStore(tmp_path / "store.sqlite") as results:
+        [encoder] = results.runs(kind="encoder")
+    direct = evaluate_pretrained("torchvision:resnet18", str(tmp_path / "r18.pth"), "synthetic", 100, 0, ["knn"])
+    assert encoder.method == "torchvision:resnet18" and encoder.metrics["knn_top1"] == direct["knn_top1"]
+    assert encoder.protocol["normalization"] == "imagenet" and encoder.protocol["weights"] == str(tmp_path / "r18.pth")
+    (tmp_path / "r18.pth").unlink()
+    with pytest.raises(UserError, match="no weights file at .*r18.pth"):
+        load_suite(path)

@@ -17,7 +17,7 @@ from matplotlib.ticker import MaxNLocator
 from ssl_bench.eval.probe import probe_rows
 from ssl_bench.leaderboard.table import Leaderboard, LeaderboardRow, metric_column
 
-KIND_COLORS = {"trained": "#1f77b4", "spectral": "#ff7f0e", "baseline": "#7f7f7f"}
+KIND_COLORS = {"trained": "#1f77b4", "spectral": "#ff7f0e", "baseline": "#7f7f7f", "encoder": "#2ca02c"}
 EPOCH_KEYS = ("knn_top1", "linear_top1", "loss", "effective_rank")
 PROBE_MEASURES = ("invariance", "equivariance_r2")
 _RC = {"svg.hashsalt": "ssl-bench", "svg.fonttype": "none", "font.size": 8.0, "axes.grid": True,

@@ -15,7 +15,7 @@ from ssl_bench.eval import MetricColumn, leaderboard_columns, metric_value
 from ssl_bench.leaderboard.stats import Summary
 from ssl_bench.store import RunRecord, flatten_metrics
 
-KIND_ORDER = ("trained", "spectral", "baseline")
+KIND_ORDER = ("trained", "spectral", "baseline", "encoder")
 
 
 def all_columns() -> tuple[MetricColumn, ...]:
