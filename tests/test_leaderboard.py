@@ -204,7 +204,7 @@ def test_html_is_well_formed_offline_and_lists_every_run(rendered: Path, filled_
     parser.feed(page)
     parser.close()
     assert parser.problems == [] and parser.stack == []
-    assert parser.tags.count("table") == 3 and parser.tags.count("svg") == 4  # leaderboard, runs, failed
+    assert parser.tags.count("table") == 3 and parser.tags.count("svg") == 5  # leaderboard, runs, failed
     assert len(parser.ids) == len(set(parser.ids)), "inline SVGs must not share ids"
     assert all(source.startswith("#") for source in parser.sources), "no request may leave the page"
     assert page.startswith("<!DOCTYPE html>") and "<script src" not in page
@@ -219,7 +219,8 @@ def test_html_is_well_formed_offline_and_lists_every_run(rendered: Path, filled_
 
 def test_plots_are_written_and_stale_ones_removed(rendered: Path) -> None:
     names = sorted(path.name for path in (rendered / "plots").iterdir())
-    assert names == ["accuracy_vs_epochs.svg", "equivariance.svg", "knn_vs_linear.svg", "methods.svg"]
+    assert names == ["accuracy_vs_cost.svg", "accuracy_vs_epochs.svg", "equivariance.svg", "knn_vs_linear.svg",
+                     "methods.svg"]
     markdown = (rendered / "leaderboard.md").read_text()
     assert all(f"(plots/{name})" in markdown for name in names)
     assert "Date" not in (rendered / "plots" / "methods.svg").read_text()
@@ -237,7 +238,7 @@ def test_rendering_twice_is_byte_identical(rendered: Path, filled_store: tuple[P
     first = {p.relative_to(rendered): p.read_bytes() for p in rendered.rglob("*") if p.is_file()}
     second = {p.relative_to(tmp_path / "second"): p.read_bytes() for p in (tmp_path / "second").rglob("*")
               if p.is_file()}
-    assert sorted(first) == sorted(second) and len(first) == 8
+    assert sorted(first) == sorted(second) and len(first) == 9
     for name in first:
         assert first[name] == second[name], f"{name} differs between renderings"
 

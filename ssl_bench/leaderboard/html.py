@@ -19,19 +19,22 @@ from ssl_bench.leaderboard.table import (
     identity_columns,
 )
 
+HPARAMS_TITLE = "Hyper-parameters"
 _CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 0; color: #222; background: #fff; }
 main { max-width: 1200px; margin: 0 auto; padding: 1rem 1.5rem 3rem; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
 dt { font-weight: 600; }
 dd { margin: 0; }
-table { border-collapse: collapse; margin: .5rem 0 1.5rem; font-variant-numeric: tabular-nums; }
+.table-scroll { overflow-x: auto; max-width: 100%; margin: .5rem 0 1.5rem; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 th, td { padding: .25rem .6rem; border-bottom: 1px solid #ddd; text-align: left; white-space: nowrap; }
 td.num, th.num { text-align: right; }
 th { cursor: pointer; background: #f4f4f4; position: sticky; top: 0; }
 th[data-order="asc"]::after { content: " \\25B2"; }
 th[data-order="desc"]::after { content: " \\25BC"; }
 td.best { font-weight: 700; }
+td.wrap { white-space: normal; min-width: 10rem; max-width: 24rem; overflow-wrap: anywhere; }
 figure { margin: 1rem 0 2rem; overflow-x: auto; }
 figure svg { max-width: 100%; height: auto; }
 pre { white-space: pre-wrap; font-size: 12px; }
@@ -87,7 +90,7 @@ def _leaderboard_table(board: Leaderboard) -> list[str]:
     head += [_th("n", numeric=True), _th("Wall time (s)", numeric=True)]
     body = []
     for row in board.rows:
-        cells = [f"<td>{escape(cell(row))}</td>" for _, cell in identity]
+        cells = [_text_td(cell(row), wrap=title == HPARAMS_TITLE) for title, cell in identity]
         cells += [_metric_td(row.metrics.get(c.key), c, best=c.key in row.best) for c in board.columns]
         cells += [_number_td(str(len(row.runs)), len(row.runs)),
                   _number_td(format_seconds(row.wall_time), row.wall_time.mean if row.wall_time else None)]
@@ -102,9 +105,9 @@ def _runs_table(board: Leaderboard) -> list[str]:
     body = []
     for row in board.rows:
         for run in row.runs:
-            cells = [f"<td>{escape(text)}</td>" for text in (run.run_id, run.method, run.kind, run.backbone or "—",
-                                                            run.dataset, str(run.epochs or "—"),
-                                                            format_hparams(run.hparams))]
+            cells = [_text_td(text) for text in (run.run_id, run.method, run.kind, run.backbone or "—",
+                                                 run.dataset, str(run.epochs or "—"))]
+            cells.append(_text_td(format_hparams(run.hparams), wrap=True))
             cells.append(_number_td(str(run.seed), run.seed))
             for column in board.columns:
                 value = column.extract(run.metrics)
@@ -131,8 +134,13 @@ def _failed_table(board: Leaderboard) -> list[str]:
 
 
 def _table(head: list[str], body: list[str]) -> list[str]:
-    return ['<table class="sortable">', "<thead><tr>" + "".join(head) + "</tr></thead>", "<tbody>", *body,
-            "</tbody>", "</table>"]
+    """A sortable table in a box that scrolls sideways when the table is wider than the page."""
+    return ['<div class="table-scroll">', '<table class="sortable">', "<thead><tr>" + "".join(head) + "</tr></thead>",
+            "<tbody>", *body, "</tbody>", "</table>", "</div>"]
+
+
+def _text_td(text: str, wrap: bool = False) -> str:
+    return f'<td class="wrap">{escape(text)}</td>' if wrap else f"<td>{escape(text)}</td>"
 
 
 def _th(title: str, numeric: bool = False) -> str:

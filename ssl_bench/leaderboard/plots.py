@@ -18,6 +18,7 @@ from ssl_bench.eval.probe import probe_rows
 from ssl_bench.leaderboard.table import Leaderboard, LeaderboardRow, metric_column
 
 KIND_COLORS = {"trained": "#1f77b4", "spectral": "#ff7f0e", "baseline": "#7f7f7f", "encoder": "#2ca02c"}
+KIND_MARKERS = {"trained": "o", "spectral": "s", "baseline": "^", "encoder": "D"}
 EPOCH_KEYS = ("knn_top1", "linear_top1", "loss", "effective_rank")
 PROBE_MEASURES = ("invariance", "equivariance_r2")
 _RC = {"svg.hashsalt": "ssl-bench", "svg.fonttype": "none", "font.size": 8.0, "axes.grid": True,
@@ -34,7 +35,8 @@ class Plot:
 def render_plots(board: Leaderboard) -> list[Plot]:
     """Every plot the data allows, in a fixed order."""
     with matplotlib.rc_context(_RC):
-        plots = [accuracy_vs_epochs(board), knn_vs_linear(board), methods_bar(board), equivariance_curves(board)]
+        plots = [accuracy_vs_epochs(board), knn_vs_linear(board), methods_bar(board), accuracy_vs_cost(board),
+                 equivariance_curves(board)]
     return [plot for plot in plots if plot is not None]
 
 
@@ -63,7 +65,9 @@ def _mean_by(pairs: list[tuple[float, float]]) -> tuple[list[float], list[float]
 
 
 def accuracy_vs_epochs(board: Leaderboard) -> Plot | None:
-    """Per-epoch metrics (mean over seeds) of the trained configurations, one panel per metric."""
+    """Per-epoch metrics (mean over seeds) of the trained configurations, one panel per metric. Losses of different
+    methods live on different scales (BarlowTwins ~1e3, InfoNCE ~5), so the loss panel shows each configuration's
+    loss relative to its first epoch."""
     curves: dict[str, list[tuple[LeaderboardRow, list[float], list[float]]]] = {}
     for key in EPOCH_KEYS:
         for row in board.rows:
@@ -71,6 +75,8 @@ def accuracy_vs_epochs(board: Leaderboard) -> Plot | None:
                      if isinstance(epoch.get(key), (int, float))]
             if pairs:
                 xs, ys = _mean_by(pairs)
+                if key == "loss":
+                    ys = [y / ys[0] for y in ys] if ys[0] else ys
                 curves.setdefault(key, []).append((row, xs, [y * _scale(key) for y in ys]))
     if not curves:
         return None
@@ -82,33 +88,57 @@ def accuracy_vs_epochs(board: Leaderboard) -> Plot | None:
             axes.plot(xs, ys, marker="o", markersize=3, label=row.label, color=colors[row.label])
         axes.set_xlabel("epoch")
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axes.set_ylabel(_axis_label(key))
+        axes.set_ylabel("loss / loss at epoch 1" if key == "loss" else _axis_label(key))
     _figure_legend(figure)
     figure.suptitle("Per-epoch metrics (mean over seeds)")
     return Plot("accuracy_vs_epochs", "Per-epoch metrics", _svg(figure))
 
 
 def knn_vs_linear(board: Leaderboard) -> Plot | None:
-    """kNN top-1 against linear-probe top-1 per configuration, with ±1 std bars over seeds."""
+    """kNN top-1 against linear-probe top-1 per configuration, with ±1 std bars over seeds; colour = configuration
+    (legend), marker = kind, so no label is drawn on the points and none can overlap."""
     rows = [row for row in board.rows if "knn_top1" in row.metrics and "linear_top1" in row.metrics]
     if not rows:
         return None
-    figure = Figure(figsize=(5.0, 4.2), layout="constrained")
+    colors = _label_colors(board)
+    figure = Figure(figsize=(6.4, 4.2), layout="constrained")
     axes = figure.add_subplot()
     for row in rows:
         knn, linear = row.metrics["knn_top1"], row.metrics["linear_top1"]
         axes.errorbar(100 * linear.mean, 100 * knn.mean, xerr=100 * (linear.std or 0.0),
-                      yerr=100 * (knn.std or 0.0), fmt="o", color=KIND_COLORS.get(row.kind, "black"), capsize=2)
-        axes.annotate(row.label, (100 * linear.mean, 100 * knn.mean), xytext=(4, 4), textcoords="offset points",
-                      fontsize=6)
+                      yerr=100 * (knn.std or 0.0), fmt=KIND_MARKERS.get(row.kind, "o"), color=colors[row.label],
+                      capsize=2, label=row.label)
     low, high = axes.get_xlim()
     low, high = min(low, axes.get_ylim()[0]), max(high, axes.get_ylim()[1])
     axes.plot([low, high], [low, high], color="black", linewidth=0.6, linestyle="--")
     axes.set_xlabel("linear top-1 (%)")
     axes.set_ylabel("kNN top-1 (%)")
-    _kind_legend(axes, {row.kind for row in rows})
+    _figure_legend(figure)
+    _marker_legend(axes, {row.kind for row in rows})
     figure.suptitle("kNN vs linear probe")
     return Plot("knn_vs_linear", "kNN vs linear probe", _svg(figure))
+
+
+def accuracy_vs_cost(board: Leaderboard) -> Plot | None:
+    """The first accuracy column against the mean wall time per run (log scale): what each point costs."""
+    column = next((column for column in board.columns if column.percent), None)
+    rows = [row for row in board.rows if column is not None and column.key in row.metrics and row.wall_time]
+    if column is None or not rows:
+        return None
+    colors = _label_colors(board)
+    figure = Figure(figsize=(6.4, 4.2), layout="constrained")
+    axes = figure.add_subplot()
+    for row in rows:
+        summary = row.metrics[column.key]
+        axes.errorbar(row.wall_time.mean, 100 * summary.mean, yerr=100 * (summary.std or 0.0),
+                      fmt=KIND_MARKERS.get(row.kind, "o"), color=colors[row.label], capsize=2, label=row.label)
+    axes.set_xscale("log")
+    axes.set_xlabel("wall time per run (s, log scale)")
+    axes.set_ylabel(_axis_label(column.key))
+    _figure_legend(figure)
+    _marker_legend(axes, {row.kind for row in rows})
+    figure.suptitle(f"{column.title} against cost")
+    return Plot("accuracy_vs_cost", f"{column.title} against wall time", _svg(figure))
 
 
 def methods_bar(board: Leaderboard) -> Plot | None:
@@ -176,6 +206,14 @@ def _figure_legend(figure: Figure) -> None:
         for handle, label in zip(*axes.get_legend_handles_labels()):
             by_label.setdefault(label, handle)
     figure.legend(list(by_label.values()), list(by_label), loc="outside right upper", fontsize=7, frameon=False)
+
+
+def _marker_legend(axes: Any, kinds: set[str]) -> None:
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], marker=marker, color="black", linestyle="none", label=kind)
+               for kind, marker in KIND_MARKERS.items() if kind in kinds]
+    axes.legend(handles=handles, loc="lower right", fontsize=7, title="kind", title_fontsize=7)
 
 
 def _kind_legend(axes: Any, kinds: set[str]) -> None:
