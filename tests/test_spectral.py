@@ -276,3 +276,20 @@ def test_exact_isomap_that_cannot_fit_is_refused_before_any_work():
     with pytest.raises(UserError, match=r"exact isomap on 200000 points needs about \d+ GiB.*--n-landmarks 1000") as err:
         spectral_embed("isomap", points, points[:3], dim=2, n_landmarks=0)
     assert "\n" not in str(err.value)
+
+
+def test_a_spectral_result_says_where_its_seconds_and_memory_go():
+    import time
+
+    from ssl_bench.spectral.pipeline import evaluate_spectral
+    from ssl_bench.spectral.settings import SpectralSettings
+
+    started = time.perf_counter()
+    result = evaluate_spectral("lpp", "synthetic", SpectralSettings(dim=8), subset=300, evaluations=["knn"])
+    total = time.perf_counter() - started
+    stages = result["stages"]
+    assert list(stages) == ["data", "features", "fit", "out_of_sample", "evaluation"]
+    assert all(stage["seconds"] >= 0 for stage in stages.values())
+    assert sum(stage["seconds"] for stage in stages.values()) <= total
+    peaks = [stage["peak_memory_mb"] for stage in stages.values()]
+    assert peaks == sorted(peaks) and peaks[-1] <= result["peak_memory_mb"] + 1  # a running peak, stage by stage

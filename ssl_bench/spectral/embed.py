@@ -11,6 +11,7 @@ from sklearn.exceptions import NotFittedError
 
 from ssl_bench.errors import UserError
 from ssl_bench.spectral.base import SPECTRAL_METHODS, SpectralEstimator
+from ssl_bench.stage_clock import StageClock
 
 
 def as_features(data: object, name: str) -> np.ndarray:
@@ -41,6 +42,7 @@ def spectral_embed(
     test: object,
     graph: sp.spmatrix | None = None,
     dim: int = 32,
+    clock: StageClock | None = None,
     **params: object,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fit ``SPECTRAL_METHODS[method](n_components=dim, **params)`` and return (train (N, dim), test (M, dim)) embeddings.
@@ -48,28 +50,34 @@ def spectral_embed(
     ``train``/``test``: images or features (see :func:`as_features`). ``graph``: a relation graph over the
     training rows for the graph methods (those whose ``fit`` takes ``graph``); a kNN graph is built when None.
     A two-view method (cca) takes ``train = (view_a, view_b)`` (two augmented views of the same images) and embeds ``test`` with
-    the first view's canonical directions.
+    the first view's canonical directions. ``clock``: records the stages "fit" (graph and eigensolve) and
+    "out_of_sample" (embedding ``test``).
     """
     estimator_class = SPECTRAL_METHODS.get(method)
     with user_errors(method):
-        return _fit_and_embed(estimator_class(n_components=dim, **params), method, train, test, graph)
+        return _fit_and_embed(estimator_class(n_components=dim, **params), method, train, test, graph,
+                              clock or StageClock())
 
 
 def _fit_and_embed(estimator: SpectralEstimator, method: str, train: object, test: object,
-                   graph: sp.spmatrix | None) -> tuple[np.ndarray, np.ndarray]:
+                   graph: sp.spmatrix | None, clock: StageClock) -> tuple[np.ndarray, np.ndarray]:
     if estimator.two_views:
         if not isinstance(train, (tuple, list)) or len(train) != 2:
             raise UserError(f"{method} needs train = (view_a, view_b), two augmented views of the same images")
         view_a, view_b = as_features(train[0], "train view a"), as_features(train[1], "train view b")
-        estimator.fit(view_a, view_b)
-        return estimator.transform(view_a), estimator.transform(as_features(test, "test"))
+        with clock.stage("fit"):
+            estimator.fit(view_a, view_b)
+        with clock.stage("out_of_sample"):
+            return estimator.transform(view_a), estimator.transform(as_features(test, "test"))
     train_features = as_features(train, "train")
-    if graph is None:
-        estimator.fit(train_features)
-    elif estimator.takes_graph:
-        estimator.fit(train_features, graph=graph)
-    else:
-        takes_graph = [name for name in SPECTRAL_METHODS.names() if SPECTRAL_METHODS.get(name).takes_graph]
-        raise UserError(f"{method} does not take a relation graph; use one of: {', '.join(takes_graph)}")
-    train_embedding = estimator.embedding_ if hasattr(estimator, "embedding_") else estimator.transform(train_features)
-    return np.asarray(train_embedding), estimator.transform(as_features(test, "test"))
+    with clock.stage("fit"):
+        if graph is None:
+            estimator.fit(train_features)
+        elif estimator.takes_graph:
+            estimator.fit(train_features, graph=graph)
+        else:
+            takes_graph = [name for name in SPECTRAL_METHODS.names() if SPECTRAL_METHODS.get(name).takes_graph]
+            raise UserError(f"{method} does not take a relation graph; use one of: {', '.join(takes_graph)}")
+    with clock.stage("out_of_sample"):
+        train_embedding = estimator.embedding_ if hasattr(estimator, "embedding_") else estimator.transform(train_features)
+        return np.asarray(train_embedding), estimator.transform(as_features(test, "test"))

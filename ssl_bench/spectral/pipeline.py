@@ -17,6 +17,7 @@ from ssl_bench.data.datasets import ImageDataset, load_dataset, train_split
 from ssl_bench.errors import UserError
 from ssl_bench.eval import DEFAULT_EVALUATIONS, FeatureSplits, evaluate_features
 from ssl_bench.spectral.settings import DEFAULT_REG, SpectralSettings
+from ssl_bench.stage_clock import StageClock
 
 
 def evaluate_spectral(method: str, dataset: str, settings: SpectralSettings | None = None, subset: int | None = None,
@@ -32,7 +33,8 @@ def evaluate_spectral(method: str, dataset: str, settings: SpectralSettings | No
     database). A two-view method (cca) fits on view pairs (0, 1), (2, 3), ... of ``n_views`` (even) views.
     ``reg``: the method's regularisation where it has one (default 0.1: for the linear closed forms, LPP and CCA
     the variance of isotropic feature noise relative to the mean feature variance). Records wall time (feature
-    map, graph, fit and embedding) and peak memory.
+    map, graph, fit and embedding) and peak memory, and both per stage (``stages``: data, features, fit,
+    out_of_sample, evaluation; :class:`ssl_bench.stage_clock.StageClock`).
     """
     from ssl_bench.data.graph import label_graph, views_graph
     from ssl_bench.spectral import SPECTRAL_METHODS
@@ -48,8 +50,10 @@ def evaluate_spectral(method: str, dataset: str, settings: SpectralSettings | No
         raise UserError(f"n_views must be at least 2{f' and even for {method}' if two_views else ''}, got {n_views}")
     if settings.reg is not None and "reg" not in estimator.settings:
         raise UserError(f"{method} has no regularisation; drop reg")
-    train = train_split(dataset, subset, seed, download)
-    test = load_dataset(dataset, "test", download=download)
+    clock = StageClock()
+    with clock.stage("data"):
+        train = train_split(dataset, subset, seed, download)
+        test = load_dataset(dataset, "test", download=download)
     started = time.perf_counter()
     params: dict[str, Any] = {}
     if "n_neighbors" in estimator.settings:
@@ -58,24 +62,28 @@ def evaluate_spectral(method: str, dataset: str, settings: SpectralSettings | No
         params["reg"] = DEFAULT_REG if settings.reg is None else settings.reg
     if "n_landmarks" in estimator.settings:
         params["n_landmarks"] = settings.n_landmarks
-    feature_map.fit(train.images)
-    if uses_views:
-        views = [feature_map(view) for view in augmented_views(train, n_views, seed)]
-    if two_views:
-        fit_data: Any = (np.concatenate(views[0::2]), np.concatenate(views[1::2]))
-        relation = None
-    elif settings.graph == "views":
-        fit_data, relation = np.concatenate(views), views_graph(len(train), n_views)
-    else:
-        labels = settings.graph == "labels"
-        fit_data, relation = feature_map(train.images), (label_graph(train.labels.numpy()) if labels else None)
-    queries = np.concatenate([feature_map(train.images), feature_map(test.images)]) if uses_views else feature_map(test.images)
-    z_fit, z_queries = spectral_embed(method, fit_data, queries, graph=relation, dim=settings.dim, **params)
+    with clock.stage("features"):
+        feature_map.fit(train.images)
+        if uses_views:
+            views = [feature_map(view) for view in augmented_views(train, n_views, seed)]
+        if two_views:
+            fit_data: Any = (np.concatenate(views[0::2]), np.concatenate(views[1::2]))
+            relation = None
+        elif settings.graph == "views":
+            fit_data, relation = np.concatenate(views), views_graph(len(train), n_views)
+        else:
+            labels = settings.graph == "labels"
+            fit_data, relation = feature_map(train.images), (label_graph(train.labels.numpy()) if labels else None)
+        queries = (np.concatenate([feature_map(train.images), feature_map(test.images)]) if uses_views
+                   else feature_map(test.images))
+    z_fit, z_queries = spectral_embed(method, fit_data, queries, graph=relation, dim=settings.dim, clock=clock, **params)
     z_train, z_test = (z_queries[: len(train)], z_queries[len(train):]) if uses_views else (z_fit, z_queries)
     fit_seconds = time.perf_counter() - started
     splits = FeatureSplits(torch.from_numpy(np.ascontiguousarray(z_train)).float(), train.labels,
                            torch.from_numpy(np.ascontiguousarray(z_test)).float(), test.labels, train.num_classes)
-    result = evaluate_features(splits, evaluations, seed)
+    with clock.stage("evaluation"):
+        result = evaluate_features(splits, evaluations, seed)
+    result["stages"] = clock.stages
     result["wall_time_s"] = fit_seconds
     result["peak_memory_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["protocol"].update({
