@@ -253,7 +253,8 @@ def _wait_for_slurm(jobs: list[CellJob], suite_dir: Path, record: Any, poll_s: f
 
 def suite_status(suite: Suite, store: ResultStore, runs_dir: str | Path) -> list[dict[str, Any]]:
     """Each cell's state after collecting finished outcomes: done, failed (with its error line), running,
-    queued (with Slurm's state), interrupted (resumes from epoch k on the next run) or pending."""
+    queued (Slurm's state: pending, requeued, ...), lost (its Slurm job ended without a result), interrupted
+    (resumes from epoch k on the next run) or pending."""
     collect(suite, store, runs_dir)
     suite_dir = Path(runs_dir).resolve() / suite.name
     job_ids = slurm.submitted_jobs(suite_dir) if (suite_dir / slurm.SUBMITIT_FOLDER).is_dir() else {}
@@ -271,6 +272,10 @@ def suite_status(suite: Suite, store: ResultStore, runs_dir: str | Path) -> list
             row["state"], row["detail"] = queued[job_id].lower(), f"Slurm job {job_id}"
         elif stored == "failed":
             row["state"], row["detail"] = "failed", store.get(job.cell.run_id).error.strip().splitlines()[-1]
+        elif job_id is not None:  # submitted, no longer queued, no outcome: cancelled or killed with its node
+            row["state"] = "lost"
+            row["detail"] = (f"Slurm job {job_id} ended without a result (see {slurm.log_path(suite_dir, job_id)}); "
+                             f"suite run submits it again")
         elif (job.run_dir / "metrics.json").is_file():
             epochs = len(json.loads((job.run_dir / "metrics.json").read_text()))
             row["state"], row["detail"] = "interrupted", f"{epochs}/{job.cell.epochs} epochs saved; resumes on the next run"

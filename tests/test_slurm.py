@@ -205,3 +205,24 @@ def test_two_slurm_tasks_with_gloo_give_the_loss_and_gradients_of_one_process(tm
             for name, param in model.named_parameters():
                 if param.requires_grad:
                     torch.testing.assert_close(gradients[name], param.grad, rtol=1e-5, atol=1e-8)
+
+
+def test_a_cancelled_task_is_lost_in_status_then_failed_with_its_log_by_wait(tmp_path):
+    path = _suite(tmp_path, "cancel", methods="[vicreg]", epochs=500, subset=1000)  # would train for minutes
+    job_id = json.loads(_run(path, tmp_path, "slurm", "--launcher", "slurm").stdout)["job_id"]
+    runs = tmp_path / "runs-slurm"
+    _wait_until(lambda: any((runs / "cancel").glob("*/metrics.json")), "the first epoch checkpoint")
+    subprocess.run(["scancel", job_id], check=True)  # no warning signal: the task dies without an outcome
+    _wait_until(lambda: job_id not in _squeue(), "the job to leave the queue")
+    status_args = ["suite", "status", str(path), "--store", str(tmp_path / "slurm.sqlite"), "--runs-dir", str(runs)]
+    _wait_until(lambda: "lost" in _cli(*status_args).stdout, "the cell's process to exit", timeout=60)
+    assert f"Slurm job {job_id} ended without a result" in _cli(*status_args).stdout
+    from ssl_bench.launchers.slurm import submitted_jobs
+    from ssl_bench.suite import _wait_for_slurm, cell_jobs, load_suite
+
+    recorded = []
+    _wait_for_slurm(cell_jobs(load_suite(path), runs), runs / "cancel", lambda job, outcome: recorded.append(outcome),
+                    poll_s=0.1)
+    [outcome] = recorded
+    assert outcome["status"] == "failed" and submitted_jobs(runs / "cancel")
+    assert f"{job_id}_0_log.err" in outcome["error"] or f"{job_id}_log.err" in outcome["error"]
