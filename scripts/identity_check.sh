@@ -35,7 +35,7 @@ different = 0
 for path in sorted(p for pattern in ("eval-*.json", "baseline-*.json", "spectral-*.json") for p in before.glob(pattern)):
     a, b = (json.loads(p.read_text()) for p in (path, after / path.name))
     for d in (a, b):
-        d.pop("wall_time_s", None); d.pop("peak_memory_mb", None)
+        d.pop("wall_time_s", None); d.pop("peak_memory_mb", None); d.pop("stages", None)  # timings
     same = a == b
     different += not same
     print(f"{path.name}: {'identical' if same else 'DIFFERENT'} (kNN {a.get('knn_top1')} / {b.get('knn_top1')})")
