@@ -66,8 +66,8 @@ def _mean_by(pairs: list[tuple[float, float]]) -> tuple[list[float], list[float]
 
 def accuracy_vs_epochs(board: Leaderboard) -> Plot | None:
     """Per-epoch metrics (mean over seeds) of the trained configurations, one panel per metric. Losses of different
-    methods live on different scales (BarlowTwins ~1e3, InfoNCE ~5), so the loss panel shows each configuration's
-    loss relative to its first epoch."""
+    methods live on different scales and signs (BarlowTwins ~1e3, InfoNCE ~5, SimSiam's negative cosine ~-1), so the
+    loss panel rescales each configuration's curve to [0, 1] (1: its highest loss, 0: its lowest)."""
     curves: dict[str, list[tuple[LeaderboardRow, list[float], list[float]]]] = {}
     for key in EPOCH_KEYS:
         for row in board.rows:
@@ -76,7 +76,7 @@ def accuracy_vs_epochs(board: Leaderboard) -> Plot | None:
             if pairs:
                 xs, ys = _mean_by(pairs)
                 if key == "loss":
-                    ys = [y / ys[0] for y in ys] if ys[0] else ys
+                    ys = _min_max(ys)
                 curves.setdefault(key, []).append((row, xs, [y * _scale(key) for y in ys]))
     if not curves:
         return None
@@ -88,10 +88,16 @@ def accuracy_vs_epochs(board: Leaderboard) -> Plot | None:
             axes.plot(xs, ys, marker="o", markersize=3, label=row.label, color=colors[row.label])
         axes.set_xlabel("epoch")
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axes.set_ylabel("loss / loss at epoch 1" if key == "loss" else _axis_label(key))
+        axes.set_ylabel("loss, min-max scaled per configuration" if key == "loss" else _axis_label(key))
     _figure_legend(figure)
     figure.suptitle("Per-epoch metrics (mean over seeds)")
     return Plot("accuracy_vs_epochs", "Per-epoch metrics", _svg(figure))
+
+
+def _min_max(values: list[float]) -> list[float]:
+    """(v - min) / (max - min); all zeros for a flat curve."""
+    low, high = min(values), max(values)
+    return [(v - low) / (high - low) if high > low else 0.0 for v in values]
 
 
 def knn_vs_linear(board: Leaderboard) -> Plot | None:
