@@ -192,6 +192,8 @@ def run_suite(path: str | Path, store_path: str | Path | None = None, runs_dir: 
     ``wait=False`` returns after submitting (``job_id`` in the result)."""
     suite = load_suite(path)
     settings = make_launch_settings({**suite.launch, **(launch or {})})
+    if settings.launcher == "slurm":
+        slurm.check_slurm_available()  # before the store is created
     store = ResultStore(store_path)
     counts: dict[str, Any] = {"done": 0, "skipped": 0, "failed": 0}
     collect(suite, store, runs_dir)

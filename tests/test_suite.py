@@ -326,3 +326,15 @@ baselines:
     (tmp_path / "r18.pth").unlink()
     with pytest.raises(UserError, match="no weights file at .*r18.pth"):
         load_suite(path)
+
+
+def test_slurm_launcher_without_slurm_is_one_line_and_creates_nothing(tmp_path, monkeypatch, capsys):
+    import ssl_bench.launchers.slurm as slurm
+
+    monkeypatch.setattr(slurm.shutil, "which", lambda name: None)
+    path = _write(tmp_path, TINY_SUITE.format(epochs=1))
+    assert main(["suite", "run", str(path), "--launcher", "slurm", "--store", str(tmp_path / "store.sqlite"),
+                 "--runs-dir", str(tmp_path / "runs")]) == 2
+    assert capsys.readouterr().err.strip() == ("error: --launcher slurm needs Slurm's sbatch on PATH; run on a "
+                                               "cluster's login node (or use --launcher local)")
+    assert not (tmp_path / "store.sqlite").exists() and not (tmp_path / "runs").exists()
