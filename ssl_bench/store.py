@@ -235,10 +235,7 @@ class ResultStore:
                 if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
                     raise UserError(f"{self.path} is an SQLite file but not an ssl-bench results store; "
                                     f"pass --store with another path")
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                _create_schema(conn)
             elif version == 1:
                 _migrate_from_version_1(conn)
             elif version > SCHEMA_VERSION:
@@ -280,8 +277,7 @@ class ResultStore:
             status = self._status(conn, run_id)
             if status != "running":
                 raise ValueError(f"run {run_id} is {status}, not running; only a running run can fail")
-            conn.execute("UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE run_id = ?",
-                         (error, _now(), run_id))
+            self._write_failure(conn, run_id, error, _now())
 
     def ingest(self, cell: RunCell, outcome: dict[str, Any]) -> bool:
         """Record a cell's finished outcome file (:mod:`ssl_bench.cell_run`) in one transaction; True if it was new.
@@ -302,8 +298,7 @@ class ResultStore:
                 self._write_results(conn, cell.run_id, payload, outcome.get("wall_time_s"),
                                     outcome.get("peak_memory_mb"), finished_at=outcome["finished_at"])
             else:
-                conn.execute("UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE run_id = ?",
-                             (outcome["error"], outcome["finished_at"], cell.run_id))
+                self._write_failure(conn, cell.run_id, outcome["error"], outcome["finished_at"])
         return True
 
     def _begin_attempt(self, conn: sqlite3.Connection, cell: RunCell, *, replace: bool,
@@ -338,6 +333,11 @@ class ResultStore:
                      (payload["metrics"], payload["protocol"], _optional_float(wall_time_s),
                       _optional_float(peak_memory_mb), finished_at or _now(), run_id))
         _insert_epoch_metrics(conn, run_id, payload["epoch_metrics"])
+
+    @staticmethod
+    def _write_failure(conn: sqlite3.Connection, run_id: str, error: str, finished_at: str) -> None:
+        conn.execute("UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE run_id = ?",
+                     (error, finished_at, run_id))
 
     @staticmethod
     def _status(conn: sqlite3.Connection, run_id: str) -> str:
@@ -469,21 +469,25 @@ def package_version() -> str:
 # --- helpers ----------------------------------------------------------------------------------------
 
 
-def _migrate_from_version_1(conn: sqlite3.Connection) -> None:
-    """Version 1 -> 2 inside the caller's transaction: the runs table is rebuilt with kind 'encoder' allowed (SQLite
-    cannot alter a CHECK constraint); every row and per-epoch row is kept as it was."""
-    runs_table = _SCHEMA.split("CREATE INDEX")[0].replace("CREATE TABLE runs", "CREATE TABLE runs_v2")
-    conn.execute(runs_table)
-    conn.execute("INSERT INTO runs_v2 SELECT * FROM runs")
-    conn.execute("ALTER TABLE epoch_metrics RENAME TO epoch_metrics_v1")
-    conn.execute("DROP TABLE runs")
-    conn.execute("ALTER TABLE runs_v2 RENAME TO runs")
-    conn.execute("CREATE INDEX runs_by_suite ON runs (suite, status)")
-    epoch_table = "CREATE TABLE epoch_metrics" + _SCHEMA.split("CREATE TABLE epoch_metrics")[1]
-    conn.execute(epoch_table)
-    conn.execute("INSERT INTO epoch_metrics SELECT * FROM epoch_metrics_v1")
-    conn.execute("DROP TABLE epoch_metrics_v1")
+def _create_schema(conn: sqlite3.Connection) -> None:
+    """The current schema's tables and index, stamped with its version (inside the caller's transaction)."""
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _migrate_from_version_1(conn: sqlite3.Connection) -> None:
+    """Version 1 -> 2 inside the caller's transaction: the tables are created afresh with kind 'encoder' allowed
+    (SQLite cannot alter a CHECK constraint) and every row and per-epoch row is copied over as it was."""
+    conn.execute("DROP INDEX runs_by_suite")
+    for table in ("runs", "epoch_metrics"):
+        conn.execute(f"ALTER TABLE {table} RENAME TO {table}_v1")
+    _create_schema(conn)
+    for table in ("runs", "epoch_metrics"):
+        conn.execute(f"INSERT INTO {table} SELECT * FROM {table}_v1")
+    for table in ("epoch_metrics", "runs"):
+        conn.execute(f"DROP TABLE {table}_v1")
 
 
 def _now() -> str:
