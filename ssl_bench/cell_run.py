@@ -166,15 +166,21 @@ def _evaluate_cell(cell: RunCell, evaluations: tuple[str, ...], run_settings: di
     return {"metrics": result, "protocol": protocol, "epoch_metrics": epoch_metrics}
 
 
+def train_config(cell: RunCell, **runtime: Any) -> Any:
+    """The :class:`~ssl_bench.config.TrainConfig` of a trained cell (validated); ``runtime`` (out, device) is
+    overridden by the cell's own settings where they name it."""
+    from ssl_bench.config import make_config
+
+    return make_config({"method": cell.method, "dataset": cell.dataset, "backbone": cell.backbone,
+                        "epochs": cell.epochs, "seed": cell.seed, **runtime, **cell.hparams})
+
+
 def _run_trained(cell: RunCell, evaluations: list[str], run_dir: Path, device: str,
                  progress: bool) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    from ssl_bench.config import make_config
     from ssl_bench.evaluate import evaluate_run
     from ssl_bench.train import train
 
-    config = make_config({"method": cell.method, "dataset": cell.dataset, "backbone": cell.backbone,
-                          "epochs": cell.epochs, "seed": cell.seed, "out": str(run_dir), "device": device,
-                          **cell.hparams})
+    config = train_config(cell, out=str(run_dir), device=device)
     train(config, resume=True, progress=progress)
     if not distributed.is_main_process():
         return {}, []

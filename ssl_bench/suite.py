@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ssl_bench.cell_run import LOCK, is_running, read_outcome, write_failure
+from ssl_bench.cell_run import LOCK, is_running, read_outcome, train_config, write_failure
 from ssl_bench.errors import UserError
 from ssl_bench.launchers import CellJob, make_launch_settings, slurm
 from ssl_bench.launchers.local import run_local
@@ -77,7 +77,7 @@ class Suite:
 
 def load_suite(path: str | Path) -> Suite:
     """Parse and validate a suite file; every mistake is reported before any run starts."""
-    from ssl_bench.config import config_keys, load_yaml, make_config
+    from ssl_bench.config import config_keys, load_yaml
     from ssl_bench.data.datasets import dataset_spec
     from ssl_bench.eval import DEFAULT_EVALUATIONS, check_evaluations, ordered
     from ssl_bench.evaluate import BASELINES
@@ -112,10 +112,10 @@ def load_suite(path: str | Path) -> Suite:
             for method in methods:
                 for backbone in backbones:
                     for seed in seeds:
-                        make_config({"method": method, "dataset": dataset, "backbone": backbone, "epochs": epochs,
-                                     "seed": seed, "subset": subset, **trained})
-                        cells.append(RunCell(name, "trained", method, dataset, "test", backbone,
-                                             {"subset": subset, **trained}, epochs, seed))
+                        cell = RunCell(name, "trained", method, dataset, "test", backbone,
+                                       {"subset": subset, **trained}, epochs, seed)
+                        train_config(cell)  # every setting checked before anything runs
+                        cells.append(cell)
 
     for block in _as_list(spec.get("spectral") or []):  # one block, or a list of blocks with other settings
         spectral = _mapping(block, "each spectral block (methods: and settings)")
@@ -162,9 +162,14 @@ def load_suite(path: str | Path) -> Suite:
     return Suite(name, tuple(cells), evaluations, run_settings, launch)
 
 
+def suite_dir_of(suite: Suite, runs_dir: str | Path) -> Path:
+    """RUNS/SUITE, absolute so that any node of a cluster finds it: the suite's run directories and Slurm files."""
+    return (Path(runs_dir) / suite.name).resolve()
+
+
 def run_dir_of(suite: Suite, cell: RunCell, runs_dir: str | Path) -> Path:
-    """Where a cell's run directory is: RUNS/SUITE/RUN_ID (absolute, so any node of a cluster finds it)."""
-    return (Path(runs_dir) / suite.name / cell.run_id).resolve()
+    """Where a cell's run directory is: RUNS/SUITE/RUN_ID."""
+    return suite_dir_of(suite, runs_dir) / cell.run_id
 
 
 def cell_jobs(suite: Suite, runs_dir: str | Path) -> list[CellJob]:
@@ -215,7 +220,7 @@ def run_suite(path: str | Path, store_path: str | Path | None = None, runs_dir: 
     if settings.launcher == "local":
         run_local(pending, device, settings.parallel, settings.gpus_per_cell, progress, record)
     else:
-        suite_dir = Path(runs_dir).resolve() / suite.name
+        suite_dir = suite_dir_of(suite, runs_dir)
         submitted = slurm.submitted_jobs(suite_dir)
         queued = slurm.queue_states(list(submitted.values()))
         to_submit = [job for job in pending if submitted.get(job.cell.run_id) not in queued]
@@ -258,8 +263,8 @@ def suite_status(suite: Suite, store: ResultStore, runs_dir: str | Path) -> list
     queued (Slurm's state: pending, requeued, ...), lost (its Slurm job ended without a result), interrupted
     (resumes from epoch k on the next run) or pending."""
     collect(suite, store, runs_dir)
-    suite_dir = Path(runs_dir).resolve() / suite.name
-    job_ids = slurm.submitted_jobs(suite_dir) if (suite_dir / slurm.SUBMITIT_FOLDER).is_dir() else {}
+    suite_dir = suite_dir_of(suite, runs_dir)
+    job_ids = slurm.submitted_jobs(suite_dir)
     queued = slurm.queue_states(list(job_ids.values()))
     rows = []
     for job in cell_jobs(suite, runs_dir):

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from ssl_bench.cell_run import train_config
 from ssl_bench.data.datasets import dataset_spec
 from ssl_bench.suite import Suite
 
@@ -38,7 +39,7 @@ def plan_suite(suite: Suite, device: str = "auto") -> dict[str, Any]:
                "dataset": cell.dataset, "seed": cell.seed, "epochs": cell.epochs, "estimate_s": None}
         info = datasets[cell.dataset]
         if cell.kind == "trained" and info["channels"] and info["image_size"]:
-            config = _config(cell)
+            config = train_config(cell)
             images = min(cell.hparams.get("subset") or info["train_images"] or 0, info["train_images"] or 0)
             steps = images // config.batch_size * cell.epochs
             key = (config.method, config.backbone, config.batch_size, info["channels"], info["image_size"],
@@ -52,13 +53,6 @@ def plan_suite(suite: Suite, device: str = "auto") -> dict[str, Any]:
             "training_estimate_s": round(total, 1),
             "estimate": "model-only optimiser steps measured here (augmentation, data loading and evaluation "
                         "excluded: a lower bound); closed forms and baselines not estimated"}
-
-
-def _config(cell: Any) -> Any:
-    from ssl_bench.config import make_config
-
-    return make_config({"method": cell.method, "dataset": cell.dataset, "backbone": cell.backbone,
-                        "epochs": cell.epochs, "seed": cell.seed, **cell.hparams})
 
 
 def _step_seconds(config: Any, channels: int, image_size: int, device: torch.device) -> float:
