@@ -26,7 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ssl_bench.data.augment import normalize
 from ssl_bench.errors import UserError
+from ssl_bench.validation import check_value
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 NORMALIZATIONS = ("imagenet", "dataset")
@@ -36,26 +38,31 @@ PREFIXES = ("", "backbone.", "model.backbone.", "encoder.", "model.encoder.", "m
 
 
 class PretrainedEncoder(nn.Module):
-    """uint8 images (N, C, H, W) -> features (N, F) of a network trained elsewhere, under a stated input protocol."""
+    """uint8 images (N, C, H, W) -> features (N, F) of a network trained elsewhere, under a stated input protocol:
+    grey replicated to 3 channels when the network takes 3, normalised (:func:`ssl_bench.data.augment.normalize`),
+    resized to ``image_size`` when given (bilinear, antialiased)."""
 
     def __init__(self, network: nn.Module, in_channels: int, image_size: int | None,
                  mean: tuple[float, ...], std: tuple[float, ...]) -> None:
         super().__init__()
         self.network, self.in_channels, self.image_size = network, in_channels, image_size
-        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
+        self.mean, self.std = mean, std
 
     def forward(self, images: Tensor) -> Tensor:
-        x = images.float() / 255
-        if x.shape[1] == 1 and self.in_channels == 3:
-            x = x.expand(-1, 3, -1, -1)
+        if images.shape[1] == 1 and self.in_channels == 3:
+            images = images.expand(-1, 3, -1, -1)
+        x = normalize(images, self.mean, self.std)
         if self.image_size is not None and x.shape[-1] != self.image_size:
             x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear", antialias=True,
                               align_corners=False)
-        mean, std = self.mean, self.std
-        if mean.shape[1] != x.shape[1]:  # dataset statistics of a grey dataset fed to a 3-channel network
-            mean, std = mean.expand(-1, x.shape[1], -1, -1), std.expand(-1, x.shape[1], -1, -1)
-        return self.network((x - mean) / std).flatten(1)
+        return self.network(x).flatten(1)
+
+
+def check_input_protocol(image_size: int | None, normalization: str | None) -> None:
+    """The input size and normalisation of an encoder, wherever they come from (flags, a suite's encoders:)."""
+    check_value("image_size", image_size, int | None, minimum=8)
+    if normalization is not None and normalization not in NORMALIZATIONS:
+        raise UserError(f"unknown normalization {normalization!r}; choose one of: {', '.join(NORMALIZATIONS)}")
 
 
 def build_encoder_network(spec: str, weights: str, data_channels: int, image_size: int) -> tuple[nn.Module, int]:
@@ -175,12 +182,9 @@ def pretrained_encoder(spec: str, weights: str, train: Any, image_size: int | No
     backbones: ``train``'s per-channel statistics, as ssl-bench's own runs use)."""
     from ssl_bench.data.datasets import normalization_stats
 
+    check_input_protocol(image_size, normalization)
     external = spec.startswith(("torchvision:", "timm:"))
     normalization = normalization or ("imagenet" if external else "dataset")
-    if normalization not in NORMALIZATIONS:
-        raise UserError(f"unknown normalization {normalization!r}; choose one of: {', '.join(NORMALIZATIONS)}")
-    if image_size is not None and image_size < 8:
-        raise UserError(f"--image-size must be at least 8, got {image_size}")
     network, channels = build_encoder_network(spec, weights, train.channels, image_size or train.image_size)
     mean, std = (IMAGENET_MEAN, IMAGENET_STD) if normalization == "imagenet" else normalization_stats(train)
     if len(mean) != channels and channels != 3:

@@ -316,7 +316,7 @@ class _SuiteProgress:
 def _encoder_settings(encoder: dict[str, Any], path: Path) -> dict[str, Any]:
     """An encoders entry checked before anything runs: the spec's form, the weights file (relative to the suite
     file), the input size and normalisation."""
-    from ssl_bench.encoders import NORMALIZATIONS
+    from ssl_bench.encoders import check_input_protocol
 
     for key in ("spec", "weights"):
         if not isinstance(encoder.get(key), str) or not encoder[key]:
@@ -326,12 +326,9 @@ def _encoder_settings(encoder: dict[str, Any], path: Path) -> dict[str, Any]:
         weights = str((path.parent / weights).resolve())
         if not Path(weights).is_file():
             raise UserError(f"encoders: no weights file at {weights}; fix weights: (relative to {path.parent})")
-    check_value("image_size", encoder.get("image_size"), int | None, minimum=8)
-    normalization = encoder.get("normalization")
-    if normalization is not None and normalization not in NORMALIZATIONS:
-        raise UserError(f"encoders: unknown normalization {normalization!r}; choose one of: {', '.join(NORMALIZATIONS)}")
+    check_input_protocol(encoder.get("image_size"), encoder.get("normalization"))
     return {"spec": encoder["spec"], "weights": weights, "image_size": encoder.get("image_size"),
-            "normalization": normalization}
+            "normalization": encoder.get("normalization")}
 
 
 def _mapping(value: Any, what: str) -> dict[str, Any]:
