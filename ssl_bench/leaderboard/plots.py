@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from ssl_bench.eval.probe import probe_rows
-from ssl_bench.leaderboard.table import Leaderboard, LeaderboardRow, metric_column
+from ssl_bench.leaderboard.stats import Summary
+from ssl_bench.leaderboard.table import Leaderboard, LeaderboardRow, MetricColumn, metric_column
 
 KIND_COLORS = {"trained": "#1f77b4", "spectral": "#ff7f0e", "baseline": "#7f7f7f", "encoder": "#2ca02c"}
 KIND_MARKERS = {"trained": "o", "spectral": "s", "baseline": "^", "encoder": "D"}
@@ -106,14 +108,7 @@ def knn_vs_linear(board: Leaderboard) -> Plot | None:
     rows = [row for row in board.rows if "knn_top1" in row.metrics and "linear_top1" in row.metrics]
     if not rows:
         return None
-    colors = _label_colors(board)
-    figure = Figure(figsize=(6.4, 4.2), layout="constrained")
-    axes = figure.add_subplot()
-    for row in rows:
-        knn, linear = row.metrics["knn_top1"], row.metrics["linear_top1"]
-        axes.errorbar(100 * linear.mean, 100 * knn.mean, xerr=100 * (linear.std or 0.0),
-                      yerr=100 * (knn.std or 0.0), fmt=KIND_MARKERS.get(row.kind, "o"), color=colors[row.label],
-                      capsize=2, label=row.label)
+    figure, axes = _configuration_scatter(board, rows, lambda row: (row.metrics["linear_top1"], row.metrics["knn_top1"]))
     low, high = axes.get_xlim()
     low, high = min(low, axes.get_ylim()[0]), max(high, axes.get_ylim()[1])
     axes.plot([low, high], [low, high], color="black", linewidth=0.6, linestyle="--")
@@ -127,17 +122,11 @@ def knn_vs_linear(board: Leaderboard) -> Plot | None:
 
 def accuracy_vs_cost(board: Leaderboard) -> Plot | None:
     """The first accuracy column against the mean wall time per run (log scale): what each point costs."""
-    column = next((column for column in board.columns if column.percent), None)
+    column = _first_accuracy_column(board)
     rows = [row for row in board.rows if column is not None and column.key in row.metrics and row.wall_time]
     if column is None or not rows:
         return None
-    colors = _label_colors(board)
-    figure = Figure(figsize=(6.4, 4.2), layout="constrained")
-    axes = figure.add_subplot()
-    for row in rows:
-        summary = row.metrics[column.key]
-        axes.errorbar(row.wall_time.mean, 100 * summary.mean, yerr=100 * (summary.std or 0.0),
-                      fmt=KIND_MARKERS.get(row.kind, "o"), color=colors[row.label], capsize=2, label=row.label)
+    figure, axes = _configuration_scatter(board, rows, lambda row: (row.wall_time, row.metrics[column.key]), x_percent=False)
     axes.set_xscale("log")
     axes.set_xlabel("wall time per run (s, log scale)")
     axes.set_ylabel(_axis_label(column.key))
@@ -147,9 +136,30 @@ def accuracy_vs_cost(board: Leaderboard) -> Plot | None:
     return Plot("accuracy_vs_cost", f"{column.title} against wall time", _svg(figure))
 
 
+def _first_accuracy_column(board: Leaderboard) -> MetricColumn | None:
+    return next((column for column in board.columns if column.percent), None)
+
+
+def _configuration_scatter(board: Leaderboard, rows: list[LeaderboardRow],
+                           point: Callable[[LeaderboardRow], tuple[Summary, Summary]],
+                           x_percent: bool = True) -> tuple[Figure, Any]:
+    """One point per configuration at ``point(row)`` = (x, y) summaries (accuracies in %, ±1 std bars over seeds);
+    colour = configuration, marker = kind."""
+    colors = _label_colors(board)
+    figure = Figure(figsize=(6.4, 4.2), layout="constrained")
+    axes = figure.add_subplot()
+    x_scale = 100 if x_percent else 1
+    for row in rows:
+        x, y = point(row)
+        axes.errorbar(x_scale * x.mean, 100 * y.mean, xerr=x_scale * (x.std or 0.0) if x_percent else None,
+                      yerr=100 * (y.std or 0.0), fmt=KIND_MARKERS.get(row.kind, "o"), color=colors[row.label],
+                      capsize=2, label=row.label)
+    return figure, axes
+
+
 def methods_bar(board: Leaderboard) -> Plot | None:
     """The first accuracy column per configuration, coloured by kind: trained vs spectral vs baselines."""
-    column = next((column for column in board.columns if column.percent), None)
+    column = _first_accuracy_column(board)
     rows = [row for row in board.rows if column is not None and column.key in row.metrics]
     if column is None or not rows:
         return None
