@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from ssl_bench.cell_run import train_config
-from ssl_bench.data.datasets import dataset_spec
+from ssl_bench.data.datasets import dataset_available, dataset_spec
 from ssl_bench.suite import Suite
 
 TIMED_STEPS = 2
@@ -28,10 +28,9 @@ def plan_suite(suite: Suite, device: str = "auto") -> dict[str, Any]:
     datasets = {}
     for name in sorted({cell.dataset for cell in suite.cells}):
         spec = dataset_spec(name)
-        arg = name.removeprefix("imagefolder:") if name.startswith("imagefolder:") else ""
         datasets[name] = {"train_images": spec.n_train, "test_images": spec.n_test, "channels": spec.channels,
                           "image_size": spec.image_size, "classes": spec.num_classes,
-                          "available": bool(spec.available(arg))}
+                          "available": dataset_available(name)}
     step_cache: dict[tuple, float] = {}
     cells, total = [], 0.0
     for cell in suite.cells:

@@ -125,6 +125,12 @@ def dataset_spec(name: str) -> DatasetSpec:
     return _lookup(name)[0]
 
 
+def dataset_available(name: str) -> bool:
+    """Whether ``name``'s files are here (``imagefolder:PATH`` included), without decoding or fetching anything."""
+    spec, arg = _lookup(name)
+    return bool(spec.available(arg))
+
+
 def _lookup(name: str) -> tuple[DatasetSpec, str]:
     if name.startswith("imagefolder:"):
         path = name.removeprefix("imagefolder:")
