@@ -1,13 +1,16 @@
-"""Benchmark: Laplacian eigenmaps and landmark MDS on the Fashion-MNIST train set (60,000 images), 2 CPU cores.
+"""Benchmark what users run: every spectral method from the CLI defaults on all of a dataset, beside scikit-learn.
 
-Laplacian eigenmaps pipeline (timed as one): pixels -> PCA to ``--pca-dim`` -> approximate (HNSW) 10-NN graph
--> eigsh on D^-1/2 W D^-1/2 for 32 + 1 dims. Reported beside it, on the same graph: scikit-learn's
-``SpectralEmbedding(affinity="precomputed")`` with ``--sklearn-solvers`` (amg needs pyamg), eigenvalues of
-both (Rayleigh quotients u^T L u / u^T D u of scikit-learn's columns); the eigensolve again at ``--fast-tol``
-(eigsh's relative tolerance; the headline uses machine precision) with its eigenvalue differences; the graph's
-recall against exact 10-NN searches over raw pixels and in the same PCA space on a sample of rows, and the exact
-raw-pixel search's time extrapolated to all rows; the machine's load average before and after;
-landmark MDS (1,000 landmarks) on raw pixels with its Procrustes error against exact classical MDS (= PCA).
+1. ``ssl-bench spectral --method M --dataset D --json`` for every method of ``SPECTRAL_METHODS`` (and the extra rows
+   of ``--extra``, e.g. a views-graph closed form with 32 views), each in its own process: wall time including
+   start-up, peak resident memory of that process (``os.wait4``), accuracies and the per-stage times of the result.
+2. The kNN graph's approximation (the CLI default ``--knn-search``) against the exact graph of the raw features:
+   Laplacian eigenmaps with ``--knn-search exact`` (accuracy differences) and the neighbour recall of the default
+   search on a sample of rows.
+3. scikit-learn's equivalents in this process, on the same inputs: ``SpectralEmbedding`` on the default kNN graph
+   (its eigensolve), ``PCA`` (= classical MDS of Euclidean distances) on all rows, ``Isomap`` (exact, dense) on a
+   subset where it fits, against ssl-bench's exact and landmark isomap (Procrustes disparity), ``CCA`` on a subset of
+   two augmented views, and the brute-force cosine ``KNeighborsClassifier`` against ssl-bench's kNN evaluation on
+   the Laplacian-eigenmaps embedding.
 
     OMP_NUM_THREADS=2 .venv/bin/python scripts/bench_spectral.py --out leaderboards/spectral/bench.json
 """
@@ -18,147 +21,208 @@ import argparse
 import json
 import os
 import platform
-import resource
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import scipy.linalg
-import scipy.sparse as sp
 
-from ssl_bench.data.datasets import load_dataset
-from ssl_bench.data.graph import knn_graph, knn_search
-from ssl_bench.spectral import ClassicalMDS, LandmarkMDS, LaplacianEigenmaps
+from ssl_bench.data.datasets import ImageDataset, load_dataset, train_split
+from ssl_bench.data.graph import NeighbourIndex, knn_search, resolve_search
+from ssl_bench.spectral import SPECTRAL_METHODS
+from ssl_bench.spectral.settings import SpectralSettings
 
-
-def peak_rss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-
-
-def pca(x: np.ndarray, dim: int) -> np.ndarray:
-    """Project centred rows on the top ``dim`` eigenvectors of the F x F covariance (exact, O(N F^2))."""
-    centred = x - x.mean(axis=0)
-    _, vectors = scipy.linalg.eigh(centred.T @ centred, subset_by_index=[x.shape[1] - dim, x.shape[1] - 1])
-    return np.ascontiguousarray(centred @ vectors[:, ::-1], dtype=np.float32)
-
-
-def rayleigh_quotients(graph: sp.csr_matrix, embedding: np.ndarray) -> np.ndarray:
-    """lambda_k = u_k^T L u_k / u_k^T D u_k per column."""
-    degree = np.asarray(graph.sum(axis=1)).ravel()
-    laplacian_u = degree[:, None] * embedding - graph @ embedding
-    return np.sum(embedding * laplacian_u, axis=0) / np.sum(degree[:, None] * embedding**2, axis=0)
-
-
-def procrustes_error(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a - a.mean(axis=0), b - b.mean(axis=0)
-    rotation, _ = scipy.linalg.orthogonal_procrustes(a, b)
-    return float(np.linalg.norm(a @ rotation - b) / np.linalg.norm(b))
+EXTRA_ROWS = ("vicreg-closed-form --graph views --n-views 8 --dim 64 --features nystroem;"
+              "vicreg-closed-form --graph views --n-views 32 --dim 64 --features nystroem")
 
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def run_cli(arguments: list[str]) -> dict:
+    """One ``ssl-bench spectral`` process: its JSON result plus wall time and peak RSS of that process alone."""
+    command = [sys.executable, "-m", "ssl_bench", "spectral", *arguments, "--json"]
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, text=True)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        stdout.seek(0)
+        stderr.seek(0)
+        output, errors = stdout.read(), stderr.read().strip()
+    row: dict = {"command": "ssl-bench spectral " + " ".join(arguments), "wall_s": round(wall, 2)}
+    if os.waitstatus_to_exitcode(status) != 0:
+        row["error"] = errors.splitlines()[-1] if errors else f"exit status {status}"
+        return row
+    result = json.loads(output)
+    row.update({key: result.get(key) for key in ("knn_top1", "knn_top1_k20", "linear_top1", "stages")})
+    row["peak_rss_gib"] = round(usage.ru_maxrss / 2**20, 2)
+    row["protocol"] = {key: result["protocol"].get(key) for key in ("graph", "knn_search", "n_landmarks", "n_views",
+                                                                    "feature_map", "feature_dim", "dim", "library")}
+    return row
+
+
+def procrustes_disparity(a: np.ndarray, b: np.ndarray) -> float:
+    """scipy's Procrustes disparity (1 - R^2 after centring, scaling and rotation) of two (N, K) embeddings."""
+    from scipy.spatial import procrustes
+
+    return float(procrustes(a, b)[2])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="leaderboards/spectral/bench.json")
-    parser.add_argument("--dim", type=int, default=32)
-    parser.add_argument("--k", type=int, default=10)
-    parser.add_argument("--pca-dim", type=int, default=50)
-    parser.add_argument("--graph-method", default="hnsw", choices=["exact", "hnsw", "ivf"])
+    parser.add_argument("--dataset", default="fashion-mnist")
+    parser.add_argument("--methods", default=",".join(SPECTRAL_METHODS.names()))
+    parser.add_argument("--extra", default=EXTRA_ROWS, help="further CLI rows, ';'-separated")
     parser.add_argument("--recall-sample", type=int, default=2000)
-    parser.add_argument("--landmarks", type=int, default=1000)
-    parser.add_argument("--sklearn-solvers", default="amg,lobpcg", help="comma-separated; '' skips scikit-learn")
-    parser.add_argument("--fast-tol", type=float, default=1e-6, help="eigsh tolerance of the second, faster eigensolve")
+    parser.add_argument("--isomap-subset", type=int, default=5000)
+    parser.add_argument("--cca-subset", type=int, default=5000)
+    parser.add_argument("--skip-sklearn", action="store_true")
     args = parser.parse_args()
+    defaults = SpectralSettings()
+    result: dict = {"protocol": {
+        "dataset": args.dataset, "split": "train embedded, test mapped out of sample",
+        "machine": platform.processor() or platform.machine(), "cpu": _cpu_name(), "cores": os.cpu_count(),
+        "threads": os.environ.get("OMP_NUM_THREADS"), "load_average_before": os.getloadavg(),
+        "cli_defaults": {"knn_search": defaults.knn_search, "n_neighbors": defaults.n_neighbors, "dim": defaults.dim,
+                         "n_landmarks": defaults.n_landmarks}}}
 
-    dataset = load_dataset("fashion-mnist", "train")
-    pixels = dataset.images.reshape(len(dataset.images), -1).numpy().astype(np.float32) / 255.0
-    n = pixels.shape[0]
-    result: dict = {"protocol": {"dataset": "fashion-mnist", "split": "train", "n": n, "k": args.k, "dim": args.dim,
-                                 "pca_dim": args.pca_dim, "graph_method": args.graph_method, "landmarks": args.landmarks,
-                                 "machine": platform.processor() or platform.machine(), "threads": os.environ.get("OMP_NUM_THREADS"),
-                                 "load_average_before": os.getloadavg()}}
-    log(f"loaded {n} images; peak RSS {peak_rss_gib():.2f} GiB")
+    rows = [[f"--method={m}", f"--dataset={args.dataset}"] for m in args.methods.split(",") if m]
+    rows += [[f"--method={extra.split()[0]}", f"--dataset={args.dataset}", *extra.split()[1:]]
+             for extra in args.extra.split(";") if extra.strip()]
+    rows.append(["--method=laplacian-eigenmaps", f"--dataset={args.dataset}", "--knn-search=exact"])
+    result["cli"] = []
+    for arguments in rows:
+        row = run_cli(arguments)
+        result["cli"].append(row)
+        log(json.dumps({key: row.get(key) for key in ("command", "wall_s", "peak_rss_gib", "knn_top1", "linear_top1", "error")}))
 
-    start = time.perf_counter()
-    reduced = pca(pixels, args.pca_dim)
-    t_pca = time.perf_counter() - start
-    graph = knn_graph(reduced, args.k, method=args.graph_method)
-    t_graph = time.perf_counter() - start - t_pca
-    model = LaplacianEigenmaps(n_components=args.dim, affinity="precomputed").fit(graph)
-    t_total = time.perf_counter() - start
-    result["laplacian_eigenmaps"] = {
-        "pca_s": t_pca, "graph_s": t_graph, "eigsh_s": t_total - t_pca - t_graph, "total_s": t_total,
-        "peak_rss_gib": peak_rss_gib(), "graph_edges": int(graph.nnz), "eigenvalues": model.eigenvalues_.tolist(),
+    by_command = {row["command"]: row for row in result["cli"]}
+    default_le = by_command[f"ssl-bench spectral --method=laplacian-eigenmaps --dataset={args.dataset}"]
+    exact_le = by_command[f"ssl-bench spectral --method=laplacian-eigenmaps --dataset={args.dataset} --knn-search=exact"]
+    train = load_dataset(args.dataset, "train")
+    pixels = train.images.reshape(len(train.images), -1).numpy().astype(np.float32) / 255.0
+    sample = np.random.default_rng(0).choice(len(pixels), size=args.recall_sample, replace=False)
+    k = defaults.n_neighbors
+    _, truth = knn_search(pixels[sample], pixels, k + 1)
+    search = resolve_search(defaults.knn_search, len(pixels))
+    found = NeighbourIndex(pixels, search).search(pixels[sample], k + 1)[1]
+    recall = np.mean([len(set(t[t != i][:k]) & set(f[f != i][:k])) / k for t, f, i in zip(truth, found, sample)])
+    result["graph_approximation"] = {
+        "knn_search": f"{defaults.knn_search}: {search}", "recall_vs_exact_raw_features": float(recall), "recall_sample": args.recall_sample,
+        **{f"{key}_difference_points": round(100 * (default_le[key] - exact_le[key]), 2)
+           for key in ("knn_top1", "knn_top1_k20", "linear_top1")},
+        "wall_s_default": default_le["wall_s"], "wall_s_exact": exact_le["wall_s"],
     }
-    log(f"LE: {json.dumps(result['laplacian_eigenmaps'])[:300]}")
-
-    start = time.perf_counter()
-    fast = LaplacianEigenmaps(n_components=args.dim, affinity="precomputed", eigen_tol=args.fast_tol).fit(graph)
-    t_fast = time.perf_counter() - start
-    result["laplacian_eigenmaps"]["fast_tol"] = {
-        "tol": args.fast_tol, "eigsh_s": t_fast, "total_s": t_pca + t_graph + t_fast,
-        "max_eigenvalue_diff": float(np.max(np.abs(fast.eigenvalues_ - model.eigenvalues_))),
-        "max_angle_degrees": float(np.degrees(np.max(scipy.linalg.subspace_angles(fast.embedding_, model.embedding_)))),
-    }
-    log(f"LE at tol {args.fast_tol}: {result['laplacian_eigenmaps']['fast_tol']}")
-
-    sample = np.random.default_rng(0).choice(n, size=args.recall_sample, replace=False)
-    start = time.perf_counter()
-    _, exact = knn_search(pixels[sample], pixels, args.k + 1)
-    t_exact_sample = time.perf_counter() - start
-    _, exact_reduced = knn_search(reduced[sample], reduced, args.k + 1)
-    directed = knn_search(reduced[sample], reduced, args.k + 1, method=args.graph_method)[1]
-
-    def recall(truth: np.ndarray, found: np.ndarray) -> float:
-        pairs = [(set(t[t != i][: args.k]), set(f[f != i][: args.k])) for t, f, i in zip(truth, found, sample)]
-        return float(np.mean([len(t & f) / args.k for t, f in pairs]))
-
-    result["graph_quality"] = {
-        "recall_vs_exact_raw_pixels": recall(exact, directed),
-        "recall_vs_exact_same_pca_space": recall(exact_reduced, directed),
-        "exact_raw_search_sample_s": t_exact_sample,
-        "exact_raw_search_extrapolated_s": t_exact_sample * n / args.recall_sample,
-    }
-    log(f"graph quality: {result['graph_quality']}")
-
-    result["sklearn"] = {}
-    for solver in [s for s in args.sklearn_solvers.split(",") if s]:
-        from sklearn.manifold import SpectralEmbedding
-
-        start = time.perf_counter()
-        embedding = SpectralEmbedding(n_components=args.dim, affinity="precomputed", eigen_solver=solver, random_state=0).fit_transform(graph)
-        elapsed = time.perf_counter() - start
-        values = rayleigh_quotients(graph, embedding)
-        result["sklearn"][solver] = {
-            "eigensolve_s": elapsed,
-            "eigsh_speedup": elapsed / result["laplacian_eigenmaps"]["eigsh_s"],
-            "fast_tol_eigsh_speedup": elapsed / result["laplacian_eigenmaps"]["fast_tol"]["eigsh_s"],
-            "eigenvalues": values.tolist(),
-            "max_eigenvalue_diff": float(np.max(np.abs(np.sort(values) - model.eigenvalues_))),
-        }
-        log(f"sklearn {solver}: {elapsed:.1f} s, max eigenvalue diff {result['sklearn'][solver]['max_eigenvalue_diff']:.2e}")
-
-    start = time.perf_counter()
-    landmark = LandmarkMDS(n_components=args.dim, n_landmarks=args.landmarks).fit_transform(pixels)
-    t_landmark = time.perf_counter() - start
-    start = time.perf_counter()
-    exact_mds = ClassicalMDS(n_components=args.dim).fit_transform(pixels)
-    t_exact_mds = time.perf_counter() - start
-    result["landmark_mds"] = {
-        "landmark_s": t_landmark, "exact_classical_mds_s": t_exact_mds,
-        "procrustes_error_vs_exact": procrustes_error(landmark, exact_mds), "peak_rss_gib": peak_rss_gib(),
-    }
-    log(f"landmark MDS: {result['landmark_mds']}")
-
+    log(json.dumps(result["graph_approximation"]))
+    if not args.skip_sklearn:
+        result["sklearn"] = compare_with_sklearn(args, pixels, train, defaults)
     result["protocol"]["load_average_after"] = os.getloadavg()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({"out": str(out), "le_total_s": t_total}))
+    print(json.dumps({"out": str(out)}))
     return 0
+
+
+def compare_with_sklearn(args: argparse.Namespace, pixels: np.ndarray, train: ImageDataset, defaults: SpectralSettings) -> dict:
+    """scikit-learn's equivalents beside ssl-bench's estimators, timed in this process on the same inputs."""
+    from sklearn.cross_decomposition import CCA
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import Isomap as SklearnIsomap
+    from sklearn.manifold import SpectralEmbedding
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from ssl_bench.eval.base import FeatureSplits
+    from ssl_bench.eval.knn import evaluate_knn
+    from ssl_bench.spectral import ClassicalMDS, Isomap, LaplacianEigenmaps, LinearCCA
+    from ssl_bench.spectral.view_moments import augmented_views
+
+    out: dict = {}
+    dim = defaults.dim
+    ours = LaplacianEigenmaps(n_components=dim, n_neighbors=defaults.n_neighbors, knn_method=defaults.knn_search)
+    started = time.perf_counter()
+    ours.fit(pixels)
+    ours_s = time.perf_counter() - started
+    graph = ours.neighbours_.graph(defaults.n_neighbors)
+    started = time.perf_counter()
+    SpectralEmbedding(n_components=dim, affinity="precomputed", random_state=0).fit(graph)
+    sklearn_s = time.perf_counter() - started
+    out["laplacian_eigenmaps"] = {"ssl_bench_fit_s (graph + eigensolve)": round(ours_s, 2),
+                                  "sklearn_SpectralEmbedding_on_the_same_graph_s": round(sklearn_s, 2)}
+    log(json.dumps(out["laplacian_eigenmaps"]))
+
+    test = load_dataset(args.dataset, "test")
+    test_pixels = test.images.reshape(len(test.images), -1).numpy().astype(np.float32) / 255.0
+    import torch
+
+    z_train = torch.from_numpy(ours.embedding_).float()
+    z_test = torch.from_numpy(ours.transform(test_pixels)).float()
+    splits = FeatureSplits(z_train, train.labels, z_test, test.labels, train.num_classes)
+    started = time.perf_counter()
+    ours_knn = evaluate_knn(splits)
+    ours_knn_s = time.perf_counter() - started
+    started = time.perf_counter()
+    reference = KNeighborsClassifier(200, metric="cosine", algorithm="brute").fit(z_train.numpy(), train.labels.numpy())
+    reference.predict(z_test.numpy())
+    sklearn_knn_s = time.perf_counter() - started
+    out["knn_evaluation"] = {"ssl_bench_evaluate_knn_s (k=200 and k=20)": round(ours_knn_s, 3),
+                             "sklearn_brute_cosine_k200_s": round(sklearn_knn_s, 3),
+                             "speedup": round(sklearn_knn_s / ours_knn_s, 2), "backend": ours_knn.protocol["library"],
+                             "features": f"laplacian-eigenmaps embedding ({dim} dims)"}
+    log(json.dumps(out["knn_evaluation"]))
+
+    started = time.perf_counter()
+    mds = ClassicalMDS(n_components=dim).fit_transform(pixels)
+    mds_s = time.perf_counter() - started
+    started = time.perf_counter()
+    pca = PCA(n_components=dim, svd_solver="full").fit_transform(pixels)
+    pca_s = time.perf_counter() - started
+    out["classical_mds"] = {"ssl_bench_s": round(mds_s, 2), "sklearn_PCA_s": round(pca_s, 2),
+                            "procrustes_disparity": procrustes_disparity(mds, pca)}
+    log(json.dumps(out["classical_mds"]))
+
+    subset = pixels[: args.isomap_subset]
+    timings = {}
+    embeddings = {}
+    for name, estimator in (("sklearn_Isomap_exact", SklearnIsomap(n_neighbors=defaults.n_neighbors, n_components=dim)),
+                            ("ssl_bench_exact", Isomap(n_components=dim, n_neighbors=defaults.n_neighbors, n_landmarks=0)),
+                            ("ssl_bench_default", Isomap(n_components=dim, n_neighbors=defaults.n_neighbors,
+                                                         n_landmarks=defaults.n_landmarks, knn_method=defaults.knn_search))):
+        started = time.perf_counter()
+        embeddings[name] = estimator.fit_transform(subset)
+        timings[f"{name}_s"] = round(time.perf_counter() - started, 2)
+    out["isomap"] = {"subset": args.isomap_subset, **timings,
+                     "disparity_exact_vs_sklearn": procrustes_disparity(embeddings["ssl_bench_exact"], embeddings["sklearn_Isomap_exact"]),
+                     "disparity_default_vs_exact": procrustes_disparity(embeddings["ssl_bench_default"], embeddings["ssl_bench_exact"])}
+    log(json.dumps(out["isomap"]))
+
+    view_a, view_b = (view.reshape(args.cca_subset, -1).numpy().astype(np.float64) / 255.0
+                      for view in augmented_views(train_split(args.dataset, args.cca_subset, 0), 2, 0))
+    components = 8
+    started = time.perf_counter()
+    ours_cca = LinearCCA(n_components=components, reg=0.1).fit(view_a, view_b)
+    ours_cca_s = time.perf_counter() - started
+    started = time.perf_counter()
+    CCA(n_components=components, scale=False, max_iter=500).fit(view_a, view_b)
+    sklearn_cca_s = time.perf_counter() - started
+    out["cca"] = {"subset": args.cca_subset, "components": components, "ssl_bench_s": round(ours_cca_s, 2),
+                  "sklearn_CCA_s (iterative NIPALS, unregularised)": round(sklearn_cca_s, 2),
+                  "top_correlations_ssl_bench": ours_cca.correlations_[:3].round(4).tolist()}
+    log(json.dumps(out["cca"]))
+    return out
+
+
+def _cpu_name() -> str:
+    try:
+        return next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor()
 
 
 if __name__ == "__main__":

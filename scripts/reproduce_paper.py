@@ -52,7 +52,6 @@ from ssl_bench.spectral import BarlowTwinsClosedForm, SimCLRClosedForm, VICRegCl
 from ssl_bench.spectral.closed_forms import centred_laplacian_eigenpairs
 from ssl_bench.spectral.feature_maps import feature_map
 from ssl_bench.spectral.linear_training import LOSS_DEFAULTS, train_linear_map
-from ssl_bench.spectral.pipeline import augmented_views
 from ssl_bench.spectral.verification import (
     minimise,
     numerical_rank,
@@ -64,6 +63,7 @@ from ssl_bench.spectral.verification import (
     verify_vicreg_hard_linear,
     verify_vicreg_soft,
 )
+from ssl_bench.spectral.view_moments import augmented_views
 
 PARTS = ("closed-forms", "aligned", "low-data", "misaligned")
 FEATURES = "random-backbone"

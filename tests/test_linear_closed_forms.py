@@ -70,9 +70,9 @@ def test_regularisation_is_the_expectation_under_feature_noise(views: tuple) -> 
     x = x[::3][:30]
     graph = knn_graph(x, 4)  # varying degree: every term of every form is exercised
     reg, draws = 4.0, 4000
-    expected, clean = GraphForms(x, graph, reg), GraphForms(x, graph, 0.0)
+    expected, clean = GraphForms.of_rows(x, graph, reg), GraphForms.of_rows(x, graph, 0.0)
     rng = np.random.default_rng(1)
-    sampled = [GraphForms(x + np.sqrt(expected.noise) * rng.normal(size=x.shape), graph, 0.0) for _ in range(draws)]
+    sampled = [GraphForms.of_rows(x + np.sqrt(expected.noise) * rng.normal(size=x.shape), graph, 0.0) for _ in range(draws)]
     for name in ("covariance", "dirichlet", "cross", "similarity"):
         samples = np.stack([getattr(forms, name) for forms in sampled])
         error = samples.std(axis=0) / np.sqrt(draws)

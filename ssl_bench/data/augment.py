@@ -169,7 +169,12 @@ class BatchAugment:
         """View ``index`` (0 or 1, which selects the per-view blur and solarize probabilities) of the batch."""
         _check_images(images, self.channels)
         _check_generator(generator, images.device)
-        cfg, n, device = self.config, images.shape[0], images.device
+        return self.apply(images, self.draw(images.shape[0], images.shape[-2:], index, generator, images.device))
+
+    def draw(self, n: int, image_size: Sequence[int], index: int, generator: torch.Generator | None = None,
+             device: torch.device | str = "cpu") -> ViewDraw:
+        """The random parameters of view ``index`` for ``n`` images of ``image_size`` (H, W), drawn in a fixed order."""
+        cfg = self.config
 
         def chance(p: float) -> Tensor:
             return torch.rand(n, generator=generator, device=device) < p
@@ -177,24 +182,65 @@ class BatchAugment:
         def uniform(low: float, high: float) -> Tensor:
             return low + (high - low) * torch.rand(n, generator=generator, device=device)
 
-        height, width = images.shape[-2:]
+        height, width = image_size
         boxes = sample_crop_boxes(n, height, width, cfg.crop_scale, cfg.crop_ratio, generator, device)
-        x = resized_crop(images.float() / 255.0, boxes, self.size, flip=chance(cfg.flip_p))
+        draw = ViewDraw(boxes=boxes, flip=chance(cfg.flip_p))
         if cfg.jitter_p > 0:
-            jittered = adjust_brightness(x, uniform(max(0.0, 1 - cfg.brightness), 1 + cfg.brightness))
-            jittered = adjust_contrast(jittered, uniform(max(0.0, 1 - cfg.contrast), 1 + cfg.contrast))
+            draw.brightness = uniform(max(0.0, 1 - cfg.brightness), 1 + cfg.brightness)
+            draw.contrast = uniform(max(0.0, 1 - cfg.contrast), 1 + cfg.contrast)
             if self.channels == 3:
-                jittered = adjust_saturation(jittered, uniform(max(0.0, 1 - cfg.saturation), 1 + cfg.saturation))
-                jittered = adjust_hue(jittered, uniform(-cfg.hue, cfg.hue))
-            x = _where(chance(cfg.jitter_p), jittered, x)
+                draw.saturation = uniform(max(0.0, 1 - cfg.saturation), 1 + cfg.saturation)
+                draw.hue = uniform(-cfg.hue, cfg.hue)
+            draw.jitter = chance(cfg.jitter_p)
         if self.channels == 3 and cfg.grayscale_p > 0:
-            x = _where(chance(cfg.grayscale_p), rgb_to_grayscale(x).expand_as(x), x)
+            draw.grayscale = chance(cfg.grayscale_p)
         if cfg.blur_p[index] > 0:
-            sigma = uniform(*cfg.blur_sigma)
-            x = _where(chance(cfg.blur_p[index]), gaussian_blur(x, sigma, self.kernel_size), x)
+            draw.blur_sigma = uniform(*cfg.blur_sigma)
+            draw.blur = chance(cfg.blur_p[index])
         if cfg.solarize_p[index] > 0:
-            x = _where(chance(cfg.solarize_p[index]), solarize(x), x)
+            draw.solarize = chance(cfg.solarize_p[index])
+        return draw
+
+    def apply(self, images: Tensor, draw: ViewDraw) -> Tensor:
+        """The view of uint8 ``images`` (B, C, H, W) with the parameters ``draw`` (for B images): standardised float."""
+        cfg = self.config
+        x = resized_crop(images.float() / 255.0, draw.boxes, self.size, flip=draw.flip)
+        if draw.jitter is not None:
+            jittered = adjust_brightness(x, draw.brightness)
+            jittered = adjust_contrast(jittered, draw.contrast)
+            if draw.saturation is not None:
+                jittered = adjust_saturation(jittered, draw.saturation)
+                jittered = adjust_hue(jittered, draw.hue)
+            x = _where(draw.jitter, jittered, x)
+        if draw.grayscale is not None:
+            x = _where(draw.grayscale, rgb_to_grayscale(x).expand_as(x), x)
+        if draw.blur is not None:
+            x = _where(draw.blur, gaussian_blur(x, draw.blur_sigma, self.kernel_size), x)
+        if draw.solarize is not None:
+            x = _where(draw.solarize, solarize(x), x)
         return _standardize(x, cfg.mean, cfg.std)
+
+
+@dataclass
+class ViewDraw:
+    """The random parameters of one view for B images, each (B,) (``boxes`` (B, 4)); None where the recipe skips
+    the step. ``draw[rows]`` selects images."""
+
+    boxes: Tensor
+    flip: Tensor
+    brightness: Tensor | None = None
+    contrast: Tensor | None = None
+    saturation: Tensor | None = None
+    hue: Tensor | None = None
+    jitter: Tensor | None = None
+    grayscale: Tensor | None = None
+    blur_sigma: Tensor | None = None
+    blur: Tensor | None = None
+    solarize: Tensor | None = None
+
+    def __getitem__(self, rows: slice | Tensor) -> ViewDraw:
+        return ViewDraw(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name)[rows]
+                           for f in dataclasses.fields(self)})
 
 
 def normalize(images: Tensor, mean: Sequence[float], std: Sequence[float]) -> Tensor:

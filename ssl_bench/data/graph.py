@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 
 from ssl_bench.errors import UserError
@@ -19,7 +20,8 @@ if TYPE_CHECKING:
     import faiss
 
 Symmetrize = Literal["or", "and", "mutual"]
-SearchMethod = Literal["exact", "hnsw", "ivf"]
+SearchMethod = str  # "[pca<D>+]exact|hnsw|ivf", see parse_search
+SEARCH_INDEXES = ("exact", "hnsw", "ivf")
 KnnMetric = Literal["l2", "ip"]
 KnnWeights = Literal["connectivity", "distance"]
 
@@ -109,6 +111,123 @@ def union(*graphs: sp.spmatrix) -> sp.csr_matrix:
     return validate_graph(result)
 
 
+AUTO_EXACT_MAX_ROWS = 20_000
+AUTO_LARGE_SEARCH = "pca100+ivf"
+
+
+def resolve_search(method: SearchMethod, n_rows: int) -> str:
+    """``"auto"``: the exact search up to :data:`AUTO_EXACT_MAX_ROWS` database rows, else ``"pca100+ivf"`` (on all
+    60,000 Fashion-MNIST images: 10-NN recall 0.72 against the exact raw-pixel graph, Laplacian-eigenmaps kNN and
+    linear accuracy within 0.3 points, 5x faster; ``scripts/bench_spectral.py``). Any other value is returned checked."""
+    if method == "auto":
+        return "exact" if n_rows <= AUTO_EXACT_MAX_ROWS else AUTO_LARGE_SEARCH
+    parse_search(method)
+    return method
+
+
+def parse_search(method: SearchMethod) -> tuple[int | None, str]:
+    """``"hnsw"`` -> (None, "hnsw"); ``"pca50+hnsw"`` -> (50, "hnsw"): search in the top 50 principal components.
+
+    One line naming the valid forms otherwise.
+    """
+    projection, _, index = method.rpartition("+")
+    dims = projection[3:] if projection.startswith("pca") else ""
+    if index not in SEARCH_INDEXES or (projection and not (dims.isdigit() and int(dims) > 0)):
+        raise UserError(f"unknown knn search {method!r}; use one of {', '.join(SEARCH_INDEXES)}, optionally after a "
+                        f"PCA projection: pca<D>+<index>, e.g. pca100+ivf")
+    return (int(dims) if projection else None), index
+
+
+def principal_projection(database: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (F,) and the top ``dim`` principal directions (F, dim) of the rows of ``database`` (N, F), float32.
+
+    Exact: the eigenvectors of the F x F scatter matrix (one GEMM and ``eigh``; O(N F^2)).
+    """
+    mean = database.mean(axis=0, dtype=np.float64).astype(np.float32)
+    scatter = np.zeros((database.shape[1], database.shape[1]))
+    for start in range(0, database.shape[0], 8192):
+        block = database[start:start + 8192] - mean
+        scatter += (block.T @ block).astype(np.float64)
+    f = scatter.shape[0]
+    _, vectors = scipy.linalg.eigh(scatter, subset_by_index=[f - dim, f - 1])
+    return mean, np.ascontiguousarray(vectors[:, ::-1], dtype=np.float32)
+
+
+class NeighbourIndex:
+    """The rows of ``database`` (N, F) indexed once for k-nearest-neighbour searches with faiss.
+
+    ``metric="l2"`` gives Euclidean distances (not squared); ``"ip"`` ranks by inner product and returns
+    ``1 - <q, x>`` (the cosine distance for L2-normalised rows); faiss searches in float32, the distances of the
+    found pairs are recomputed in float64 in the full space. ``method``: ``"exact"`` (IndexFlat),
+    ``"hnsw"`` (IndexHNSWFlat, M = 32, efSearch = max(2k, 64)) or ``"ivf"`` (IndexIVFFlat with
+    4 sqrt(N) lists, nprobe = 16): approximate, much faster on tens of thousands of rows.
+    ``"pca<D>+<index>"`` (e.g. ``"pca100+ivf"``) searches the rows projected on the database's top D principal
+    components (:func:`principal_projection`; no projection when D >= F). ``"auto"``: :func:`resolve_search`.
+    """
+
+    def __init__(self, database: np.ndarray, method: SearchMethod = "exact", metric: KnnMetric = "l2",
+                 seed: int = 0) -> None:
+        method = resolve_search(method, np.shape(database)[0])
+        pca_dim, index_kind = parse_search(method)
+        if metric not in ("l2", "ip"):
+            raise UserError(f"unknown metric {metric!r}; choose one of: l2, ip")
+        self.method, self.metric = method, metric
+        self.rows = np.asarray(database, dtype=np.float64)
+        searched = _as_float32_matrix(database, "database")
+        self.projection: tuple[np.ndarray, np.ndarray] | None = None
+        if pca_dim is not None and pca_dim < searched.shape[1]:
+            if metric != "l2":
+                raise UserError(f"a PCA projection before the search ({method!r}) needs metric l2, got {metric!r}")
+            self.projection = principal_projection(searched, pca_dim)
+            searched = self._project(searched)
+        self.searched = searched
+        self.index = _build_index(searched, index_kind, metric, seed)
+
+    def __len__(self) -> int:
+        return self.rows.shape[0]
+
+    def search(self, queries: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k nearest database rows of each query: (distances (M, k), indices (M, k)).
+
+        ``queries=None``: the database rows themselves, each without itself among its neighbours.
+        """
+        exclude_self = queries is None
+        query_rows = self.rows if exclude_self else np.asarray(queries, dtype=np.float64)
+        if query_rows.ndim != 2 or query_rows.shape[1] != self.rows.shape[1]:
+            raise UserError(f"queries must be (M, {self.rows.shape[1]}) like the database, got shape {query_rows.shape}")
+        wanted = k + 1 if exclude_self else k
+        if not 1 <= k or wanted > len(self):
+            raise UserError(f"k must be between 1 and {len(self) - int(exclude_self)}, got {k}")
+        searched = self.searched if exclude_self else self._project(_as_float32_matrix(query_rows, "queries"))
+        if hasattr(self.index, "hnsw"):
+            self.index.hnsw.efSearch = max(2 * wanted, 64)
+        scores, indices = self.index.search(searched, wanted)
+        if np.any(indices < 0):
+            raise UserError(f"the {self.method} search found fewer than {wanted} neighbours for some rows; use method='exact'")
+        if exclude_self:
+            scores, indices = _drop_self(scores, indices, k)
+        return _exact_distances(query_rows, self.rows, indices, self.metric), indices.astype(np.int64)
+
+    def graph(self, k: int, symmetrize: Symmetrize = "or", weights: KnnWeights = "connectivity") -> sp.csr_matrix:
+        """Symmetric kNN graph of the database rows (N, N); see :func:`knn_graph`."""
+        if symmetrize not in ("or", "and", "mutual"):
+            raise UserError(f"unknown symmetrize {symmetrize!r}; choose one of: or, and, mutual")
+        if weights not in ("connectivity", "distance"):
+            raise UserError(f"unknown weights {weights!r}; choose one of: connectivity, distance")
+        distances, indices = self.search(None, k)
+        n = indices.shape[0]
+        values = np.ones(indices.size) if weights == "connectivity" else np.maximum(distances.ravel(), 1e-12)
+        directed = sp.csr_matrix((values, (np.repeat(np.arange(n), k), indices.ravel())), shape=(n, n))
+        graph = directed.maximum(directed.T) if symmetrize == "or" else directed.minimum(directed.T)
+        return validate_graph(graph)
+
+    def _project(self, rows: np.ndarray) -> np.ndarray:
+        if self.projection is None:
+            return rows
+        mean, directions = self.projection
+        return np.ascontiguousarray((rows - mean) @ directions)
+
+
 def knn_search(
     queries: np.ndarray,
     database: np.ndarray,
@@ -118,32 +237,13 @@ def knn_search(
     exclude_self: bool = False,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The k nearest database rows of each query with faiss. Returns (distances (M, k), indices (M, k)).
+    """The k nearest database rows of each query (:class:`NeighbourIndex`). Returns (distances (M, k), indices (M, k)).
 
-    ``metric="l2"`` gives Euclidean distances (not squared); ``"ip"`` ranks by inner product and returns
-    ``1 - <q, x>`` (the cosine distance for L2-normalised rows); faiss searches in float32, the distances of the
-    found pairs are recomputed in float64. ``method``: ``"exact"`` (IndexFlat),
-    ``"hnsw"`` (IndexHNSWFlat, M = 32, efSearch = max(2k, 64)) or ``"ivf"`` (IndexIVFFlat with
-    4 sqrt(N) lists, nprobe = 16): approximate, much faster on tens of thousands of rows.
     ``exclude_self``: queries are the database rows in order; row i itself is removed from its neighbours.
     """
-    query_rows, database_rows = np.asarray(queries, dtype=np.float64), np.asarray(database, dtype=np.float64)
-    queries = _as_float32_matrix(queries, "queries")
-    database = _as_float32_matrix(database, "database")
-    if queries.shape[1] != database.shape[1]:
-        raise UserError(f"queries have {queries.shape[1]} features but the database has {database.shape[1]}")
-    if exclude_self and queries.shape[0] != database.shape[0]:
+    if exclude_self and np.shape(queries)[0] != np.shape(database)[0]:
         raise UserError("exclude_self needs the queries to be the database rows")
-    wanted = k + 1 if exclude_self else k
-    if not 1 <= k or wanted > database.shape[0]:
-        raise UserError(f"k must be between 1 and {database.shape[0] - int(exclude_self)}, got {k}")
-    index = _build_index(database, method, metric, k, seed)
-    scores, indices = index.search(queries, wanted)
-    if np.any(indices < 0):
-        raise UserError(f"the {method} index found fewer than {wanted} neighbours for some rows; use method='exact'")
-    if exclude_self:
-        scores, indices = _drop_self(scores, indices, k)
-    return _exact_distances(query_rows, database_rows, indices, metric), indices.astype(np.int64)
+    return NeighbourIndex(database, method, metric, seed).search(None if exclude_self else queries, k)
 
 
 def knn_graph(
@@ -160,19 +260,10 @@ def knn_graph(
     A_ij = 1 (``weights="connectivity"``) or d(x_i, x_j) (``"distance"``, for geodesics) when j is among the k
     nearest neighbours of i (i itself excluded). Symmetrised as ``"or"``: G = max(A, A^T) (j in kNN(i) or i in
     kNN(j)), or ``"and"`` / ``"mutual"`` (the mutual kNN graph): G = min(A, A^T). ``method`` and ``metric`` as in
-    :func:`knn_search`. The ``"or"`` connectivity graph equals scikit-learn's
+    :class:`NeighbourIndex`. The ``"or"`` connectivity graph equals scikit-learn's
     ``kneighbors_graph(X, k, include_self=False)`` symmetrised by maximum, up to ties.
     """
-    if symmetrize not in ("or", "and", "mutual"):
-        raise UserError(f"unknown symmetrize {symmetrize!r}; choose one of: or, and, mutual")
-    if weights not in ("connectivity", "distance"):
-        raise UserError(f"unknown weights {weights!r}; choose one of: connectivity, distance")
-    distances, indices = knn_search(features, features, k, method=method, metric=metric, exclude_self=True, seed=seed)
-    n = indices.shape[0]
-    values = np.ones(indices.size) if weights == "connectivity" else np.maximum(distances.ravel(), 1e-12)
-    directed = sp.csr_matrix((values, (np.repeat(np.arange(n), k), indices.ravel())), shape=(n, n))
-    graph = directed.maximum(directed.T) if symmetrize == "or" else directed.minimum(directed.T)
-    return validate_graph(graph)
+    return NeighbourIndex(features, method, metric, seed).graph(k, symmetrize, weights)
 
 
 def _exact_distances(queries: np.ndarray, database: np.ndarray, indices: np.ndarray, metric: str) -> np.ndarray:
@@ -197,21 +288,18 @@ def _as_float32_matrix(x: np.ndarray, name: str) -> np.ndarray:
     return x
 
 
-def _build_index(database: np.ndarray, method: str, metric: str, k: int, seed: int) -> faiss.Index:
+def _build_index(database: np.ndarray, method: str, metric: str, seed: int) -> faiss.Index:
     try:
         import faiss
     except ImportError as err:
         raise UserError("kNN graphs need faiss: pip install faiss-cpu (or ssl-bench's .[gpu] extra)") from err
     dim = database.shape[1]
-    if metric not in ("l2", "ip"):
-        raise UserError(f"unknown metric {metric!r}; choose one of: l2, ip")
     faiss_metric = faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT
     if method == "exact":
         index = faiss.IndexFlat(dim, faiss_metric)
     elif method == "hnsw":
         index = faiss.IndexHNSWFlat(dim, 32, faiss_metric)
         index.hnsw.efConstruction = 64
-        index.hnsw.efSearch = max(2 * k, 64)
     elif method == "ivf":
         n_lists = max(1, min(int(4 * np.sqrt(database.shape[0])), database.shape[0] // 39))
         quantizer = faiss.IndexFlat(dim, faiss_metric)

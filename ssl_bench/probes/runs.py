@@ -16,7 +16,6 @@ from ssl_bench.data.datasets import load_dataset, train_split
 from ssl_bench.device import resolve_device
 from ssl_bench.errors import UserError
 from ssl_bench.probes.equivariance import probe
-from ssl_bench.probes.plot import plot_probe
 from ssl_bench.spectral import SPECTRAL_METHODS
 from ssl_bench.spectral.embed import as_features, user_errors
 from ssl_bench.trained_run import load_encoder
@@ -130,6 +129,8 @@ def probe_to_files(
     result.protocol.update({"dataset": test.name, "split": f"test ({len(test)} images, {result.protocol['n']} probed)",
                             "package_version": __version__, **protocol})
     png_path = json_path.with_suffix(".png")
+    from ssl_bench.probes.plot import plot_probe  # matplotlib only when a probe plots: every command starts faster
+
     plot_probe(result, png_path, title=title)
     payload = {**result.to_dict(), "plot": str(png_path)}
     atomic_write_json(json_path, payload)

@@ -16,6 +16,7 @@ import numpy as np
 import scipy.linalg
 
 from ssl_bench.spectral.base import SPECTRAL_METHODS, SpectralEstimator, check_fitted, check_matrix, check_n_components
+from ssl_bench.spectral.view_moments import PairMoments
 
 
 def inverse_sqrt(covariance: np.ndarray, rank_tol: float = 1e-10) -> np.ndarray:
@@ -44,13 +45,25 @@ class LinearCCA(SpectralEstimator):
         x, y = check_matrix(X, "X"), check_matrix(Y, "Y")
         if x.shape[0] != y.shape[0]:
             raise ValueError(f"the two views need the same rows, got {x.shape[0]} and {y.shape[0]}")
-        self.x_mean_, self.y_mean_ = x.mean(axis=0), y.mean(axis=0)
-        xc, yc = x - self.x_mean_, y - self.y_mean_
-        n = x.shape[0]
-        white_x = inverse_sqrt(self._regularised(xc.T @ xc / (n - 1)))
-        white_y = inverse_sqrt(self._regularised(yc.T @ yc / (n - 1)))
+        x_mean, y_mean = x.mean(axis=0), y.mean(axis=0)
+        xc, yc = x - x_mean, y - y_mean
+        return self._fit_covariances(x.shape[0], x_mean, y_mean, xc.T @ xc, yc.T @ yc, xc.T @ yc)
+
+    def fit_moments(self, moments: PairMoments) -> LinearCCA:
+        """Fit from streamed sums (:class:`ssl_bench.spectral.view_moments.PairMoments`): X_c^T Y_c = X^T Y - n m_x m_y^T."""
+        n = moments.n
+        x_mean, y_mean = moments.x_sum / n, moments.y_sum / n
+        return self._fit_covariances(n, x_mean, y_mean, moments.xx - n * np.outer(x_mean, x_mean),
+                                     moments.yy - n * np.outer(y_mean, y_mean), moments.xy - n * np.outer(x_mean, y_mean))
+
+    def _fit_covariances(self, n: int, x_mean: np.ndarray, y_mean: np.ndarray, xx: np.ndarray, yy: np.ndarray,
+                         xy: np.ndarray) -> LinearCCA:
+        """From the centred scatter matrices X_c^T X_c, Y_c^T Y_c, X_c^T Y_c of n rows."""
+        self.x_mean_, self.y_mean_ = x_mean, y_mean
+        white_x = inverse_sqrt(self._regularised(xx / (n - 1)))
+        white_y = inverse_sqrt(self._regularised(yy / (n - 1)))
         check_n_components(self.n_components, min(white_x.shape[1], white_y.shape[1]), "at most the rank of either view")
-        left, correlations, right_t = np.linalg.svd(white_x.T @ (xc.T @ yc / (n - 1)) @ white_y)
+        left, correlations, right_t = np.linalg.svd(white_x.T @ (xy / (n - 1)) @ white_y)
         k = self.n_components
         self.x_weights_ = white_x @ left[:, :k]
         self.y_weights_ = white_y @ right_t[:k].T

@@ -11,7 +11,10 @@ from sklearn.exceptions import NotFittedError
 
 from ssl_bench.errors import UserError
 from ssl_bench.spectral.base import SPECTRAL_METHODS, SpectralEstimator
+from ssl_bench.spectral.view_moments import PairMoments, ViewMoments
 from ssl_bench.stage_clock import StageClock
+
+CHUNK_ROWS = 8192
 
 
 def as_features(data: object, name: str) -> np.ndarray:
@@ -50,7 +53,8 @@ def spectral_embed(
     ``train``/``test``: images or features (see :func:`as_features`). ``graph``: a relation graph over the
     training rows for the graph methods (those whose ``fit`` takes ``graph``); a kNN graph is built when None.
     A two-view method (cca) takes ``train = (view_a, view_b)`` (two augmented views of the same images) and embeds ``test`` with
-    the first view's canonical directions. ``clock``: records the stages "fit" (graph and eigensolve) and
+    the first view's canonical directions. ``train`` may instead be streamed statistics (:class:`ViewMoments`,
+    :class:`PairMoments`) for a method with ``fit_moments``; then only ``test`` is embedded (the first array is empty). ``clock``: records the stages "fit" (graph and eigensolve) and
     "out_of_sample" (embedding ``test``).
     """
     estimator_class = SPECTRAL_METHODS.get(method)
@@ -61,6 +65,13 @@ def spectral_embed(
 
 def _fit_and_embed(estimator: SpectralEstimator, method: str, train: object, test: object,
                    graph: sp.spmatrix | None, clock: StageClock) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(train, (ViewMoments, PairMoments)):
+        with clock.stage("fit"):
+            estimator.fit_moments(train)
+        with clock.stage("out_of_sample"):
+            rows = as_features(test, "test")
+            return np.empty((0, estimator.n_components)), np.concatenate(
+                [estimator.transform(rows[start:start + CHUNK_ROWS]) for start in range(0, len(rows), CHUNK_ROWS)])
     if estimator.two_views:
         if not isinstance(train, (tuple, list)) or len(train) != 2:
             raise UserError(f"{method} needs train = (view_a, view_b), two augmented views of the same images")

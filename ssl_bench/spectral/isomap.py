@@ -18,7 +18,7 @@ import os
 import numpy as np
 from scipy.sparse.csgraph import shortest_path
 
-from ssl_bench.data.graph import SearchMethod, knn_graph, knn_search
+from ssl_bench.data.graph import NeighbourIndex, SearchMethod
 from ssl_bench.spectral.base import SPECTRAL_METHODS, SpectralEstimator, check_fitted, check_matrix, check_n_components
 from ssl_bench.spectral.classical_mds import classical_mds, triangulate
 
@@ -53,8 +53,8 @@ class Isomap(SpectralEstimator):
         exact = not self.n_landmarks or self.n_landmarks >= x.shape[0]
         if exact:
             _check_dense_geodesics_fit(x.shape[0])
-        self.train_features_ = x
-        graph = knn_graph(x, self.n_neighbors, method=self.knn_method, weights="distance", seed=self.random_state)
+        self.neighbours_ = NeighbourIndex(x, self.knn_method, seed=self.random_state)
+        graph = self.neighbours_.graph(self.n_neighbors, weights="distance")
         if exact:
             self.references_ = np.arange(x.shape[0])
         else:
@@ -76,7 +76,7 @@ class Isomap(SpectralEstimator):
     def transform(self, X: object) -> np.ndarray:
         check_fitted(self, "embedding_")
         x = check_matrix(X, "X", min_rows=1)
-        distances, neighbours = knn_search(x, self.train_features_, self.n_neighbors, method=self.knn_method, seed=self.random_state)
+        distances, neighbours = self.neighbours_.search(x, self.n_neighbors)
         geodesics = np.min(distances[:, :, None] + self.geodesics_[neighbours], axis=1)
         return triangulate(geodesics**2, self.reference_embedding_, self.eigenvalues_, self.column_means_)
 

@@ -57,6 +57,7 @@ import scipy.sparse as sp
 from ssl_bench.data.graph import SearchMethod, knn_graph, validate_graph
 from ssl_bench.spectral.base import SPECTRAL_METHODS, SpectralEstimator, check_fitted, check_matrix
 from ssl_bench.spectral.lpp import generalized_bottom_eigenvectors
+from ssl_bench.spectral.view_moments import ViewMoments
 
 CHUNK_ROWS = 4096
 
@@ -65,11 +66,26 @@ class GraphForms:
     """The (F, F) quadratic forms of the centred rows of X on a graph, with the noise ridges of the module docstring.
 
     ``covariance`` Sigma + s^2 (N - 1) I, ``dirichlet`` X^T L X + s^2 S I, ``cross`` X_c^T G X_c - s^2 (S / N) I,
-    ``similarity`` X_c^T (G + I) X_c + s^2 (N - 1 - S / N) I. Accumulated over row chunks (no (N, F) temporaries
-    beyond one chunk); X^T diag(d) X is Sigma scaled when the degree is constant.
+    ``similarity`` X_c^T (G + I) X_c + s^2 (N - 1 - S / N) I, from the moments: ``n`` rows, ``mean`` (F,), ``scatter``
+    X_c^T X_c, ``centred_cross`` X_c^T G X_c, ``weighted`` X_c^T diag(d) X_c, ``total`` S. Built from the rows
+    (:meth:`of_rows`) or from streamed views (:meth:`of_views`).
     """
 
-    def __init__(self, x: np.ndarray, graph: sp.csr_matrix, reg: float) -> None:
+    def __init__(self, n: int, mean: np.ndarray, scatter: np.ndarray, centred_cross: np.ndarray, weighted: np.ndarray,
+                 total: float, reg: float) -> None:
+        f = mean.shape[0]
+        self.noise = reg * np.trace(scatter) / (n * f)
+        eye = np.eye(f)
+        self.mean, self.total, self.n = mean, total, n
+        self.covariance = scatter + self.noise * (n - 1) * eye
+        self.dirichlet = weighted - centred_cross + self.noise * total * eye
+        self.cross = centred_cross - self.noise * total / n * eye
+        self.similarity = centred_cross + scatter + self.noise * (n - 1 - total / n) * eye
+
+    @classmethod
+    def of_rows(cls, x: np.ndarray, graph: sp.csr_matrix, reg: float) -> GraphForms:
+        """Accumulated over row chunks of X (N, F) (no (N, F) temporaries beyond one chunk); X_c^T diag(d) X_c is
+        the scatter scaled when the degree is constant."""
         n, f = x.shape
         mean = x.mean(axis=0)
         degree = np.asarray(graph.sum(axis=1)).ravel()
@@ -84,14 +100,18 @@ class GraphForms:
                 weighted += centred.T @ (degree[rows, None] * centred)
         if constant_degree:
             weighted = degree[0] * scatter
-        total = float(degree.sum())
-        self.noise = reg * np.trace(scatter) / (n * f)
-        eye = np.eye(f)
-        self.mean, self.total, self.n = mean, total, n
-        self.covariance = scatter + self.noise * (n - 1) * eye
-        self.dirichlet = weighted - cross + self.noise * total * eye
-        self.cross = cross - self.noise * total / n * eye
-        self.similarity = cross + scatter + self.noise * (n - 1 - total / n) * eye
+        return cls(n, mean, scatter, cross, weighted, float(degree.sum()), reg)
+
+    @classmethod
+    def of_views(cls, moments: ViewMoments, reg: float) -> GraphForms:
+        """The views graph (degree d = V - 1) from streamed moments: X_c^T X_c = X^T X - n m m^T,
+        X_c^T G X_c = X^T G X - d n m m^T with X^T G X = sum_i s_i s_i^T - X^T X."""
+        n, degree = moments.n, moments.n_views - 1
+        mean = moments.row_sum / n
+        outer = np.outer(mean, mean)
+        scatter = moments.gram - n * outer
+        cross = moments.image_gram - moments.gram - degree * n * outer
+        return cls(n, mean, scatter, cross, degree * scatter, float(n * degree), reg)
 
 
 class _LinearClosedForm(SpectralEstimator):
@@ -117,7 +137,16 @@ class _LinearClosedForm(SpectralEstimator):
         g = validate_graph(graph, n=x.shape[0])
         if g.nnz == 0:
             raise ValueError("the relation graph has no edges")
-        forms = GraphForms(x, g, self.reg)
+        return self._fit_forms(GraphForms.of_rows(x, g, self.reg))
+
+    def fit_moments(self, moments: ViewMoments) -> _LinearClosedForm:
+        """Fit on the views graph from streamed statistics (:class:`ssl_bench.spectral.view_moments.ViewMoments`):
+        the same solution as ``fit(X, graph=views_graph(N, V))`` on the stacked views, without X in memory."""
+        if self.reg < 0:
+            raise ValueError(f"reg must be >= 0, got {self.reg}")
+        return self._fit_forms(GraphForms.of_views(moments, self.reg))
+
+    def _fit_forms(self, forms: GraphForms) -> _LinearClosedForm:
         self.mean_, self.noise_variance_ = forms.mean, forms.noise
         self.components_, self.eigenvalues_ = self._solve(forms)
         return self

@@ -9,14 +9,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
 
 from ssl_bench import __version__
-from ssl_bench.data.augment import augment_config
-from ssl_bench.data.datasets import ImageDataset, load_dataset, train_split
+from ssl_bench.data.datasets import load_dataset, train_split
+from ssl_bench.data.graph import resolve_search
 from ssl_bench.errors import UserError
 from ssl_bench.eval import DEFAULT_EVALUATIONS, FeatureSplits, evaluate_features
 from ssl_bench.spectral.settings import DEFAULT_REG, SpectralSettings
+from ssl_bench.spectral.view_moments import PairMoments, ViewMoments, augmented_views
 from ssl_bench.stage_clock import StageClock
 
 
@@ -30,7 +30,9 @@ def evaluate_spectral(method: str, dataset: str, settings: SpectralSettings | No
     method's own ``n_neighbors`` graph of phi(train)), "labels" (the supervised graph G_ij = [y_i = y_j]) or
     "views" (``n_views`` SimCLR-augmented views of each train image, G linking the views of one image: the SSL
     graph; the method is fitted on phi(views) and the clean train images are embedded out of sample as the kNN
-    database). A two-view method (cca) fits on view pairs (0, 1), (2, 3), ... of ``n_views`` (even) views.
+    database). A two-view method (cca) fits on view pairs (0, 1), (2, 3), ... of ``n_views`` (even) views. Methods
+    with ``fit_moments`` (the linear closed forms, cca) get the views' statistics streamed batch by batch
+    (:mod:`ssl_bench.spectral.view_moments`: memory independent of views and images); the others hold all views.
     ``reg``: the method's regularisation where it has one (default 0.1: for the linear closed forms, LPP and CCA
     the variance of isotropic feature noise relative to the mean feature variance). Records wall time (feature
     map, graph, fit and embedding) and peak memory, and both per stage (``stages``: data, features, fit,
@@ -58,19 +60,23 @@ def evaluate_spectral(method: str, dataset: str, settings: SpectralSettings | No
     params: dict[str, Any] = {}
     if "n_neighbors" in estimator.settings:
         params["n_neighbors"] = settings.n_neighbors
+        params["knn_method"] = resolve_search(settings.knn_search, len(train) * (n_views if uses_views else 1))
     if "reg" in estimator.settings:
         params["reg"] = DEFAULT_REG if settings.reg is None else settings.reg
     if "n_landmarks" in estimator.settings:
         params["n_landmarks"] = settings.n_landmarks
+    streamed = uses_views and hasattr(estimator, "fit_moments")
     with clock.stage("features"):
         feature_map.fit(train.images)
-        if uses_views:
+        relation = None
+        if streamed:
+            fit_data: Any = (PairMoments if two_views else ViewMoments).stream(train, n_views, seed, feature_map)
+        elif uses_views:
             views = [feature_map(view) for view in augmented_views(train, n_views, seed)]
-        if two_views:
-            fit_data: Any = (np.concatenate(views[0::2]), np.concatenate(views[1::2]))
-            relation = None
-        elif settings.graph == "views":
-            fit_data, relation = np.concatenate(views), views_graph(len(train), n_views)
+            if two_views:
+                fit_data = (np.concatenate(views[0::2]), np.concatenate(views[1::2]))
+            else:
+                fit_data, relation = np.concatenate(views), views_graph(len(train), n_views)
         else:
             labels = settings.graph == "labels"
             fit_data, relation = feature_map(train.images), (label_graph(train.labels.numpy()) if labels else None)
@@ -92,25 +98,9 @@ def evaluate_spectral(method: str, dataset: str, settings: SpectralSettings | No
         "features": f"{method} embedding of {feature_map.description}", "feature_map": settings.features,
         "feature_dim": feature_map.dim, "graph": settings.graph, "dim": settings.dim, "seed": seed,
         "subset": subset, "epochs": 0, "package_version": __version__,
-        **({"n_neighbors": settings.n_neighbors} if "n_neighbors" in params else {}),
+        **({"n_neighbors": settings.n_neighbors, "knn_search": params["knn_method"]} if "n_neighbors" in params else {}),
         **({"reg": params["reg"]} if "reg" in params else {}),
         **({"n_landmarks": settings.n_landmarks} if "n_landmarks" in params else {}),
         **({"n_views": n_views, "augment": "simclr"} if uses_views else {}),
     })
     return result
-
-
-def augmented_views(data: ImageDataset, n_views: int, seed: int) -> list[Tensor]:
-    """``n_views`` SimCLR-augmented views of every image as uint8 images: V x (N, C, H, W).
-
-    View v uses the recipe's per-view settings of branch v mod 2; the augmented [0, 1] pixels are rounded to 8 bits.
-    """
-    from ssl_bench.data.augment import BatchAugment
-
-    config = augment_config("simclr", data, {})
-    augment = BatchAugment(config, data.channels, data.image_size)
-    generator = torch.Generator().manual_seed(seed + 17)
-    mean = torch.tensor(config.mean).view(1, -1, 1, 1)
-    std = torch.tensor(config.std).view(1, -1, 1, 1)
-    return [(255.0 * (augment.view(data.images, index % 2, generator) * std + mean)).round().clamp(0, 255).to(torch.uint8)
-            for index in range(n_views)]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ssl_bench.config import setting
+from ssl_bench.data.graph import resolve_search
 from ssl_bench.errors import UserError
 from ssl_bench.validation import check_fields
 
@@ -30,6 +31,10 @@ class SpectralSettings:
                          help="relation graph: kNN of the inputs, the label graph, or augmented views (the SSL graph)")
     dim: int = setting(32, help="embedding dimension K", minimum=1)
     n_neighbors: int = setting(10, help="neighbours of the kNN graph (methods that build one)", minimum=1)
+    knn_search: str = setting("auto",
+                              help="how kNN graphs and out-of-sample neighbours are searched: exact, hnsw or ivf, "
+                                   "optionally in the top D principal components (pca<D>+...; distances stay in "
+                                   "the full space); auto: exact up to 20,000 rows, else pca100+ivf")
     n_views: int = setting(4, help="augmented views per image for --graph views (and cca, which needs an even number)",
                            minimum=2)
     n_landmarks: int = setting(1000, minimum=0,
@@ -47,6 +52,7 @@ class SpectralSettings:
         check_fields(self)
         if self.graph not in SPECTRAL_GRAPHS:
             raise UserError(f"unknown graph {self.graph!r}; choose one of: {', '.join(SPECTRAL_GRAPHS)}")
+        resolve_search(self.knn_search, 0)
 
 
 def spectral_setting_keys() -> tuple[str, ...]:
