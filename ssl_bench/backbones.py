@@ -1,7 +1,8 @@
 """Backbones: images (B, C, H, W) float -> features (B, F).
 
 ``resnet18`` / ``resnet50`` use the small-image stem of SimCLR's CIFAR experiments (3x3 stride-1 first conv,
-no max-pool); ``timm:NAME`` builds any timm model without pretrained weights; ``convnet`` and ``mlp`` are small
+no max-pool) for images of at most :data:`SMALL_IMAGE_MAX` pixels (MNIST, CIFAR), and torchvision's ImageNet stem
+(7x7 stride-2 conv, 3x3 max-pool) above (STL-10 at 96 px, ImageNet at 224 px), as solo-learn chooses them; ``timm:NAME`` builds any timm model without pretrained weights; ``convnet`` and ``mlp`` are small
 models that train quickly on a CPU. All take ``in_channels`` so grayscale images stay one channel.
 """
 
@@ -25,10 +26,16 @@ def build_backbone(name: str, in_channels: int, image_size: int) -> tuple[nn.Mod
     return BACKBONES.get(name)(in_channels, image_size)
 
 
-def _small_image_resnet(factory: Callable[[], nn.Module], in_channels: int) -> tuple[nn.Module, int]:
+SMALL_IMAGE_MAX = 64
+
+
+def _resnet(factory: Callable[[], nn.Module], in_channels: int, image_size: int) -> tuple[nn.Module, int]:
     model = factory()
-    model.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
-    model.maxpool = nn.Identity()
+    if image_size <= SMALL_IMAGE_MAX:
+        model.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
+        model.maxpool = nn.Identity()
+    elif in_channels != 3:
+        model.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
     feature_dim = model.fc.in_features
     model.fc = nn.Identity()
     return model, feature_dim
@@ -38,14 +45,14 @@ def _small_image_resnet(factory: Callable[[], nn.Module], in_channels: int) -> t
 def resnet18(in_channels: int, image_size: int) -> tuple[nn.Module, int]:
     from torchvision.models import resnet18 as factory
 
-    return _small_image_resnet(factory, in_channels)
+    return _resnet(factory, in_channels, image_size)
 
 
 @BACKBONES.register("resnet50")
 def resnet50(in_channels: int, image_size: int) -> tuple[nn.Module, int]:
     from torchvision.models import resnet50 as factory
 
-    return _small_image_resnet(factory, in_channels)
+    return _resnet(factory, in_channels, image_size)
 
 
 def _timm_backbone(model_name: str, in_channels: int) -> tuple[nn.Module, int]:

@@ -19,13 +19,14 @@ from torch import nn
 from ssl_bench.errors import UserError
 
 OPTIMIZERS = ("lars", "adamw", "sgd")
+LARS_ETA = 0.02  # trust coefficient, as solo-learn's and VICReg's LARS
 
 
 class LARS(torch.optim.Optimizer):
     """SGD with momentum and layer-wise trust ratio; groups with ``lars_exclude=True`` skip wd and adaptation."""
 
     def __init__(
-        self, params: Iterable, lr: float, momentum: float = 0.9, weight_decay: float = 0.0, eta: float = 0.02
+        self, params: Iterable, lr: float, momentum: float = 0.9, weight_decay: float = 0.0, eta: float = LARS_ETA
     ) -> None:
         defaults = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, eta=eta, lars_exclude=False)
         super().__init__(params, defaults)

@@ -57,12 +57,14 @@ from ssl_bench.errors import UserError
 from ssl_bench.launchers import CellJob, make_launch_settings, slurm
 from ssl_bench.launchers.local import run_local
 from ssl_bench.progress import on_terminal, progress_bar
+from ssl_bench.references import PublishedResult, parse_references
 from ssl_bench.store import ResultStore, RunCell
 from ssl_bench.validation import check_value
 
 SECTIONS = ("trained", "spectral", "baselines", "encoders")
 ENCODER_KEYS = ("spec", "weights", "image_size", "normalization")
-TOP_LEVEL_KEYS = ("name", "description", "datasets", "subset", "seeds", "evaluations", "launcher", *SECTIONS)
+TOP_LEVEL_KEYS = ("name", "description", "datasets", "subset", "seeds", "evaluations", "launcher", "parity",
+                  "references", *SECTIONS)
 BASELINE_KEYS = ("methods", "backbones")
 
 
@@ -73,6 +75,8 @@ class Suite:
     evaluations: tuple[str, ...]
     run_settings: dict[str, dict[str, Any]]  # settings of the evaluations of trained encoders, by name (probe: ...)
     launch: dict[str, Any] = field(default_factory=dict)  # the launcher: block (LaunchSettings values)
+    references: tuple[PublishedResult, ...] = ()  # published results to show beside ours (ssl_bench.references)
+    parity: Path | None = None  # the recipe-parity table (suites/parity/*.yaml), relative paths from the suite file
 
 
 def load_suite(path: str | Path) -> Suite:
@@ -159,7 +163,14 @@ def load_suite(path: str | Path) -> Suite:
         run_settings[evaluation.name] = settings
     launch = _mapping(spec.get("launcher") or {}, "launcher")
     make_launch_settings(launch)
-    return Suite(name, tuple(cells), evaluations, run_settings, launch)
+    references = parse_references(spec.get("references"), datasets, {c.method for c in cells if c.kind == "trained"})
+    parity = None
+    if spec.get("parity") is not None:
+        check_value("parity", spec["parity"], str)
+        parity = path.parent / spec["parity"]
+        if not parity.is_file():
+            raise UserError(f"the parity table {parity} named by {path} does not exist")
+    return Suite(name, tuple(cells), evaluations, run_settings, launch, references, parity)
 
 
 def suite_dir_of(suite: Suite, runs_dir: str | Path) -> Path:

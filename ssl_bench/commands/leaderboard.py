@@ -18,16 +18,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--suite", help="only this suite (default: every suite in the store)")
     parser.add_argument("--out", type=Path, help="output folder (default: leaderboards/SUITE/, or leaderboards/all/)")
     parser.add_argument("--store", type=Path, help=f"results store (default: ${STORE_ENV} or results/ssl_bench.sqlite)")
+    parser.add_argument("--suite-file", type=Path, help="show the published results of this suite file's references: "
+                                                         "beside ours (ssl-bench suite run does so by itself)")
     parser.add_argument("--json", action="store_true", help="print one JSON object listing the files written")
 
 
 def run(args: argparse.Namespace) -> int:
     from ssl_bench.leaderboard import render_leaderboard
+    from ssl_bench.suite import load_suite
 
     out = args.out or Path("leaderboards") / (args.suite or "all")
     check_output_dir(out)
+    references = load_suite(args.suite_file).references if args.suite_file else ()
     with ResultStore(args.store, create=False) as store, reported_write(out, "the leaderboard in"):
-        files = render_leaderboard(store, out, suite=args.suite)
+        files = render_leaderboard(store, out, suite=args.suite, references=references)
     if args.json:
         print(json.dumps({"out_dir": str(out), "files": [str(path) for path in files]}))
     else:

@@ -1,5 +1,6 @@
-"""``ssl-bench suite run|status|collect|validate``: run a YAML grid of methods x datasets x seeds into the store,
-on this machine or on a Slurm cluster; see each cell's state; ingest finished cells."""
+"""``ssl-bench suite run|status|collect|validate|parity``: run a YAML grid of methods x datasets x seeds into the
+store, on this machine or on a Slurm cluster; see each cell's state; ingest finished cells; compare its recipes with
+the published configuration they transcribe."""
 
 from __future__ import annotations
 
@@ -11,20 +12,21 @@ from ssl_bench.commands._flags import add_dataclass_arguments, dataclass_values
 from ssl_bench.config import DEVICES
 from ssl_bench.launchers import LaunchSettings
 from ssl_bench.store import ResultStore
-from ssl_bench.suite import collect, load_suite, run_suite, suite_status
+from ssl_bench.suite import Suite, collect, load_suite, run_suite, suite_status
 
 NAME = "suite"
 HELP = ("Run a benchmark suite here or on Slurm (finished cells are skipped, a killed suite resumes), show its "
         "cells' state, or collect finished cells.")
 EXAMPLE = ("ssl-bench suite run suites/quick.yaml --parallel 2   |   "
            "ssl-bench suite run suites/quick.yaml --launcher slurm --partition gpu --gpus-per-cell 1 --wait   |   "
-           "ssl-bench suite status suites/quick.yaml")
+           "ssl-bench suite status suites/quick.yaml   |   ssl-bench suite parity suites/cifar10.yaml")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=("run", "status", "collect", "validate"),
+    parser.add_argument("action", choices=("run", "status", "collect", "validate", "parity"),
                         help="run: run or submit the pending cells; status: each cell's state; collect: ingest "
-                             "finished cells into the store; validate: check the file")
+                             "finished cells into the store; validate: check the file; parity: the suite's recipes "
+                             "field by field against its parity table (Markdown; exit 1 on a drift)")
     parser.add_argument("file", help="suite YAML file, e.g. suites/quick.yaml")
     parser.add_argument("--store", help="results database (default results/ssl_bench.sqlite or $SSL_BENCH_STORE)")
     parser.add_argument("--runs-dir", default="runs", help="where run directories go (default runs/; on a cluster, "
@@ -49,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "validate":
         print(json.dumps({"suite": suite.name, "runs": len(suite.cells)}))
         return 0
+    if args.action == "parity":
+        return _print_parity(suite)
     if args.action in ("status", "collect"):
         with ResultStore(args.store) as store:
             if args.action == "collect":
@@ -72,11 +76,25 @@ def run(args: argparse.Namespace) -> int:
 
         out = args.leaderboard or f"leaderboards/{suite.name}/"
         with ResultStore(args.store) as store:
-            render_leaderboard(store, out, suite=suite.name)
+            render_leaderboard(store, out, suite=suite.name, references=suite.references)
         summary["leaderboard"] = out
         print(f"leaderboard written to {out} (open {out}index.html)", file=sys.stderr)
     print(json.dumps(summary))
     return 1 if counts["failed"] else 0
+
+
+def _print_parity(suite: Suite) -> int:
+    from ssl_bench.errors import UserError
+    from ssl_bench.parity import parity_markdown, parity_rows
+
+    if suite.parity is None:
+        raise UserError(f"suite {suite.name} names no parity table; add parity: parity/NAME.yaml beside its file")
+    rows = parity_rows(suite.parity, suite)
+    print(parity_markdown(rows), end="")
+    problems = [f"{row.method}.{row.field}: {row.problem}" for row in rows if row.problem]
+    for problem in problems:
+        print(f"parity: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _print_plan(plan: dict, as_json: bool) -> None:

@@ -11,7 +11,7 @@ Names (the registry :data:`DATASETS`):
   avoids that.
 - ``cifar10``, ``cifar100``, ``stl10`` (its labelled train/test splits): torchvision, under :func:`data_root`.
 - ``imagefolder:PATH``: ``PATH/train/CLASS/*`` and ``PATH/test/CLASS/*``, converted to RGB, the shorter side
-  resized to :data:`IMAGEFOLDER_SIZE` and centre-cropped to a square. A split too large for memory is streamed
+  resized to :data:`IMAGEFOLDER_SIZE` (``imagefolder@S:PATH``: to S, e.g. 224) and centre-cropped to a square. A split too large for memory is streamed
   from disk instead, with the same decoder (:mod:`ssl_bench.data.streaming`).
 - ``synthetic``: a small generated, learnable set for tests (see :func:`make_synthetic`).
 
@@ -79,7 +79,7 @@ class ImageDataset:
 class DatasetSpec:
     """What the registry knows about a dataset without loading it; ``None`` where it depends on the data.
 
-    ``load(arg, split)`` decodes one split (``arg`` is the PATH of ``imagefolder:PATH``, else ``""``) and raises
+    ``load(arg, split)`` decodes one split (``arg`` is the whole name for ``imagefolder[@S]:PATH``, else ``""``) and raises
     :class:`UserError` saying where it looked when the data is missing; ``available(arg)`` checks for the files
     without decoding; ``download(arg)`` fetches them (a no-op when they are present or nothing can be fetched).
     """
@@ -132,12 +132,24 @@ def dataset_available(name: str) -> bool:
 
 
 def _lookup(name: str) -> tuple[DatasetSpec, str]:
-    if name.startswith("imagefolder:"):
-        path = name.removeprefix("imagefolder:")
-        if not path:
-            raise UserError("imagefolder needs a folder: use imagefolder:PATH with PATH/train and PATH/test inside")
-        return DATASETS.get("imagefolder:PATH"), path
+    if parse_imagefolder(name) is not None:
+        return DATASETS.get("imagefolder:PATH"), name
     return DATASETS.get(name), ""
+
+
+def parse_imagefolder(name: str) -> tuple[str, int] | None:
+    """(PATH, image size) of ``imagefolder:PATH`` (size :data:`IMAGEFOLDER_SIZE`) or ``imagefolder@S:PATH``
+    (size S); None for any other name. A missing PATH or a bad S is one :class:`UserError` line."""
+    prefix, colon, path = name.partition(":")
+    if not colon or not (prefix == "imagefolder" or prefix.startswith("imagefolder@")):
+        return None
+    size = prefix.removeprefix("imagefolder").removeprefix("@") or str(IMAGEFOLDER_SIZE)
+    if not size.isdigit() or not 8 <= int(size) <= 1024:
+        raise UserError(f"{name!r}: the image size after imagefolder@ must be a whole number of pixels in [8, 1024], "
+                        "e.g. imagefolder@224:PATH")
+    if not path:
+        raise UserError("imagefolder needs a folder: use imagefolder:PATH with PATH/train and PATH/test inside")
+    return path, int(size)
 
 
 def balanced_subset(ds: ImageDataset, n: int, seed: int) -> ImageDataset:
@@ -381,11 +393,12 @@ def _torchvision_fetch(name: str) -> Callable[[str], None]:
 # --- imagefolder:PATH -----------------------------------------------------------------------------------------
 
 
-def _load_imagefolder(path: str, split: str) -> ImageDataset:
-    """Decode every image of ``PATH/split/CLASS/*`` with :func:`decode_imagefolder_image`."""
+def _load_imagefolder(name: str, split: str) -> ImageDataset:
+    """Decode every image of ``PATH/split/CLASS/*`` of ``imagefolder[@S]:PATH`` with :func:`decode_imagefolder_image`."""
+    path, size = parse_imagefolder(name)
     files, labels, num_classes = imagefolder_samples(path, split)
-    images = torch.stack([decode_imagefolder_image(file) for file in files])
-    return ImageDataset(images, labels, num_classes, f"imagefolder:{path}")
+    images = torch.stack([decode_imagefolder_image(file, size) for file in files])
+    return ImageDataset(images, labels, num_classes, name)
 
 
 def imagefolder_samples(path: str, split: str) -> tuple[list[str], Tensor, int]:
@@ -411,15 +424,15 @@ def imagefolder_samples(path: str, split: str) -> tuple[list[str], Tensor, int]:
     return files, torch.tensor(sets[split].targets, dtype=torch.int64), len(sets[split].classes)
 
 
-def decode_imagefolder_image(file: str) -> Tensor:
-    """uint8 ``(3, S, S)``, S = IMAGEFOLDER_SIZE: ``file`` converted to RGB, shorter side resized to S (bilinear,
+def decode_imagefolder_image(file: str, size: int = IMAGEFOLDER_SIZE) -> Tensor:
+    """uint8 ``(3, S, S)``, S = ``size``: ``file`` converted to RGB, shorter side resized to S (bilinear,
     antialiased), centre-cropped to a square. Both the in-memory and the streamed path decode with this."""
     from PIL import Image
     from torchvision.transforms import functional as TF
 
     try:
         with Image.open(file) as opened:
-            image = TF.center_crop(TF.resize(opened.convert("RGB"), IMAGEFOLDER_SIZE), IMAGEFOLDER_SIZE)
+            image = TF.center_crop(TF.resize(opened.convert("RGB"), size), size)
     except OSError as err:
         raise UserError(f"cannot decode image {file} ({err}); remove or replace it") from err
     return TF.pil_to_tensor(image)
@@ -525,7 +538,7 @@ _register(
         IMAGEFOLDER_SIZE,
         None,
         _load_imagefolder,
-        lambda arg: all((Path(arg).expanduser() / split).is_dir() for split in SPLITS),
+        lambda arg: all((Path(parse_imagefolder(arg)[0]).expanduser() / split).is_dir() for split in SPLITS),
         _nothing_to_download,
     )
 )

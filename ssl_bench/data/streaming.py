@@ -31,13 +31,13 @@ from ssl_bench.data.datasets import (
     decode_imagefolder_image,
     imagefolder_samples,
     load_dataset,
+    parse_imagefolder,
     train_split,
 )
 from ssl_bench.errors import UserError
 
 DEFAULT_MEMORY_BUDGET = 8 * 2**30  # bytes of decoded uint8 images above which "auto" streams
 PREFETCH_BATCHES = 4  # batches each worker decodes ahead
-IMAGEFOLDER_PREFIX = "imagefolder:"
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,7 +46,7 @@ class StreamedSplit(Dataset):
 
     ``files``: the image paths; ``labels``: int64 ``(N,)`` in ``[0, num_classes)``; ``name``: the dataset name;
     ``workers``: DataLoader worker processes decoding for :meth:`loader` (0: decode in the calling process).
-    ``split[i]`` is ``(uint8 (3, S, S), label)`` with S = IMAGEFOLDER_SIZE.
+    ``split[i]`` is ``(uint8 (3, S, S), label)`` with S = ``image_size`` (the name's, see ``parse_imagefolder``).
     """
 
     files: tuple[str, ...]
@@ -54,31 +54,29 @@ class StreamedSplit(Dataset):
     num_classes: int
     name: str
     workers: int = 0
+    image_size: int = IMAGEFOLDER_SIZE
 
     @classmethod
     def open(cls, name: str, split: str, workers: int = 0) -> StreamedSplit:
-        """The ``split`` of ``imagefolder:PATH`` ``name``: its files are listed, none is decoded."""
-        files, labels, num_classes = imagefolder_samples(name.removeprefix(IMAGEFOLDER_PREFIX), split)
-        return cls(tuple(files), labels, num_classes, name, workers)
+        """The ``split`` of ``imagefolder[@S]:PATH`` ``name``: its files are listed, none is decoded."""
+        path, size = parse_imagefolder(name)
+        files, labels, num_classes = imagefolder_samples(path, split)
+        return cls(tuple(files), labels, num_classes, name, workers, size)
 
     def __len__(self) -> int:
         return len(self.files)
 
     def __getitem__(self, index: int) -> tuple[Tensor, int]:
-        return decode_imagefolder_image(self.files[index]), int(self.labels[index])
+        return decode_imagefolder_image(self.files[index], self.image_size), int(self.labels[index])
 
     @property
     def channels(self) -> int:
         return 3
 
-    @property
-    def image_size(self) -> int:
-        return IMAGEFOLDER_SIZE
-
     def subset(self, index: Tensor) -> StreamedSplit:
         """The images at ``index`` (int64 ``(n,)``), in that order."""
         return StreamedSplit(tuple(self.files[i] for i in index.tolist()), self.labels[index], self.num_classes,
-                             self.name, self.workers)
+                             self.name, self.workers, self.image_size)
 
     def head(self, count: int) -> Tensor:
         """uint8 ``(count, 3, S, S)``: the first ``count`` images, decoded in this process."""
@@ -149,7 +147,7 @@ def load_split(
     """``split`` of dataset ``name`` in memory or streamed (see the module docstring for ``data_loading``),
     reduced to its seeded class-balanced ``subset`` (train split only) when one is given; both paths draw the
     same subset. ``data_loading`` is one of ``ssl_bench.config.DATA_LOADING`` (validated with the config)."""
-    if data_loading != "memory" and name.startswith(IMAGEFOLDER_PREFIX):
+    if data_loading != "memory" and parse_imagefolder(name) is not None:
         stream = StreamedSplit.open(name, split, workers)
         decoded_bytes = len(stream) * stream.channels * stream.image_size**2
         if data_loading == "stream" or decoded_bytes > memory_budget():

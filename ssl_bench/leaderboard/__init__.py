@@ -8,14 +8,17 @@ from pathlib import Path
 from ssl_bench.errors import UserError
 from ssl_bench.leaderboard.stats import Difference, Summary, difference_ci
 from ssl_bench.leaderboard.table import Leaderboard, build_leaderboard
+from ssl_bench.references import PublishedResult
 from ssl_bench.store import ResultStore
 
 __all__ = ["Difference", "Leaderboard", "Summary", "build_leaderboard", "difference_ci",
            "render_leaderboard"]
 
 
-def render_leaderboard(store: ResultStore, out_dir: str | Path, suite: str | None = None) -> list[Path]:
+def render_leaderboard(store: ResultStore, out_dir: str | Path, suite: str | None = None,
+                       references: tuple[PublishedResult, ...] = ()) -> list[Path]:
     """Render the runs of ``suite`` (all suites when None) into ``out_dir``; return the files written.
+    ``references``: published results to show beside ours (a suite file's ``references:``).
 
     Stale ``plots/*.svg`` from an earlier rendering are removed, so the folder always matches the store.
     """
@@ -29,7 +32,7 @@ def render_leaderboard(store: ResultStore, out_dir: str | Path, suite: str | Non
         known = ", ".join(store.suites()) or "none yet"
         which = f"suite {suite!r}" if suite else "any suite"
         raise UserError(f"no runs for {which} in the store; suites stored: {known}")
-    board = build_leaderboard(records, title=suite or "all suites")
+    board = build_leaderboard(records, title=suite or "all suites", references=references)
     plots = render_plots(board)
     out = Path(out_dir)
     (out / "plots").mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,8 @@ from ssl_bench.leaderboard.table import (
     format_summary,
     header_lines,
     identity_columns,
+    reference_cells,
+    reference_columns,
 )
 
 HPARAMS_TITLE = "Hyper-parameters"
@@ -72,6 +74,10 @@ def to_html(board: Leaderboard, plots: list[Plot]) -> str:
     for label, text in header_lines(board):
         parts.append(f"<dt>{escape(label)}</dt><dd>{escape(text)}</dd>")
     parts += ["</dl>", "<p>Click a column header to sort.</p>", "<h2>Leaderboard</h2>", *_leaderboard_table(board)]
+    if board.references:
+        parts += ["<h2>Published results beside ours</h2>",
+                  "<p>Differences are ours minus published, in points; † marks a reference whose protocol differs from "
+                  "ours (each difference is named in the last column).</p>", *_references_table(board)]
     if plots:
         parts.append("<h2>Plots</h2>")
         for plot in plots:
@@ -130,6 +136,18 @@ def _failed_table(board: Leaderboard) -> list[str]:
         cells = [f"<td>{escape(text)}</td>" for text in (run.run_id, run.method, run.kind, run.dataset,
                                                         str(run.seed), str(run.attempts))]
         body.append("<tr>" + "".join(cells) + f"<td>{error}</td></tr>")
+    return _table(head, body)
+
+
+def _references_table(board: Leaderboard) -> list[str]:
+    titles = [title for title, _ in reference_columns()]
+    head = [_th(title, numeric=title in ("Published", "Ours", "Ours - published")) for title in titles]
+    body = []
+    for item in board.references:
+        cells = reference_cells(item)
+        sort_values = {3: item.reference.value, 4: item.ours, 5: item.difference}
+        body.append("<tr>" + "".join(_number_td(text, sort_values[i]) if i in sort_values
+                                     else _text_td(text, wrap=i >= 6) for i, text in enumerate(cells)) + "</tr>")
     return _table(head, body)
 
 

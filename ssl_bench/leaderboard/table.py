@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from ssl_bench.eval import MetricColumn, leaderboard_columns, metric_value
 from ssl_bench.leaderboard.stats import Summary
+from ssl_bench.references import PublishedResult, ReferenceComparison, compare_references
 from ssl_bench.store import RunRecord, flatten_metrics
 
 KIND_ORDER = ("trained", "spectral", "baseline", "encoder")
@@ -71,6 +72,7 @@ class Leaderboard:
     code: tuple[tuple[str, int], ...]
     splits: tuple[str, ...]
     total_wall_time_s: float
+    references: tuple[ReferenceComparison, ...] = ()  # published results beside ours (ssl_bench.references)
 
     @property
     def runs(self) -> tuple[RunRecord, ...]:
@@ -83,8 +85,9 @@ def configuration_key(record: RunRecord) -> tuple[Any, ...]:
             record.epochs, json.dumps(record.hparams, sort_keys=True))
 
 
-def build_leaderboard(records: list[RunRecord], title: str) -> Leaderboard:
-    """Group done runs by configuration, summarise every column over seeds, mark the best per dataset."""
+def build_leaderboard(records: list[RunRecord], title: str, references: tuple[PublishedResult, ...] = ()) -> Leaderboard:
+    """Group done runs by configuration, summarise every column over seeds, mark the best per dataset; put each
+    published result of ``references`` beside our row of its method and dataset."""
     done = [record for record in records if record.status == "done"]
     groups: dict[tuple[Any, ...], list[RunRecord]] = {}
     for record in done:
@@ -109,6 +112,7 @@ def build_leaderboard(records: list[RunRecord], title: str) -> Leaderboard:
                       for record in done),
         splits=tuple(sorted({record.split for record in done})),
         total_wall_time_s=math.fsum(record.wall_time_s or 0.0 for record in done),
+        references=compare_references(references, rows),
     )
 
 
@@ -277,3 +281,20 @@ def header_lines(board: Leaderboard) -> list[tuple[str, str]]:
                                  "transformation's magnitudes, then over transformations; wall time is the mean "
                                  "per run in seconds"))
     return lines
+
+
+def reference_columns() -> tuple[tuple[str, str], ...]:
+    """(title, key) of the published-results table."""
+    return (("Method", "method"), ("Dataset", "dataset"), ("Metric", "metric"), ("Published", "published"),
+            ("Ours", "ours"), ("Ours - published", "difference"), ("Source", "source"), ("Protocol", "protocol"))
+
+
+def reference_cells(item: ReferenceComparison) -> list[str]:
+    """One row of the published-results table, as text (percent with one decimal; "—" where not run yet)."""
+    reference = item.reference
+    mark = " †" if item.protocol_differs else ""
+    ours = "—" if item.ours is None else f"{item.ours:.1f} (n={item.seeds})"
+    difference = "—" if item.difference is None else f"{item.difference:+.1f}{mark}"
+    protocol = f"{reference.protocol}; differs: {'; '.join(reference.differs)}" if reference.differs else reference.protocol
+    return [reference.method, reference.dataset, metric_column(reference.metric).title, f"{reference.value:.2f}{mark}",
+            ours, difference, reference.source, protocol]

@@ -45,6 +45,12 @@ def to_json(board: Leaderboard) -> str:
         "runs": [_run(run) for run in board.runs],
         "failed": [{**_identity(run), "attempts": run.attempts, "error": run.error} for run in board.failed],
         "running": board.running,
+        "references": [{"method": item.reference.method, "dataset": item.reference.dataset,
+                        "metric": item.reference.metric, "published": item.reference.value,
+                        "source": item.reference.source, "protocol": item.reference.protocol,
+                        "protocol_differs": item.protocol_differs, "differences": list(item.reference.differs),
+                        "ours": item.ours, "seeds": item.seeds, "ours_minus_published": item.difference,
+                        "our_protocol": item.our_protocol} for item in board.references],
     }
     text = json.dumps(replace_non_finite(document), indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False)
     return text + "\n"

@@ -1,0 +1,208 @@
+"""The standard suites (suites/cifar10, cifar100, cifar10-lightly, stl10, imagenet100): recipe parity with the
+published configurations, a smoke step of every recipe on generated data of the right shape and class count (no
+download here), and the published results beside ours in the leaderboard."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from ssl_bench.cell_run import train_config
+from ssl_bench.cli import main
+from ssl_bench.data import datasets
+from ssl_bench.errors import UserError
+from ssl_bench.methods import METHODS
+from ssl_bench.parity import parity_rows
+from ssl_bench.recipe import effective_recipe
+from ssl_bench.suite import load_suite
+from ssl_bench.train import run_epoch, setup
+
+SUITES = Path(__file__).resolve().parents[1] / "suites"
+STANDARD = ("cifar10", "cifar100", "cifar10-lightly", "stl10", "imagenet100")
+SHAPES = {"cifar10": (32, 10), "cifar100": (32, 100), "stl10": (96, 10)}  # (image size, classes) of the real sets
+
+
+@pytest.mark.parametrize("name", STANDARD)
+def test_each_standard_suite_trains_every_method_and_holds_its_parity_table(name: str) -> None:
+    suite = load_suite(SUITES / f"{name}.yaml")
+    trained = [cell for cell in suite.cells if cell.kind == "trained"]
+    assert sorted(cell.method for cell in trained) == sorted(METHODS.names())
+    rows = parity_rows(suite.parity, suite)
+    assert [f"{row.method}.{row.field}: {row.problem}" for row in rows if row.problem] == []
+    assert len(rows) == sum(len(effective_recipe(train_config(cell))) for cell in trained)  # every field, every method
+
+
+def test_reference_numbers_are_transcribed_as_published() -> None:
+    """Spot checks against the sources' tables (solo-learn README at 9187ea3, lightly's 2022 benchmark script)."""
+    values = {(r.method, r.dataset, r.metric): r.value for name in STANDARD for r in load_suite(SUITES / f"{name}.yaml").references}
+    assert values[("simclr", "cifar10", "linear_top1")] == 90.74
+    assert values[("barlowtwins", "cifar100", "linear_top1")] == 70.90
+    assert values[("simsiam", "imagefolder@224:data/imagenet100", "linear_top1")] == 78.72
+    assert values[("byol", "cifar10", "knn_top1")] == 87.2  # lightly, batch 512, 200 epochs
+    assert ("vicreg", "cifar10", "knn_top1") not in values  # lightly's table has no VICReg row
+
+
+def _copy_suite(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    (tmp_path / "parity").mkdir()
+    suite_file = tmp_path / f"{name}.yaml"
+    shutil.copy(SUITES / f"{name}.yaml", suite_file)
+    table = yaml.safe_load((SUITES / f"{name}.yaml").read_text())["parity"]
+    shutil.copy(SUITES / table, tmp_path / table)
+    return suite_file, tmp_path / table
+
+
+def _problems(suite_file: Path, table: Path) -> list[str]:
+    suite = load_suite(suite_file)
+    return [f"{row.method}.{row.field}: {row.problem}" for row in parity_rows(table, suite) if row.problem]
+
+
+def test_a_drifting_default_fails_parity(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = METHODS.get("simclr")
+    monkeypatch.setitem(METHODS._items, "simclr", dataclasses.replace(spec, loss_params={"temperature": 0.5}))
+    suite = load_suite(SUITES / "cifar10.yaml")
+    problems = [(row.method, row.field) for row in parity_rows(suite.parity, suite) if row.problem]
+    assert problems == [("simclr", "loss_temperature")]
+
+
+def test_an_unnamed_or_invented_difference_fails_parity(tmp_path: Path) -> None:
+    suite_file, table = _copy_suite(tmp_path, "cifar10")
+    document = yaml.safe_load(table.read_text())
+    assert _problems(suite_file, table) == []
+    del document["methods"]["simclr"]["precision"]["differs"]  # fp16 vs bf16 without a reason
+    document["methods"]["vicreg"]["epochs"]["differs"] = "no real difference"
+    table.write_text(yaml.safe_dump(document))
+    problems = _problems(suite_file, table)
+    assert len(problems) == 2 and "simclr.precision" in problems[0] and "vicreg.epochs" in problems[1]
+    del document["methods"]["byol"]["lr"]
+    table.write_text(yaml.safe_dump(document))
+    with pytest.raises(UserError, match="byol lacks the field 'lr'"):
+        _problems(suite_file, table)
+
+
+def test_suite_parity_command_prints_the_table_and_fails_on_a_drift(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    assert main(["suite", "parity", str(SUITES / "cifar10-lightly.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "| byol | momentum_tau | [0.99, 0.99] | [0.99, 1.0] | lightly keeps tau = 0.99 constant" in out
+    suite_file, table = _copy_suite(tmp_path, "cifar10-lightly")
+    table.write_text(table.read_text().replace('lr_per_256: {"reference": 0.12, "ours": 0.12}',
+                                               'lr_per_256: {"reference": 0.12, "ours": 0.1}', 1))
+    assert main(["suite", "parity", str(suite_file)]) == 1
+    assert "the table says 0.1 but the suite trains 0.12" in capsys.readouterr().err
+
+
+# --- a smoke step of every recipe on generated data ------------------------------------------------------------
+
+
+@pytest.fixture
+def generated_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    """CIFAR-10/100 and STL-10 through their real loaders from generated arrays, and an ImageNet-100-like folder
+    (100 classes, one small PNG each per split, decoded at 224 px)."""
+    rng = np.random.default_rng(0)
+
+    class StandIn:
+        def __init__(self, name: str) -> None:
+            size, classes = SHAPES[name]
+            images = rng.integers(0, 256, size=(16, 3, size, size), dtype=np.uint8)
+            self.data = images if name == "stl10" else images.transpose(0, 2, 3, 1).copy()  # CIFAR: (N, H, W, C)
+            self.labels = self.targets = rng.integers(0, classes, size=16).tolist()
+
+    monkeypatch.setattr(datasets, "_torchvision_set", lambda name, split, download: StandIn(name))
+    folder = tmp_path / "imagenet100"
+    for split in ("train", "test"):
+        for index in range(100):
+            (folder / split / f"n{index:03d}").mkdir(parents=True)
+            pixels = rng.integers(0, 256, size=(40, 48, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(folder / split / f"n{index:03d}" / "0.png")
+    datasets._load_cached.cache_clear()
+    yield folder
+    datasets._load_cached.cache_clear()
+
+
+@pytest.mark.parametrize("name", STANDARD)
+def test_every_recipe_of_the_suite_takes_a_training_step_on_data_of_its_shape(name: str, generated_data: Path,
+                                                                              tmp_path: Path) -> None:
+    suite = load_suite(SUITES / f"{name}.yaml")
+    for cell in (c for c in suite.cells if c.kind == "trained"):
+        if cell.dataset.startswith("imagefolder@224:"):
+            cell = dataclasses.replace(cell, dataset=f"imagefolder@224:{generated_data}")
+        recipe = train_config(cell, out=str(tmp_path / cell.method))
+        config = dataclasses.replace(recipe, batch_size=4, out=str(tmp_path / name / cell.method))  # the recipe, one small batch
+        training = setup(config)
+        size, classes = SHAPES.get(cell.dataset, (224, 100))
+        assert training.source.head(1).shape == (1, 3, size, size)
+        assert training_classes(config) == classes
+        training.steps_per_epoch = 1  # one optimiser step of the real loop
+        training.probe_views = training.probe_views[:4]  # the epoch's collapse diagnostics on 4 images, not all
+        before = [p.detach().clone() for p in training.model.parameters()]
+        record = run_epoch(training, 0, progress=False)
+        assert np.isfinite(record["loss"])
+        moved = sum(not torch.equal(a, b) for a, b in zip(before, training.model.parameters()))
+        assert moved > 0.9 * len(before), f"{name}/{cell.method}: only {moved} of {len(before)} tensors moved"
+
+
+def training_classes(config) -> int:  # noqa: ANN001
+    from ssl_bench.train import training_data
+
+    return training_data(config).num_classes
+
+
+# --- published results in the leaderboard ----------------------------------------------------------------------
+
+
+def test_published_results_appear_beside_ours_with_the_difference_and_the_protocol_mark(tmp_path: Path) -> None:
+    from ssl_bench.leaderboard import render_leaderboard
+    from ssl_bench.store import ResultStore, RunCell
+
+    suite = load_suite(SUITES / "cifar10.yaml")
+    with ResultStore(tmp_path / "store.sqlite") as store:
+        for seed, accuracy in ((0, 0.9), (1, 0.92)):
+            cell = RunCell("cifar10", "trained", "simclr", "cifar10", "test", "resnet18", {}, 1000, seed)
+            run_id = store.start_run(cell)
+            store.finish_run(run_id, {"linear_top1": accuracy}, wall_time_s=1.0)
+        render_leaderboard(store, tmp_path / "board", suite="cifar10", references=suite.references)
+    markdown = (tmp_path / "board" / "leaderboard.md").read_text()
+    row = next(line for line in markdown.splitlines() if line.startswith("| simclr | cifar10 |"))
+    assert "| 90.74 † | 91.0 (n=2) | +0.3 † |" in row and "solo-learn README" in row and "differs: online" in row
+    missing = next(line for line in markdown.splitlines() if line.startswith("| vicreg | cifar10 |"))
+    assert "| 92.07 † | — | — |" in missing
+    document = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
+    first = next(item for item in document["references"] if item["method"] == "simclr")
+    assert first["published"] == 90.74 and abs(first["ours_minus_published"] - 0.26) < 1e-9 and first["protocol_differs"]
+    assert "Published results beside ours" in (tmp_path / "board" / "index.html").read_text()
+
+
+@pytest.mark.parametrize(("block", "message"), [
+    ({"source": "s", "protocol": "p", "metric": "linear_top1", "differs": [], "values": {"dino": 80.0}}, "does not train"),
+    ({"source": "s", "protocol": "p", "metric": "linear_top1", "differs": [], "values": {"simclr": 0.9074e3}}, "percent"),
+    ({"source": "s", "protocol": "p", "metric": "linear_top5", "differs": [], "values": {"simclr": 90.0}}, "not comparable"),
+    ({"source": "s", "protocol": "p", "metric": "linear_top1", "values": {"simclr": 90.0}}, "lacks \\['differs'\\]"),
+])
+def test_a_bad_references_block_is_one_line(tmp_path: Path, block: dict, message: str) -> None:
+    suite = yaml.safe_load((SUITES / "quick.yaml").read_text())
+    suite["references"] = [block]
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    with pytest.raises(UserError, match=message):
+        load_suite(path)
+
+
+def test_imagefolder_at_a_size_decodes_and_streams_at_that_size(generated_data: Path) -> None:
+    from ssl_bench.data.streaming import StreamedSplit
+
+    name = f"imagefolder@64:{generated_data}"
+    memory = datasets.load_dataset(name, "test")
+    streamed = StreamedSplit.open(name, "test")
+    assert memory.images.shape == (100, 3, 64, 64) and memory.num_classes == 100 and streamed.image_size == 64
+    assert torch.equal(streamed[7][0], memory.images[7])
+    assert datasets.load_dataset(f"imagefolder:{generated_data}", "test").images.shape[-1] == datasets.IMAGEFOLDER_SIZE
+    for bad in ("imagefolder@2:x", "imagefolder@big:x", "imagefolder@64:"):
+        with pytest.raises(UserError):
+            datasets.dataset_spec(bad)
