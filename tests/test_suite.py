@@ -281,7 +281,7 @@ def test_spectral_section_takes_a_list_of_blocks(tmp_path):
 @pytest.mark.parametrize("path", sorted(Path(__file__).parent.parent.glob("suites/*.yaml")), ids=lambda p: p.name)
 def test_every_committed_suite_validates(path):
     suite = load_suite(path)
-    assert suite.cells and {cell.kind for cell in suite.cells} >= {"trained", "baseline"}
+    assert suite.cells and "baseline" in {cell.kind for cell in suite.cells}  # every leaderboard has a reference row
 
 
 def test_dry_run_prints_the_grid_the_data_and_a_measured_estimate_and_runs_nothing(tmp_path, capsys):
