@@ -287,9 +287,13 @@ def test_a_spectral_result_says_where_its_seconds_and_memory_go():
     started = time.perf_counter()
     result = evaluate_spectral("lpp", "synthetic", SpectralSettings(dim=8), subset=300, evaluations=["knn"])
     total = time.perf_counter() - started
-    stages = result["stages"]
+    stages = {name: stage for name, stage in result["stages"].items() if "/" not in name}
+    parts = {name: stage for name, stage in result["stages"].items() if "/" in name}
     assert list(stages) == ["data", "features", "fit", "out_of_sample", "evaluation"]
-    assert all(stage["seconds"] >= 0 for stage in stages.values())
+    assert sorted(parts) == ["evaluation/knn", "fit/eigensolve", "fit/graph"]  # LPP: its kNN graph, one eigensolve
+    assert all(stage["seconds"] >= 0 for stage in result["stages"].values())
     assert sum(stage["seconds"] for stage in stages.values()) <= total
+    for name in ("fit", "evaluation"):  # the parts of a stage take no more than the stage
+        assert sum(part["seconds"] for key, part in parts.items() if key.startswith(name + "/")) <= stages[name]["seconds"] + 2e-3
     peaks = [stage["peak_memory_mb"] for stage in stages.values()]
     assert peaks == sorted(peaks) and peaks[-1] <= result["peak_memory_mb"] + 1  # a running peak, stage by stage

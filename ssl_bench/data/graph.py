@@ -15,6 +15,7 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from ssl_bench.errors import UserError
+from ssl_bench.stage_clock import part
 
 if TYPE_CHECKING:
     import faiss
@@ -181,7 +182,8 @@ class NeighbourIndex:
             self.projection = principal_projection(searched, pca_dim)
             searched = self._project(searched)
         self.searched = searched
-        self.index = _build_index(searched, index_kind, metric, seed)
+        with part("graph"):  # building the index is part of the graph's cost
+            self.index = _build_index(searched, index_kind, metric, seed)
 
     def __len__(self) -> int:
         return self.rows.shape[0]
@@ -214,7 +216,8 @@ class NeighbourIndex:
             raise UserError(f"unknown symmetrize {symmetrize!r}; choose one of: or, and, mutual")
         if weights not in ("connectivity", "distance"):
             raise UserError(f"unknown weights {weights!r}; choose one of: connectivity, distance")
-        distances, indices = self.search(None, k)
+        with part("graph"):
+            distances, indices = self.search(None, k)
         n = indices.shape[0]
         values = np.ones(indices.size) if weights == "connectivity" else np.maximum(distances.ravel(), 1e-12)
         directed = sp.csr_matrix((values, (np.repeat(np.arange(n), k), indices.ravel())), shape=(n, n))

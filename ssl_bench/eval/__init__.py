@@ -15,6 +15,7 @@ from ssl_bench.errors import UserError
 from ssl_bench.eval.base import EVALUATIONS, Evaluation, EvaluationOutput, FeatureSplits, MetricColumn, metric_value
 from ssl_bench.eval.features import cached_features, extract_features
 from ssl_bench.registry import import_modules
+from ssl_bench.stage_clock import part
 
 import_modules(__name__, __path__, skip={"base", "features"})
 
@@ -52,7 +53,8 @@ def evaluate_features(splits: FeatureSplits, evaluations: Sequence[str] = DEFAUL
     protocol: dict[str, Any] = {}
     for evaluation in ordered("features"):
         if evaluation.name in wanted:
-            output = evaluation.evaluate(splits, seed)
+            with part(evaluation.name):  # "evaluation/knn" etc. in a running StageClock
+                output = evaluation.evaluate(splits, seed)
             result.update(output.metrics)
             protocol[evaluation.name] = output.protocol
     result.update({"n_train": int(splits.train.shape[0]), "n_test": int(splits.test.shape[0]),

@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ssl_bench.registry import Registry
+from ssl_bench.stage_clock import part
 
 
 class SpectralEstimator(TransformerMixin, BaseEstimator):
@@ -62,11 +63,17 @@ def top_eigenpairs(matrix: np.ndarray | sp.spmatrix | spla.LinearOperator, k: in
     matrix, else implicitly restarted Lanczos (``scipy.sparse.linalg.eigsh``, which='LA') from a seeded start,
     converged to relative accuracy ``tol`` (0: machine precision).
     """
+    with part("eigensolve"):
+        return _top_eigenpairs(matrix, k, seed, tol)
+
+
+def _top_eigenpairs(matrix: np.ndarray | sp.spmatrix | spla.LinearOperator, k: int, seed: int,
+                    tol: float) -> tuple[np.ndarray, np.ndarray]:
     n = matrix.shape[0]
     if isinstance(matrix, np.ndarray) and (n <= DENSE_EIGH_MAX_ROWS or k >= n - 1):
         values, vectors = scipy.linalg.eigh(matrix, subset_by_index=[n - k, n - 1])
     elif sp.issparse(matrix) and n <= DENSE_EIGH_MAX_ROWS // 3:
-        return top_eigenpairs(matrix.toarray(), k, seed, tol)
+        return _top_eigenpairs(matrix.toarray(), k, seed, tol)
     else:
         start = np.random.default_rng(seed).uniform(-1.0, 1.0, size=n)
         values, vectors = spla.eigsh(matrix, k=k, which="LA", v0=start, ncv=min(n, max(2 * k + 1, 40)), tol=tol)

@@ -17,6 +17,7 @@ import scipy.linalg
 
 from ssl_bench.spectral.base import SPECTRAL_METHODS, SpectralEstimator, check_fitted, check_matrix, check_n_components
 from ssl_bench.spectral.view_moments import PairMoments
+from ssl_bench.stage_clock import part
 
 
 def inverse_sqrt(covariance: np.ndarray, rank_tol: float = 1e-10) -> np.ndarray:
@@ -60,6 +61,10 @@ class LinearCCA(SpectralEstimator):
                          xy: np.ndarray) -> LinearCCA:
         """From the centred scatter matrices X_c^T X_c, Y_c^T Y_c, X_c^T Y_c of n rows."""
         self.x_mean_, self.y_mean_ = x_mean, y_mean
+        with part("eigensolve"):
+            return self._solve(n, xx, yy, xy)
+
+    def _solve(self, n: int, xx: np.ndarray, yy: np.ndarray, xy: np.ndarray) -> LinearCCA:
         white_x = inverse_sqrt(self._regularised(xx / (n - 1)))
         white_y = inverse_sqrt(self._regularised(yy / (n - 1)))
         check_n_components(self.n_components, min(white_x.shape[1], white_y.shape[1]), "at most the rank of either view")

@@ -21,6 +21,7 @@ from scipy.sparse.csgraph import shortest_path
 from ssl_bench.data.graph import NeighbourIndex, SearchMethod
 from ssl_bench.spectral.base import SPECTRAL_METHODS, SpectralEstimator, check_fitted, check_matrix, check_n_components
 from ssl_bench.spectral.classical_mds import classical_mds, triangulate
+from ssl_bench.stage_clock import part
 
 
 @SPECTRAL_METHODS.register("isomap")
@@ -61,7 +62,8 @@ class Isomap(SpectralEstimator):
             m = min(self.n_landmarks, x.shape[0])
             self.references_ = np.sort(np.random.default_rng(self.random_state).choice(x.shape[0], size=m, replace=False))
         check_n_components(self.n_components, self.references_.size - 1, "at most the number of reference points - 1")
-        self.geodesics_ = shortest_path(graph, method="D", directed=False, indices=self.references_).T
+        with part("geodesics"):
+            self.geodesics_ = shortest_path(graph, method="D", directed=False, indices=self.references_).T
         if not np.all(np.isfinite(self.geodesics_)):
             raise ValueError(f"the {self.n_neighbors}-NN graph is disconnected, so some geodesics are infinite; increase n_neighbors")
         squared = self.geodesics_[self.references_] ** 2

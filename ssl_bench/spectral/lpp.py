@@ -19,6 +19,7 @@ import scipy.sparse as sp
 
 from ssl_bench.data.graph import SearchMethod, knn_graph, validate_graph
 from ssl_bench.spectral.base import SPECTRAL_METHODS, SpectralEstimator, check_fitted, check_matrix, check_n_components
+from ssl_bench.stage_clock import part
 
 
 def generalized_bottom_eigenvectors(a: np.ndarray, b: np.ndarray, n_components: int, rank_tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
@@ -26,6 +27,12 @@ def generalized_bottom_eigenvectors(a: np.ndarray, b: np.ndarray, n_components: 
 
     Returns (W (F, K), lambdas (K,) ascending).
     """
+    with part("eigensolve"):
+        return _generalized_bottom_eigenvectors(a, b, n_components, rank_tol)
+
+
+def _generalized_bottom_eigenvectors(a: np.ndarray, b: np.ndarray, n_components: int,
+                                     rank_tol: float) -> tuple[np.ndarray, np.ndarray]:
     scales, basis = scipy.linalg.eigh(b)
     keep = scales > rank_tol * scales.max()
     check_n_components(n_components, int(keep.sum()), "at most the rank of the constraint matrix")
