@@ -54,7 +54,8 @@ def spectral_embed(
     training rows for the graph methods (those whose ``fit`` takes ``graph``); a kNN graph is built when None.
     A two-view method (cca) takes ``train = (view_a, view_b)`` (two augmented views of the same images) and embeds ``test`` with
     the first view's canonical directions. ``train`` may instead be streamed statistics (:class:`ViewMoments`,
-    :class:`PairMoments`) for a method with ``fit_moments``; then only ``test`` is embedded (the first array is empty). ``clock``: records the stages "fit" (graph and eigensolve) and
+    :class:`PairMoments`) for a method with ``fit_moments``; then only ``test`` is embedded, ``CHUNK_ROWS`` rows at
+    a time (the first array is empty). ``clock``: records the stages "fit" (graph and eigensolve) and
     "out_of_sample" (embedding ``test``).
     """
     estimator_class = SPECTRAL_METHODS.get(method)
