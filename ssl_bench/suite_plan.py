@@ -2,8 +2,11 @@
 
 The training estimate is measured, not guessed: one warm-up and two timed optimiser steps of each distinct
 (method, backbone, batch, image shape, heads) on random images of the dataset's shape, on the device the suite would
-use, times the steps of each cell (train images // batch x epochs). It leaves out augmentation, data loading and
-evaluation, so it is a lower bound; closed forms and baselines are listed without an estimate.
+use, times the steps of each cell (train images // batch x epochs). On a CPU the steps are timed at a batch of at
+most :data:`CPU_MEASURED_BATCH` and scaled linearly to the cell's batch (a ResNet step at batch 256 and 224 px
+needs tens of GB there). It leaves out augmentation, data loading and evaluation, so it is a lower bound; closed
+forms and baselines are listed without an estimate. ``imagefolder[@S]:PATH`` data is counted when the folder is
+there (its train images listed, not decoded).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from ssl_bench.data.datasets import dataset_available, dataset_spec
 from ssl_bench.suite import Suite
 
 TIMED_STEPS = 2
+CPU_MEASURED_BATCH = 32
 
 
 def plan_suite(suite: Suite, device: str = "auto") -> dict[str, Any]:
@@ -27,10 +31,7 @@ def plan_suite(suite: Suite, device: str = "auto") -> dict[str, Any]:
     torch_device = resolve_device(device)
     datasets = {}
     for name in sorted({cell.dataset for cell in suite.cells}):
-        spec = dataset_spec(name)
-        datasets[name] = {"train_images": spec.n_train, "test_images": spec.n_test, "channels": spec.channels,
-                          "image_size": spec.image_size, "classes": spec.num_classes,
-                          "available": dataset_available(name)}
+        datasets[name] = _dataset_info(name)
     step_cache: dict[tuple, float] = {}
     cells, total = [], 0.0
     for cell in suite.cells:
@@ -44,7 +45,9 @@ def plan_suite(suite: Suite, device: str = "auto") -> dict[str, Any]:
             key = (config.method, config.backbone, config.batch_size, info["channels"], info["image_size"],
                    repr(sorted(config.method_params.items())))
             if key not in step_cache:
-                step_cache[key] = _step_seconds(config, info["channels"], info["image_size"], torch_device)
+                measured = config.batch_size if torch_device.type == "cuda" else min(config.batch_size, CPU_MEASURED_BATCH)
+                seconds = _step_seconds(config, measured, info["channels"], info["image_size"], torch_device)
+                step_cache[key] = seconds * config.batch_size / measured
             row.update({"steps": steps, "step_s": round(step_cache[key], 4), "estimate_s": round(steps * step_cache[key], 1)})
             total += steps * step_cache[key]
         cells.append(row)
@@ -54,8 +57,24 @@ def plan_suite(suite: Suite, device: str = "auto") -> dict[str, Any]:
                         "excluded: a lower bound); closed forms and baselines not estimated"}
 
 
-def _step_seconds(config: Any, channels: int, image_size: int, device: torch.device) -> float:
-    """Seconds per optimiser step of the cell's model on random images of its batch and shape."""
+def _dataset_info(name: str) -> dict[str, Any]:
+    """Sizes, shape and classes of a dataset from its registry entry; an imagefolder's from its name and folder."""
+    from ssl_bench.data.datasets import imagefolder_samples, parse_imagefolder
+
+    spec, available = dataset_spec(name), dataset_available(name)
+    info = {"train_images": spec.n_train, "test_images": spec.n_test, "channels": spec.channels,
+            "image_size": spec.image_size, "classes": spec.num_classes, "available": available}
+    folder = parse_imagefolder(name)
+    if folder is not None:
+        info["image_size"] = folder[1]
+        if available:
+            files, _, classes = imagefolder_samples(folder[0], "train")
+            info.update({"train_images": len(files), "classes": classes})
+    return info
+
+
+def _step_seconds(config: Any, batch_size: int, channels: int, image_size: int, device: torch.device) -> float:
+    """Seconds per optimiser step of the cell's model on random images of ``batch_size`` and its shape."""
     from ssl_bench.optim import build_optimizer
     from ssl_bench.train import optimizer_settings
     from ssl_bench.trained_run import build_model
@@ -64,7 +83,7 @@ def _step_seconds(config: Any, channels: int, image_size: int, device: torch.dev
     model = build_model(config, channels, image_size).to(device).train()
     name, lr, weight_decay = optimizer_settings(config)
     optimizer = build_optimizer(name, model, lr, weight_decay)
-    shape = (config.batch_size, channels, image_size, image_size)
+    shape = (batch_size, channels, image_size, image_size)
     view_a, view_b = torch.randn(shape, device=device), torch.randn(shape, device=device)
 
     def step() -> None:

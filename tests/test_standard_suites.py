@@ -206,3 +206,12 @@ def test_imagefolder_at_a_size_decodes_and_streams_at_that_size(generated_data: 
     for bad in ("imagefolder@2:x", "imagefolder@big:x", "imagefolder@64:"):
         with pytest.raises(UserError):
             datasets.dataset_spec(bad)
+
+
+def test_the_dry_run_sizes_an_imagefolder_by_its_name_and_folder(generated_data: Path) -> None:
+    from ssl_bench.suite_plan import _dataset_info
+
+    info = _dataset_info(f"imagefolder@224:{generated_data}")
+    assert (info["image_size"], info["train_images"], info["classes"], info["available"]) == (224, 100, 100, True)
+    missing = _dataset_info("imagefolder@224:data/nowhere")
+    assert missing["available"] is False and missing["train_images"] is None and missing["image_size"] == 224
