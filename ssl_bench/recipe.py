@@ -14,7 +14,7 @@ from typing import Any
 from ssl_bench.backbones import SMALL_IMAGE_MAX
 from ssl_bench.config import TrainConfig
 from ssl_bench.data.augment import BatchAugment, default_augment
-from ssl_bench.data.datasets import dataset_spec, parse_imagefolder
+from ssl_bench.data.datasets import dataset_spec
 from ssl_bench.errors import UserError
 from ssl_bench.eval.knn import ALSO_K, TEMPERATURE, K
 from ssl_bench.methods import METHODS
@@ -27,9 +27,6 @@ AUGMENT_FIELDS = ("crop_scale", "flip_p", "jitter_p", "brightness", "contrast", 
 
 def image_shape(dataset: str) -> tuple[int, int]:
     """(channels, image size) of a dataset name, from its registry entry (``imagefolder@S:PATH``: 3, S)."""
-    folder = parse_imagefolder(dataset)
-    if folder is not None:
-        return 3, folder[1]
     spec = dataset_spec(dataset)
     if spec.channels is None or spec.image_size is None:
         raise UserError(f"the image shape of {dataset} is known only once it is loaded")

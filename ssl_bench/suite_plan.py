@@ -58,18 +58,16 @@ def plan_suite(suite: Suite, device: str = "auto") -> dict[str, Any]:
 
 
 def _dataset_info(name: str) -> dict[str, Any]:
-    """Sizes, shape and classes of a dataset from its registry entry; an imagefolder's from its name and folder."""
+    """Sizes, shape and classes of a dataset from its registry entry; an imagefolder's counted in its folder."""
     from ssl_bench.data.datasets import imagefolder_samples, parse_imagefolder
 
     spec, available = dataset_spec(name), dataset_available(name)
     info = {"train_images": spec.n_train, "test_images": spec.n_test, "channels": spec.channels,
             "image_size": spec.image_size, "classes": spec.num_classes, "available": available}
     folder = parse_imagefolder(name)
-    if folder is not None:
-        info["image_size"] = folder[1]
-        if available:
-            files, _, classes = imagefolder_samples(folder[0], "train")
-            info.update({"train_images": len(files), "classes": classes})
+    if folder is not None and available:
+        files, _, classes = imagefolder_samples(folder[0], "train")
+        info.update({"train_images": len(files), "classes": classes})
     return info
 
 

@@ -25,7 +25,7 @@ import functools
 import gzip
 import os
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -132,8 +132,10 @@ def dataset_available(name: str) -> bool:
 
 
 def _lookup(name: str) -> tuple[DatasetSpec, str]:
-    if parse_imagefolder(name) is not None:
-        return DATASETS.get("imagefolder:PATH"), name
+    """The spec of ``name`` and the argument its ``load`` takes; an ``imagefolder@S:PATH`` spec says its size S."""
+    folder = parse_imagefolder(name)
+    if folder is not None:
+        return replace(DATASETS.get("imagefolder:PATH"), image_size=folder[1]), name
     return DATASETS.get(name), ""
 
 
