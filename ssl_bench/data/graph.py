@@ -176,13 +176,13 @@ class NeighbourIndex:
         self.rows = np.asarray(database, dtype=np.float64)
         searched = _as_float32_matrix(database, "database")
         self.projection: tuple[np.ndarray, np.ndarray] | None = None
-        if pca_dim is not None and pca_dim < searched.shape[1]:
-            if metric != "l2":
-                raise UserError(f"a PCA projection before the search ({method!r}) needs metric l2, got {metric!r}")
-            self.projection = principal_projection(searched, pca_dim)
-            searched = self._project(searched)
-        self.searched = searched
-        with part("graph"):  # building the index is part of the graph's cost
+        if pca_dim is not None and pca_dim < searched.shape[1] and metric != "l2":
+            raise UserError(f"a PCA projection before the search ({method!r}) needs metric l2, got {metric!r}")
+        with part("graph"):  # the projection and the index are part of the graph's cost
+            if pca_dim is not None and pca_dim < searched.shape[1]:
+                self.projection = principal_projection(searched, pca_dim)
+                searched = self._project(searched)
+            self.searched = searched
             self.index = _build_index(searched, index_kind, metric, seed)
 
     def __len__(self) -> int:
