@@ -140,14 +140,14 @@ def _failed_table(board: Leaderboard) -> list[str]:
 
 
 def _references_table(board: Leaderboard) -> list[str]:
-    titles = [title for title, _ in reference_columns()]
-    head = [_th(title, numeric=title in ("Published", "Ours", "Ours - published")) for title in titles]
+    columns = reference_columns()
+    head = [_th(title, numeric=numeric) for title, numeric, _ in columns]
     body = []
     for item in board.references:
-        cells = reference_cells(item)
-        sort_values = {3: item.reference.value, 4: item.ours, 5: item.difference}
-        body.append("<tr>" + "".join(_number_td(text, sort_values[i]) if i in sort_values
-                                     else _text_td(text, wrap=i >= 6) for i, text in enumerate(cells)) + "</tr>")
+        numbers = iter((item.reference.value, item.ours, item.difference))  # the numeric columns, in order
+        cells = [_number_td(text, next(numbers)) if numeric else _text_td(text, wrap=wrapped)
+                 for (_, numeric, wrapped), text in zip(columns, reference_cells(item))]
+        body.append("<tr>" + "".join(cells) + "</tr>")
     return _table(head, body)
 
 

@@ -23,8 +23,8 @@ def to_markdown(board: Leaderboard, plots: list[Plot]) -> str:
         lines += ["", "## Published results beside ours", "",
                   "Differences are ours minus published, in points; † marks a reference whose protocol differs from ours "
                   "(each difference is named in the last column).", "",
-                  _cells([title for title, _ in reference_columns()]), _cells(["---", "---", "---", "---:", "---:", "---:",
-                                                                              "---", "---"])]
+                  _cells([title for title, _, _ in reference_columns()]),
+                  _cells(["---:" if numeric else "---" for _, numeric, _ in reference_columns()])]
         lines += [_cells([_escape(text) for text in reference_cells(item)]) for item in board.references]
     if plots:
         lines += ["", "## Plots", ""]

@@ -283,10 +283,11 @@ def header_lines(board: Leaderboard) -> list[tuple[str, str]]:
     return lines
 
 
-def reference_columns() -> tuple[tuple[str, str], ...]:
-    """(title, key) of the published-results table."""
-    return (("Method", "method"), ("Dataset", "dataset"), ("Metric", "metric"), ("Published", "published"),
-            ("Ours", "ours"), ("Ours - published", "difference"), ("Source", "source"), ("Protocol", "protocol"))
+def reference_columns() -> tuple[tuple[str, bool, bool], ...]:
+    """(title, numeric, wrapped) of the published-results table's columns, in the order of :func:`reference_cells`."""
+    return (("Method", False, False), ("Dataset", False, False), ("Metric", False, False), ("Published", True, False),
+            ("Ours", True, False), ("Ours - published", True, False), ("Source", False, True),
+            ("Protocol", False, True))
 
 
 def reference_cells(item: ReferenceComparison) -> list[str]:
