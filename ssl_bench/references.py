@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ssl_bench.errors import UserError
-from ssl_bench.validation import check_value
+from ssl_bench.validation import as_list, check_keys, check_mapping, check_value
 
 REFERENCE_KEYS = ("source", "protocol", "metric", "differs", "values")
 METRIC_PROTOCOLS = {
@@ -59,12 +59,10 @@ class ReferenceComparison:
 
 def parse_references(blocks: Any, datasets: list[str], methods: set[str]) -> tuple[PublishedResult, ...]:
     """The ``references:`` list of a suite; every dataset of the suite gets each value. One line per mistake."""
-    from ssl_bench.suite import _as_list, _check_keys, _mapping
-
     results = []
-    for block in _as_list(blocks or []):
-        block = _mapping(block, "each references block (source, protocol, metric, values)")
-        _check_keys(block, REFERENCE_KEYS, "references")
+    for block in as_list(blocks or []):
+        block = check_mapping(block, "each references block (source, protocol, metric, values)")
+        check_keys(block, REFERENCE_KEYS, "references")
         missing = [key for key in REFERENCE_KEYS if key not in block]
         if missing:
             raise UserError(f"a references block lacks {missing}; each needs {', '.join(REFERENCE_KEYS)}")
@@ -73,10 +71,10 @@ def parse_references(blocks: Any, datasets: list[str], methods: set[str]) -> tup
         if block["metric"] not in METRIC_PROTOCOLS:
             raise UserError(f"references metric {block['metric']!r} is not comparable; use one of: "
                             f"{', '.join(METRIC_PROTOCOLS)}")
-        differs = _as_list(block["differs"])
+        differs = as_list(block["differs"])
         for item in differs:
             check_value("references differs (each a named protocol difference)", item, str)
-        values = _mapping(block["values"], "references values (method: percent)")
+        values = check_mapping(block["values"], "references values (method: percent)")
         for method, value in values.items():
             if method not in methods:
                 raise UserError(f"references name {method!r}, which the suite does not train; trained: {sorted(methods)}")

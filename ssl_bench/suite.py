@@ -59,7 +59,7 @@ from ssl_bench.launchers.local import run_local
 from ssl_bench.progress import on_terminal, progress_bar
 from ssl_bench.references import PublishedResult, parse_references
 from ssl_bench.store import ResultStore, RunCell
-from ssl_bench.validation import check_value
+from ssl_bench.validation import as_list, check_keys, check_mapping, check_value
 
 SECTIONS = ("trained", "spectral", "baselines", "encoders")
 ENCODER_KEYS = ("spec", "weights", "image_size", "normalization")
@@ -90,13 +90,13 @@ def load_suite(path: str | Path) -> Suite:
 
     path = Path(path)
     spec = load_yaml(path, "suite file")
-    _check_keys(spec, (*TOP_LEVEL_KEYS, *(e.name for e in ordered("run"))), f"{path}")
+    check_keys(spec, (*TOP_LEVEL_KEYS, *(e.name for e in ordered("run"))), f"{path}")
     name = spec.get("name") or path.stem
     check_value("name", name, str)
     datasets = _names(spec.get("datasets", ["fashion-mnist"]), "datasets")
     for dataset in datasets:
         dataset_spec(dataset)
-    seeds = _as_list(spec.get("seeds", [0]))
+    seeds = as_list(spec.get("seeds", [0]))
     for seed in seeds:
         check_value("seeds", seed, int, minimum=0)
     subset = spec.get("subset")
@@ -104,13 +104,13 @@ def load_suite(path: str | Path) -> Suite:
     evaluations = check_evaluations(_names(spec.get("evaluations", DEFAULT_EVALUATIONS), "evaluations"))
     cells: list[RunCell] = []
 
-    for block in _as_list(spec.get("trained") or []):  # one block, or a list of blocks with other settings
-        trained = _mapping(block, "each trained block (methods: and settings)")
+    for block in as_list(spec.get("trained") or []):  # one block, or a list of blocks with other settings
+        trained = check_mapping(block, "each trained block (methods: and settings)")
         methods = _names(trained.pop("methods", []), "trained methods")
         backbones = _names(trained.pop("backbones", ["convnet"]), "trained backbones")
         epochs = trained.pop("epochs", 10)
         check_value("epochs", epochs, int, minimum=1)
-        _check_keys(trained, [k for k in config_keys() if k not in ("method", "backbone", "epochs", "seed",
+        check_keys(trained, [k for k in config_keys() if k not in ("method", "backbone", "epochs", "seed",
                                                                      "dataset", "out", "subset")], "trained")
         for dataset in datasets:
             for method in methods:
@@ -121,9 +121,9 @@ def load_suite(path: str | Path) -> Suite:
                         train_config(cell)  # every setting checked before anything runs
                         cells.append(cell)
 
-    for block in _as_list(spec.get("spectral") or []):  # one block, or a list of blocks with other settings
-        spectral = _mapping(block, "each spectral block (methods: and settings)")
-        _check_keys(spectral, ("methods", *spectral_setting_keys()), "spectral")
+    for block in as_list(spec.get("spectral") or []):  # one block, or a list of blocks with other settings
+        spectral = check_mapping(block, "each spectral block (methods: and settings)")
+        check_keys(spectral, ("methods", *spectral_setting_keys()), "spectral")
         methods = _names(spectral.pop("methods", []), "spectral methods")
         make_spectral_settings(spectral)
         for method in methods:
@@ -134,9 +134,9 @@ def load_suite(path: str | Path) -> Suite:
                     cells.append(RunCell(name, "spectral", method, dataset, "test", "pixels",
                                          {"subset": subset, **spectral}, 0, seed))
 
-    baselines = _mapping(spec.get("baselines") or {}, "baselines")
+    baselines = check_mapping(spec.get("baselines") or {}, "baselines")
     if baselines:
-        _check_keys(baselines, BASELINE_KEYS, "baselines")
+        check_keys(baselines, BASELINE_KEYS, "baselines")
         for dataset in datasets:
             for method in _names(baselines.get("methods", []), "baseline methods"):
                 _check_choice(method, BASELINES, "baseline")
@@ -146,9 +146,9 @@ def load_suite(path: str | Path) -> Suite:
                     for seed in seeds:
                         cells.append(RunCell(name, "baseline", method, dataset, "test", backbone,
                                              {"subset": subset}, 0, seed))
-    for block in _as_list(spec.get("encoders") or []):  # encoders trained elsewhere (ssl_bench.encoders)
-        encoder = _mapping(block, "each encoders entry (spec:, weights: and optional image_size:, normalization:)")
-        _check_keys(encoder, ENCODER_KEYS, "encoders")
+    for block in as_list(spec.get("encoders") or []):  # encoders trained elsewhere (ssl_bench.encoders)
+        encoder = check_mapping(block, "each encoders entry (spec:, weights: and optional image_size:, normalization:)")
+        check_keys(encoder, ENCODER_KEYS, "encoders")
         settings = _encoder_settings(encoder, path)
         for dataset in datasets:
             for seed in seeds:
@@ -158,10 +158,10 @@ def load_suite(path: str | Path) -> Suite:
         raise UserError(f"suite {path} has no runs; add methods under one of: {', '.join(SECTIONS)}")
     run_settings = {}
     for evaluation in ordered("run"):
-        settings = _mapping(spec.get(evaluation.name) or {}, evaluation.name)
-        _check_keys(settings, evaluation.settings, evaluation.name)
+        settings = check_mapping(spec.get(evaluation.name) or {}, evaluation.name)
+        check_keys(settings, evaluation.settings, evaluation.name)
         run_settings[evaluation.name] = settings
-    launch = _mapping(spec.get("launcher") or {}, "launcher")
+    launch = check_mapping(spec.get("launcher") or {}, "launcher")
     make_launch_settings(launch)
     references = parse_references(spec.get("references"), datasets, {c.method for c in cells if c.kind == "trained"})
     parity = None
@@ -342,28 +342,12 @@ def _encoder_settings(encoder: dict[str, Any], path: Path) -> dict[str, Any]:
             "normalization": encoder.get("normalization")}
 
 
-def _mapping(value: Any, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise UserError(f"{what} must be a mapping of keys to values, got {value!r}")
-    return dict(value)
-
-
 def _names(value: Any, what: str) -> list[str]:
     """A name or a list of names (strings); anything else is one UserError line."""
-    names = _as_list(value)
+    names = as_list(value)
     if not all(isinstance(name, str) and name for name in names):
         raise UserError(f"{what} must be a name or a list of names, got {value!r}")
     return names
-
-
-def _as_list(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
-def _check_keys(mapping: dict[str, Any], valid: Any, where: str) -> None:
-    unknown = sorted(set(mapping) - set(valid))
-    if unknown:
-        raise UserError(f"unknown key(s) {unknown} in {where}; valid keys: {', '.join(sorted(valid))}")
 
 
 def _check_choice(value: str, valid: Any, what: str) -> None:

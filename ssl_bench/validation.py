@@ -75,3 +75,22 @@ def check_positive_ints(name: str, values: Any) -> tuple[int, ...]:
     ):
         raise UserError(f"{name} must be a non-empty list of integers >= 1, got {values!r}")
     return tuple(values)
+
+
+def as_list(value: Any) -> list[Any]:
+    """A list as given, or one value as a one-item list (YAML lets a list of one be written as the item)."""
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def check_mapping(value: Any, what: str) -> dict[str, Any]:
+    """``value`` as a dict, or one UserError line saying ``what`` must be a mapping."""
+    if not isinstance(value, dict):
+        raise UserError(f"{what} must be a mapping of keys to values, got {value!r}")
+    return dict(value)
+
+
+def check_keys(mapping: dict[str, Any], valid: Any, where: str) -> None:
+    """One UserError line naming the unknown keys of ``mapping`` and the valid ones."""
+    unknown = sorted(set(mapping) - set(valid))
+    if unknown:
+        raise UserError(f"unknown key(s) {unknown} in {where}; valid keys: {', '.join(sorted(valid))}")
