@@ -4,7 +4,7 @@ A suite file::
 
     name: quick
     datasets: [fashion-mnist]
-    subset: 5000                 # seeded class-balanced train subset (test split always complete)
+    subset: 5000                 # seeded class-balanced train subset (test split always complete); "all": whole split
     seeds: [0]
     evaluations: [knn, linear]   # registered evaluations: knn, linear, rankme, alpha-req, probe
     trained:                     # a block, or a list of blocks; every key of `ssl-bench train` may appear
@@ -23,7 +23,9 @@ A suite file::
         n_views: 8
         dim: 64
         features: nystroem
-    baselines:
+      - methods: [laplacian-eigenmaps]
+        subset: all              # a spectral or baselines block may set its own subset (here: the whole split)
+    baselines:                   # a block, or a list of blocks
       methods: [raw-pixels, random-init]
       backbones: [convnet]
     encoders:                    # encoders trained elsewhere (ssl_bench.encoders), same protocol
@@ -65,7 +67,8 @@ SECTIONS = ("trained", "spectral", "baselines", "encoders")
 ENCODER_KEYS = ("spec", "weights", "image_size", "normalization")
 TOP_LEVEL_KEYS = ("name", "description", "datasets", "subset", "seeds", "evaluations", "launcher", "parity",
                   "references", *SECTIONS)
-BASELINE_KEYS = ("methods", "backbones")
+BASELINE_KEYS = ("methods", "backbones", "subset")
+WHOLE_SPLIT = "all"  # `subset: all`: every training image (stored as subset None)
 
 
 @dataclass(frozen=True)
@@ -99,8 +102,7 @@ def load_suite(path: str | Path) -> Suite:
     seeds = as_list(spec.get("seeds", [0]))
     for seed in seeds:
         check_value("seeds", seed, int, minimum=0)
-    subset = spec.get("subset")
-    check_value("subset", subset, int | None, minimum=2)
+    subset = _subset(spec, None)
     evaluations = check_evaluations(_names(spec.get("evaluations", DEFAULT_EVALUATIONS), "evaluations"))
     cells: list[RunCell] = []
 
@@ -123,8 +125,10 @@ def load_suite(path: str | Path) -> Suite:
 
     for block in as_list(spec.get("spectral") or []):  # one block, or a list of blocks with other settings
         spectral = check_mapping(block, "each spectral block (methods: and settings)")
-        check_keys(spectral, ("methods", *spectral_setting_keys()), "spectral")
+        check_keys(spectral, ("methods", "subset", *spectral_setting_keys()), "spectral")
         methods = _names(spectral.pop("methods", []), "spectral methods")
+        block_subset = _subset(spectral, subset)
+        spectral.pop("subset", None)
         make_spectral_settings(spectral)
         for method in methods:
             SPECTRAL_METHODS.get(method)
@@ -132,11 +136,12 @@ def load_suite(path: str | Path) -> Suite:
             for method in methods:
                 for seed in seeds:
                     cells.append(RunCell(name, "spectral", method, dataset, "test", "pixels",
-                                         {"subset": subset, **spectral}, 0, seed))
+                                         {"subset": block_subset, **spectral}, 0, seed))
 
-    baselines = check_mapping(spec.get("baselines") or {}, "baselines")
-    if baselines:
+    for block in as_list(spec.get("baselines") or []):  # one block, or a list of blocks with other settings
+        baselines = check_mapping(block, "each baselines block (methods:, backbones:, subset:)")
         check_keys(baselines, BASELINE_KEYS, "baselines")
+        block_subset = _subset(baselines, subset)
         for dataset in datasets:
             for method in _names(baselines.get("methods", []), "baseline methods"):
                 _check_choice(method, BASELINES, "baseline")
@@ -145,7 +150,7 @@ def load_suite(path: str | Path) -> Suite:
                 for backbone in backbones:
                     for seed in seeds:
                         cells.append(RunCell(name, "baseline", method, dataset, "test", backbone,
-                                             {"subset": subset}, 0, seed))
+                                             {"subset": block_subset}, 0, seed))
     for block in as_list(spec.get("encoders") or []):  # encoders trained elsewhere (ssl_bench.encoders)
         encoder = check_mapping(block, "each encoders entry (spec:, weights: and optional image_size:, normalization:)")
         check_keys(encoder, ENCODER_KEYS, "encoders")
@@ -322,6 +327,18 @@ class _SuiteProgress:
 
     def close(self) -> None:
         self.bar.close()
+
+
+def _subset(block: dict[str, Any], default: int | None) -> int | None:
+    """A block's ``subset:``: a number of training images (at least 2), ``all`` (or null) for the whole split (None),
+    or, when the block has none, ``default``."""
+    if "subset" not in block:
+        return default
+    subset = block["subset"]
+    if subset == WHOLE_SPLIT:
+        return None
+    check_value("subset", subset, int | None, minimum=2, hint=f'or "{WHOLE_SPLIT}" for the whole training split')
+    return subset
 
 
 def _encoder_settings(encoder: dict[str, Any], path: Path) -> dict[str, Any]:

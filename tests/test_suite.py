@@ -338,3 +338,48 @@ def test_slurm_launcher_without_slurm_is_one_line_and_creates_nothing(tmp_path, 
     assert capsys.readouterr().err.strip() == ("error: --launcher slurm needs Slurm's sbatch on PATH; run on a "
                                                "cluster's login node (or use --launcher local)")
     assert not (tmp_path / "store.sqlite").exists() and not (tmp_path / "runs").exists()
+
+
+def test_a_spectral_or_baselines_block_sets_its_own_subset_and_the_leaderboard_tells_them_apart(tmp_path):
+    from ssl_bench.data.datasets import load_dataset
+    from ssl_bench.leaderboard import render_leaderboard
+
+    path = _write(tmp_path, """
+name: mixed
+datasets: [synthetic]
+subset: 100
+evaluations: [knn]
+spectral:
+  - methods: [classical-mds]
+    dim: 8
+  - methods: [classical-mds]
+    dim: 8
+    subset: all
+baselines:
+  - methods: [raw-pixels]
+  - methods: [raw-pixels]
+    subset: 300
+""")
+    subsets = sorted((cell.kind, cell.hparams["subset"] or 0) for cell in load_suite(path).cells)
+    assert subsets == [("baseline", 100), ("baseline", 300), ("spectral", 0), ("spectral", 100)]
+    assert run_suite(path, tmp_path / "store.sqlite", tmp_path / "runs", progress=False)["done"] == 4
+    with ResultStore(tmp_path / "store.sqlite") as results:
+        n_train = {(run.kind, run.hparams["subset"]): run.protocol["database"] for run in results.runs()}
+        render_leaderboard(results, tmp_path / "board", suite="mixed")
+    whole = len(load_dataset("synthetic", "train").labels)
+    assert n_train == {("spectral", 100): "train split (100 images)", ("spectral", None): f"train split ({whole} images)",
+                       ("baseline", 100): "train split (100 images)", ("baseline", 300): "train split (300 images)"}
+    table = (tmp_path / "board" / "leaderboard.md").read_text()
+    assert "| classical-mds | spectral | pixels | synthetic | — | dim=8, subset=all |" in table
+    assert "| raw-pixels | baseline | pixels | synthetic | — | subset=300 |" in table
+
+
+@pytest.mark.parametrize("value, message", [
+    ("1", "subset must be an integer >= 2 or unset (or \"all\" for the whole training split), got 1"),
+    ("half", "subset must be an integer >= 2 or unset (or \"all\" for the whole training split), got 'half'"),
+])
+def test_a_block_subset_out_of_range_is_one_line(tmp_path, value, message):
+    path = _write(tmp_path, TINY_SUITE.format(epochs=1).replace("  dim: 8\n", f"  dim: 8\n  subset: {value}\n"))
+    with pytest.raises(UserError) as err:
+        load_suite(path)
+    assert str(err.value) == message

@@ -174,10 +174,12 @@ def _labels(firsts: list[RunRecord]) -> dict[str, str]:
 
 
 def format_hparams(hparams: dict[str, Any]) -> str:
-    """``{"lr": 0.1, "graph": "knn"}`` -> ``graph=knn, lr=0.1`` (sorted keys); ``default`` when empty."""
+    """``{"lr": 0.1, "graph": "knn"}`` -> ``graph=knn, lr=0.1`` (sorted keys); ``default`` when empty; an unset
+    ``subset`` (every training image) reads ``subset=all``, as suite files write it."""
     if not hparams:
         return "default"
-    return ", ".join(f"{key}={_protocol_text(value)}" for key, value in sorted(hparams.items()))
+    return ", ".join(f"{key}={'all' if key == 'subset' and value is None else _protocol_text(value)}"
+                     for key, value in sorted(hparams.items()))
 
 
 def describe_hardware(hardware: dict[str, Any]) -> str:
