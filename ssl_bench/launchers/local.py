@@ -6,7 +6,6 @@ dies (a crash, the out-of-memory killer) fails its cell only. GPUs are shared ou
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
 import signal
@@ -17,9 +16,9 @@ from typing import Any
 
 from ssl_bench.cell_run import CellBusy, read_outcome, run_cell, write_failure
 from ssl_bench.errors import UserError
+from ssl_bench.forked_rows import die_with_parent
 from ssl_bench.launchers import CellJob
 
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
 BUSY_EXIT_CODE = 3
 
 
@@ -72,10 +71,7 @@ def _outcome_of(job: CellJob, exit_code: int | None) -> dict[str, Any] | None:
 
 def _work(job: CellJob, device: str, progress: bool, parent: int, gpus: str | None) -> None:
     """In the child: die with the launcher, see only this cell's GPUs, run the cell."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the launcher died before the line above took effect
-        os._exit(1)
+    die_with_parent(parent)
     if gpus is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = gpus
     try:

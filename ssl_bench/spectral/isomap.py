@@ -1,7 +1,8 @@
 """Isomap (Tenenbaum, de Silva & Langford 2000): classical MDS of geodesic distances on a kNN graph.
 
 G is the symmetric ("or") kNN graph with Euclidean edge lengths; geodesics Delta_ij are shortest-path lengths
-(Dijkstra, ``scipy.sparse.csgraph.shortest_path``); the embedding is classical MDS of Delta^(2)
+(Dijkstra, ``scipy.sparse.csgraph.dijkstra``, the sources shared out over this process's threads' worth of forked
+workers by :func:`ssl_bench.forked_rows.forked_rows`: bit-identical to one process); the embedding is classical MDS of Delta^(2)
 (:func:`ssl_bench.spectral.classical_mds.classical_mds`). With ``n_landmarks`` set, geodesics are computed
 from m landmarks only and the points are placed by landmark-MDS triangulation (Landmark Isomap, de Silva &
 Tenenbaum 2003): O(m N log N) instead of O(N^2 log N) time, O(N m) memory.
@@ -16,12 +17,17 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from scipy.sparse.csgraph import shortest_path
+import scipy.sparse as sp
+import torch
+from scipy.sparse.csgraph import dijkstra
 
 from ssl_bench.data.graph import NeighbourIndex, SearchMethod
+from ssl_bench.forked_rows import forked_rows
 from ssl_bench.spectral.base import SPECTRAL_METHODS, SpectralEstimator, check_fitted, check_matrix, check_n_components
 from ssl_bench.spectral.classical_mds import classical_mds, triangulate
 from ssl_bench.stage_clock import part
+
+TRANSFORM_CHUNK = 1024  # new points mapped at a time: (chunk, k, R) float64 temporaries instead of (M, k, R)
 
 
 @SPECTRAL_METHODS.register("isomap")
@@ -63,7 +69,7 @@ class Isomap(SpectralEstimator):
             self.references_ = np.sort(np.random.default_rng(self.random_state).choice(x.shape[0], size=m, replace=False))
         check_n_components(self.n_components, self.references_.size - 1, "at most the number of reference points - 1")
         with part("geodesics"):
-            self.geodesics_ = shortest_path(graph, method="D", directed=False, indices=self.references_).T
+            self.geodesics_ = geodesics(graph, self.references_, torch.get_num_threads()).T
         if not np.all(np.isfinite(self.geodesics_)):
             raise ValueError(f"the {self.n_neighbors}-NN graph is disconnected, so some geodesics are infinite; increase n_neighbors")
         squared = self.geodesics_[self.references_] ** 2
@@ -79,8 +85,18 @@ class Isomap(SpectralEstimator):
         check_fitted(self, "embedding_")
         x = check_matrix(X, "X", min_rows=1)
         distances, neighbours = self.neighbours_.search(x, self.n_neighbors)
-        geodesics = np.min(distances[:, :, None] + self.geodesics_[neighbours], axis=1)
-        return triangulate(geodesics**2, self.reference_embedding_, self.eigenvalues_, self.column_means_)
+        to_references = np.empty((x.shape[0], self.references_.size))
+        for rows in np.array_split(np.arange(x.shape[0]), max(1, x.shape[0] // TRANSFORM_CHUNK)):  # bounded memory
+            to_references[rows] = np.min(distances[rows, :, None] + self.geodesics_[neighbours[rows]], axis=1)
+        return triangulate(to_references**2, self.reference_embedding_, self.eigenvalues_, self.column_means_)
+
+
+def geodesics(graph: sp.csr_matrix, sources: np.ndarray, workers: int = 1) -> np.ndarray:
+    """Shortest-path lengths (len(sources), N) from each source over the symmetric graph (N, N), rows computed by
+    ``workers`` processes. The graph is symmetric, so Dijkstra on it as a directed graph gives the undirected
+    distances (the same minima of the same float sums) without scipy's lookups of every edge's transpose."""
+    return forked_rows(lambda start, stop: dijkstra(graph, directed=True, indices=sources[start:stop]),
+                       len(sources), graph.shape[0], workers)
 
 
 def _check_dense_geodesics_fit(n: int) -> None:

@@ -1,0 +1,67 @@
+"""Forked row workers: bit-identical to one process, failures reported, no process left behind."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.sparse.csgraph import shortest_path
+
+from ssl_bench.forked_rows import forked_rows
+from ssl_bench.spectral.isomap import geodesics
+
+
+def _random_symmetric_graph(n: int, seed: int) -> sp.csr_matrix:
+    """A connected symmetric graph with random positive float weights: a ring plus random chords."""
+    rng = np.random.default_rng(seed)
+    rows = np.concatenate([np.arange(n), rng.integers(0, n, 4 * n)])
+    cols = np.concatenate([(np.arange(n) + 1) % n, rng.integers(0, n, 4 * n)])
+    directed = sp.csr_matrix((rng.uniform(0.1, 3.0, rows.size), (rows, cols)), shape=(n, n))
+    directed.setdiag(0)
+    directed.eliminate_zeros()
+    return directed.maximum(directed.T).tocsr()
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_geodesics_equal_scipys_undirected_shortest_paths_bit_for_bit(workers):
+    graph = _random_symmetric_graph(600, seed=workers)
+    sources = np.sort(np.random.default_rng(0).choice(600, size=37, replace=False))
+    expected = shortest_path(graph, method="D", directed=False, indices=sources)
+    np.testing.assert_array_equal(geodesics(graph, sources, workers), expected)
+
+
+def test_every_worker_fills_its_own_rows():
+    values = forked_rows(lambda start, stop: np.array([[row, os.getpid()] for row in range(start, stop)], float),
+                         10, 2, workers=3)
+    np.testing.assert_array_equal(values[:, 0], np.arange(10))
+    assert len(set(values[:, 1])) == 3 and values[0, 1] == os.getpid()  # the first block is the parent's
+
+
+def test_a_failing_worker_is_an_error_and_no_child_is_left(capfd):
+    def compute(start: int, stop: int) -> np.ndarray:
+        if start > 0:
+            raise ValueError("boom in a worker")
+        return np.zeros((stop - start, 3))
+
+    with pytest.raises(RuntimeError, match="1 of 1 worker processes failed"):
+        forked_rows(compute, 8, 3, workers=2)
+    assert "ValueError: boom in a worker" in capfd.readouterr().err
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # every child was reaped
+
+
+def test_an_error_in_the_parent_kills_the_workers_first():
+    def compute(start: int, stop: int) -> np.ndarray:
+        if start == 0:
+            raise KeyboardInterrupt
+        import time
+
+        time.sleep(60)  # a worker that would outlive the parent's error without the kill
+        return np.zeros((stop - start, 1))
+
+    with pytest.raises(KeyboardInterrupt):
+        forked_rows(compute, 4, 1, workers=2)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
