@@ -8,7 +8,8 @@
    search on a sample of rows.
 3. scikit-learn's equivalents in this process, on the same inputs: ``SpectralEmbedding`` on the default kNN graph
    (its eigensolve), ``PCA`` (= classical MDS of Euclidean distances) on all rows, ``Isomap`` (exact, dense) on a
-   subset where it fits, against ssl-bench's exact and landmark isomap (Procrustes disparity), ``CCA`` on a subset of
+   subset where it fits, against ssl-bench's exact and landmark isomap (Procrustes disparity), scipy's undirected
+   ``shortest_path`` against ssl-bench's geodesics from 200 sources on the full graph, ``CCA`` on a subset of
    two augmented views, and the brute-force cosine ``KNeighborsClassifier`` against ssl-bench's kNN evaluation on
    the Laplacian-eigenmaps embedding.
 
@@ -83,6 +84,7 @@ def main() -> int:
     parser.add_argument("--recall-sample", type=int, default=2000)
     parser.add_argument("--isomap-subset", type=int, default=5000)
     parser.add_argument("--cca-subset", type=int, default=5000)
+    parser.add_argument("--geodesic-sources", type=int, default=200)
     parser.add_argument("--skip-sklearn", action="store_true")
     args = parser.parse_args()
     defaults = SpectralSettings()
@@ -90,6 +92,7 @@ def main() -> int:
         "dataset": args.dataset, "split": "train embedded, test mapped out of sample",
         "machine": platform.processor() or platform.machine(), "cpu": _cpu_name(), "cores": os.cpu_count(),
         "threads": os.environ.get("OMP_NUM_THREADS"), "load_average_before": os.getloadavg(),
+        "calibration_gflops": gemm_gflops(),
         "cli_defaults": {"knn_search": defaults.knn_search, "n_neighbors": defaults.n_neighbors, "dim": defaults.dim,
                          "n_landmarks": defaults.n_landmarks}}}
 
@@ -160,6 +163,27 @@ def compare_with_sklearn(args: argparse.Namespace, pixels: np.ndarray, train: Im
                                   "ssl_bench_eigensolve_s": clock.stages["fit/eigensolve"]["seconds"],
                                   f"sklearn_SpectralEmbedding_{solver}_eigensolve_on_the_same_graph_s": round(sklearn_s, 2)}
     log(json.dumps(out["laplacian_eigenmaps"]))
+
+    # Isomap's geodesics stage on the same full-split graph (Euclidean edge lengths): scipy's undirected Dijkstra in
+    # one process (what scikit-learn's Isomap calls) against ssl-bench's (directed on the symmetric graph, forked).
+    import torch
+    from scipy.sparse.csgraph import shortest_path
+
+    from ssl_bench.spectral.isomap import geodesics
+
+    lengths = ours.neighbours_.graph(defaults.n_neighbors, weights="distance")
+    sources = np.sort(np.random.default_rng(0).choice(len(pixels), size=args.geodesic_sources, replace=False))
+    started = time.perf_counter()
+    reference_paths = shortest_path(lengths, method="D", directed=False, indices=sources)
+    scipy_s = time.perf_counter() - started
+    started = time.perf_counter()
+    our_paths = geodesics(lengths, sources, torch.get_num_threads())
+    geodesics_s = time.perf_counter() - started
+    out["geodesics"] = {"sources": args.geodesic_sources, "ssl_bench_s": round(geodesics_s, 2),
+                        "scipy_shortest_path_undirected_s": round(scipy_s, 2),
+                        "speedup": round(scipy_s / geodesics_s, 2),
+                        "bit_identical": bool(np.array_equal(reference_paths, our_paths))}
+    log(json.dumps(out["geodesics"]))
 
     test = load_dataset(args.dataset, "test")
     test_pixels = test.images.reshape(len(test.images), -1).numpy().astype(np.float32) / 255.0
@@ -232,6 +256,23 @@ def compare_with_sklearn(args: argparse.Namespace, pixels: np.ndarray, train: Im
                   "top_correlations_ssl_bench": ours_cca.correlations_[:3].round(4).tolist()}
     log(json.dumps(out["cca"]))
     return out
+
+
+def gemm_gflops(size: int = 2048, repeats: int = 3) -> dict[str, float]:
+    """This machine's speed in the units the closed forms spend: numpy float64 / float32 GEMM (size^3, best of
+    ``repeats``), GFLOP/s. Machines with the same CPU name differ (shared hosts); scale the times by these."""
+    speeds = {}
+    for dtype in (np.float64, np.float32):
+        matrix = np.random.default_rng(0).random((size, size)).astype(dtype)
+        best = min(_timed(matrix.__matmul__, matrix) for _ in range(repeats))
+        speeds[np.dtype(dtype).name] = round(2 * size**3 / best / 1e9, 1)
+    return speeds
+
+
+def _timed(work, *arguments) -> float:
+    started = time.perf_counter()
+    work(*arguments)
+    return time.perf_counter() - started
 
 
 def _cpu_name() -> str:
