@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -39,29 +41,47 @@ def test_every_worker_fills_its_own_rows():
     assert len(set(values[:, 1])) == 3 and values[0, 1] == os.getpid()  # the first block is the parent's
 
 
-def test_a_failing_worker_is_an_error_and_no_child_is_left(capfd):
+def _write_pid(pid_file: Path) -> None:
+    """This process's pid into ``pid_file``, whole or not at all (a killed writer leaves no half file)."""
+    (pid_file.parent / "pid.partial").write_text(str(os.getpid()))
+    os.replace(pid_file.parent / "pid.partial", pid_file)
+
+
+def _assert_reaped(pid_file: Path) -> None:
+    """The worker that wrote its pid to ``pid_file`` is gone and was waited for (no zombie, no orphan)."""
+    pid = int(pid_file.read_text())
+    assert pid != os.getpid()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # not a child of ours any more: reaped
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # and not running anywhere
+
+
+def test_a_failing_worker_is_an_error_and_no_child_is_left(tmp_path, capfd):
     def compute(start: int, stop: int) -> np.ndarray:
         if start > 0:
+            _write_pid(tmp_path / "worker.pid")
             raise ValueError("boom in a worker")
         return np.zeros((stop - start, 3))
 
     with pytest.raises(RuntimeError, match="1 of 1 worker processes failed"):
         forked_rows(compute, 8, 3, workers=2)
     assert "ValueError: boom in a worker" in capfd.readouterr().err
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)  # every child was reaped
+    _assert_reaped(tmp_path / "worker.pid")
 
 
-def test_an_error_in_the_parent_kills_the_workers_first():
+def test_an_error_in_the_parent_kills_the_workers_first(tmp_path):
     def compute(start: int, stop: int) -> np.ndarray:
         if start == 0:
+            while not (tmp_path / "worker.pid").exists():  # the worker has started
+                time.sleep(0.01)
             raise KeyboardInterrupt
-        import time
-
+        _write_pid(tmp_path / "worker.pid")
         time.sleep(60)  # a worker that would outlive the parent's error without the kill
         return np.zeros((stop - start, 1))
 
+    started = time.perf_counter()
     with pytest.raises(KeyboardInterrupt):
         forked_rows(compute, 4, 1, workers=2)
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)
+    assert time.perf_counter() - started < 30
+    _assert_reaped(tmp_path / "worker.pid")
