@@ -187,7 +187,6 @@ def compare_with_sklearn(args: argparse.Namespace, pixels: np.ndarray, train: Im
 
     test = load_dataset(args.dataset, "test")
     test_pixels = test.images.reshape(len(test.images), -1).numpy().astype(np.float32) / 255.0
-    import torch
 
     z_train = torch.from_numpy(ours.embedding_).float()
     z_test = torch.from_numpy(ours.transform(test_pixels)).float()
