@@ -250,10 +250,21 @@ def test_balanced_subset_is_deterministic_per_seed():
 
 def test_balanced_subset_errors():
     ds = indexed_dataset([5, 30])
-    with pytest.raises(UserError, match="between 1 and 35"):
-        balanced_subset(ds, 36, seed=0)
+    for size in (36, 1, 0, -3):  # 0 is not "no subset": only None (the flag left out) is the whole split
+        with pytest.raises(UserError, match=f"between 2 and 35 .* got {size}; leave --subset out"):
+            balanced_subset(ds, size, seed=0)
     with pytest.raises(UserError, match="class 0"):
         balanced_subset(ds, 20, seed=0)
+
+
+@pytest.mark.parametrize("command", [["spectral", "--method", "classical-mds"], ["eval", "--baseline", "raw-pixels"]])
+def test_a_subset_of_zero_or_one_is_one_error_line_not_the_whole_split(command, capsys):
+    """``--subset 0`` once ran the whole split (0 read as "no subset") and ``--subset 1`` ended in scikit-learn's
+    or the probe's message; both are one line saying what to pass, exit code 2, before any work."""
+    for size in ("0", "1"):
+        assert main([*command, "--dataset", "synthetic", "--subset", size]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: subset size must be between 2 and") and size in err[0]
 
 
 # --- the synthetic set ---------------------------------------------------------------------------------------------

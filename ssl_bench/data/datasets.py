@@ -154,6 +154,9 @@ def parse_imagefolder(name: str) -> tuple[str, int] | None:
     return path, int(size)
 
 
+MIN_SUBSET = 2  # the fewest images anything can be fitted and evaluated on
+
+
 def balanced_subset(ds: ImageDataset, n: int, seed: int) -> ImageDataset:
     """A fixed, seeded, class-balanced subset of ``n`` images, kept in the original order (see
     :func:`balanced_indices`)."""
@@ -168,8 +171,9 @@ def balanced_indices(labels: Tensor, num_classes: int, n: int, seed: int, name: 
     replacement by a ``torch.Generator`` seeded with ``seed``: the same (labels, n, seed) gives the same subset.
     ``name`` (the dataset's) only appears in errors.
     """
-    if not 0 < n <= len(labels):
-        raise UserError(f"subset size must be between 1 and {len(labels)} (the size of {name}), got {n}")
+    if not MIN_SUBSET <= n <= len(labels):
+        raise UserError(f"subset size must be between {MIN_SUBSET} and {len(labels)} (the size of {name}), got {n}; "
+                        "leave --subset out for the whole split")
     generator = torch.Generator().manual_seed(seed)
     quota, extra = divmod(n, num_classes)
     chosen = []
@@ -186,9 +190,9 @@ def balanced_indices(labels: Tensor, num_classes: int, n: int, seed: int, name: 
 
 
 def train_split(name: str, subset: int | None, seed: int, download: bool = False) -> ImageDataset:
-    """The train split of ``name``, or its seeded class-balanced ``subset`` when one is given."""
+    """The train split of ``name``, or its seeded class-balanced ``subset`` when one is given (None: all of it)."""
     data = load_dataset(name, "train", download=download)
-    return balanced_subset(data, subset, seed) if subset else data
+    return data if subset is None else balanced_subset(data, subset, seed)
 
 
 def normalization_stats(ds: ImageDataset) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -151,8 +151,9 @@ def load_split(
         stream = StreamedSplit.open(name, split, workers)
         decoded_bytes = len(stream) * stream.channels * stream.image_size**2
         if data_loading == "stream" or decoded_bytes > memory_budget():
-            index = balanced_indices(stream.labels, stream.num_classes, subset, seed, name) if subset else None
-            return stream if index is None else stream.subset(index)
+            if subset is None:
+                return stream
+            return stream.subset(balanced_indices(stream.labels, stream.num_classes, subset, seed, name))
     elif data_loading == "stream":
         raise UserError(f"data_loading stream reads imagefolder:PATH datasets only, not {name}; use memory or auto")
     if split == "train":
