@@ -253,6 +253,11 @@ def test_misuse_raises_scikit_learns_errors_and_the_cli_turns_them_into_one_line
                  "--dim", "500"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: classical-mds: n_components must be between 1 and")
+    assert main(["spectral", "--method", "laplacian-eigenmaps", "--dataset", "synthetic", "--subset", "20",
+                 "--n-neighbors", "20"]) == 2  # 20 images have 19 neighbours each (once: "k must be between 1 and 19")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: laplacian-eigenmaps: --n-neighbors 20 needs more than 20 training rows, this run has 20; "
+                   "pass a smaller --n-neighbors or a larger --subset"]
 
 
 def test_landmark_isomap_is_exact_with_all_points_and_close_with_few():

@@ -59,8 +59,12 @@ def evaluate_spectral(method: str, dataset: str, settings: SpectralSettings | No
     started = time.perf_counter()
     params: dict[str, Any] = {}
     if "n_neighbors" in estimator.settings:
+        rows = len(train) * (n_views if uses_views else 1)
+        if settings.n_neighbors >= rows:
+            raise UserError(f"{method}: --n-neighbors {settings.n_neighbors} needs more than {settings.n_neighbors} "
+                            f"training rows, this run has {rows}; pass a smaller --n-neighbors or a larger --subset")
         params["n_neighbors"] = settings.n_neighbors
-        params["knn_method"] = resolve_search(settings.knn_search, len(train) * (n_views if uses_views else 1))
+        params["knn_method"] = resolve_search(settings.knn_search, rows)
     if "reg" in estimator.settings:
         params["reg"] = DEFAULT_REG if settings.reg is None else settings.reg
     if "n_landmarks" in estimator.settings:
