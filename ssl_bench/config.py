@@ -19,6 +19,7 @@ from ssl_bench.validation import check_fields
 DEVICES = ("auto", "cpu", "cuda")
 FEATURES = ("backbone", "projector")
 DATA_LOADING = ("auto", "memory", "stream")  # see ssl_bench.data.streaming
+MIN_SUBSET = 2  # the fewest training images anything can be fitted and evaluated on
 
 
 def default_workers() -> int:
@@ -70,7 +71,8 @@ class TrainConfig:
     epochs: int = setting(10, help="training epochs", minimum=1)
     batch_size: int = setting(256, help="global batch size (split between processes under torchrun)", minimum=2,
                               hint="the losses compare images within a batch")
-    subset: int | None = setting(None, help="train on a seeded, class-balanced subset of N images", minimum=2)
+    subset: int | None = setting(None, help="train on a seeded, class-balanced subset of N images",
+                                 minimum=MIN_SUBSET)
     seed: int = setting(0, help="seed of the subset, the initialisation, the batch order and the augmentations",
                         minimum=0)
     device: str = setting("auto", help="auto: cuda when a GPU is visible, else cpu", choices=DEVICES)

@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from ssl_bench.cell_run import LOCK, is_running, read_outcome, train_config, write_failure
+from ssl_bench.config import MIN_SUBSET
 from ssl_bench.errors import UserError
 from ssl_bench.launchers import CellJob, make_launch_settings, slurm
 from ssl_bench.launchers.local import run_local
@@ -337,7 +338,7 @@ def _subset(block: dict[str, Any], default: int | None) -> int | None:
     subset = block["subset"]
     if subset == WHOLE_SPLIT:
         return None
-    check_value("subset", subset, int | None, minimum=2, hint=f'or "{WHOLE_SPLIT}" for the whole training split')
+    check_value("subset", subset, int | None, minimum=MIN_SUBSET, hint=f'or "{WHOLE_SPLIT}" for the whole training split')
     return subset
 
 

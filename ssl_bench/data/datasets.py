@@ -32,6 +32,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from ssl_bench.config import MIN_SUBSET
 from ssl_bench.errors import UserError
 from ssl_bench.registry import Registry
 
@@ -152,9 +153,6 @@ def parse_imagefolder(name: str) -> tuple[str, int] | None:
     if not path:
         raise UserError("imagefolder needs a folder: use imagefolder:PATH with PATH/train and PATH/test inside")
     return path, int(size)
-
-
-MIN_SUBSET = 2  # the fewest images anything can be fitted and evaluated on
 
 
 def balanced_subset(ds: ImageDataset, n: int, seed: int) -> ImageDataset:
