@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import math
 import os
 import resource
 import socket
@@ -109,18 +110,32 @@ def run_cell(cell: RunCell, evaluations: tuple[str, ...], run_settings: dict[str
             outcome = {"status": "failed", "error": traceback.format_exc()}
         if not distributed.is_main_process():
             return None
-        outcome.update(_attempt_record(started))
+        outcome.update(_attempt_record(started, earlier_attempts_seconds(outcome.get("epoch_metrics"))))
         outcome["peak_memory_mb"] = _peak_memory_mb()
         atomic_write_json(run_dir / OUTCOME, outcome)
         return outcome
 
 
-def _attempt_record(started: float) -> dict[str, Any]:
-    """Where, when and with which code the attempt ran (the store's columns of an attempt)."""
+def earlier_attempts_seconds(epoch_metrics: list[dict[str, Any]] | None) -> float:
+    """Training seconds of the epochs a resumed run restored from earlier attempts' checkpoint: the sum of
+    ``seconds`` over epoch records whose ``attempt`` is below the last one's (0 for a run trained in one attempt).
+    Those attempts' start-up and any epoch lost to the interruption are not in it."""
+    if not epoch_metrics:
+        return 0.0
+    last = epoch_metrics[-1].get("attempt", 1)
+    return math.fsum(record["seconds"] for record in epoch_metrics if record.get("attempt", 1) < last)
+
+
+def _attempt_record(started: float, earlier_seconds: float = 0.0) -> dict[str, Any]:
+    """Where, when and with which code the attempt ran (the store's columns of an attempt). ``wall_time_s``: this
+    attempt's wall time plus ``earlier_seconds`` (the restored epochs of a resumed run), so a resumed run reports
+    about what it cost in all, not only its last part."""
     scheduler = {key: os.environ[name] for key, name in SLURM_IDS.items() if name in os.environ}
+    finished = time.time()
     return {"hardware": hardware_info(), "host": socket.gethostname(), "pid": os.getpid(),
             "package_version": package_version(), "git_commit": git_commit(), "scheduler": scheduler,
-            "started_at": _iso(started), "finished_at": _iso(time.time()), "wall_time_s": time.time() - started}
+            "started_at": _iso(started), "finished_at": _iso(finished),
+            "wall_time_s": finished - started + earlier_seconds, "earlier_attempts_s": earlier_seconds}
 
 
 def _iso(seconds: float) -> str:

@@ -7,8 +7,9 @@ permutation, so the two paths train to the same weights.
 
 A run directory holds ``config.json`` (the :class:`TrainConfig`), ``checkpoint.pt`` (model, optimiser,
 random-generator states, history; written atomically after every epoch) and ``metrics.json`` (one entry per
-epoch: loss, lr, images/s, collapse diagnostics). ``--resume`` continues from the last checkpoint and ends
-with the same weights as an uninterrupted run with the same seed.
+epoch: loss, lr, images/s, seconds, collapse diagnostics, and ``attempt``: 1 for the first process, one more for
+each resume). ``--resume`` continues from the last checkpoint and ends with the same weights as an uninterrupted
+run with the same seed.
 """
 
 from __future__ import annotations
@@ -312,12 +313,14 @@ def _train_epochs(config: TrainConfig, checkpoint_path: Path | None, progress: b
     """Set up (restoring ``checkpoint_path`` if given), then train and save the remaining epochs."""
     training = setup(config, rank_device)
     progress = progress and training.main
+    attempt = 1
     if checkpoint_path is not None:
         restore(training, checkpoint_path)
+        attempt = 1 + max((record.get("attempt", 1) for record in training.history), default=0)
         if training.main:
             print(f"resuming {training.run_dir} at epoch {training.start_epoch + 1}/{config.epochs}", file=sys.stderr)
     for epoch in range(training.start_epoch, config.epochs):
-        record = run_epoch(training, epoch, progress)
+        record = {**run_epoch(training, epoch, progress), "attempt": attempt}
         training.history.append(record)
         augment_states = distributed.gather_objects(training.augment_generator.get_state().cpu())
         if not training.main:

@@ -122,6 +122,44 @@ def test_a_cell_whose_run_directory_is_locked_is_not_run_twice(tmp_path):
     assert not (busy / "outcome.json").exists()
 
 
+def test_a_resumed_cell_reports_the_seconds_of_its_restored_epochs_too(tmp_path, monkeypatch):
+    """A trained cell interrupted after epoch 1 and run again: its epochs carry attempts 1 and 2, and its wall time
+    is the second attempt's plus epoch 1's training seconds (not the second attempt's alone)."""
+    import ssl_bench.train as train_module
+    from ssl_bench.cell_run import earlier_attempts_seconds, run_cell
+    from ssl_bench.suite import run_dir_of
+
+    assert earlier_attempts_seconds(None) == earlier_attempts_seconds([{"seconds": 4.0}]) == 0.0
+    assert earlier_attempts_seconds([{"seconds": 4.0}, {"seconds": 2.5, "attempt": 2}]) == 4.0  # pre-attempt record
+    assert earlier_attempts_seconds([{"seconds": 4.0, "attempt": 1}, {"seconds": 3.0, "attempt": 2},
+                                     {"seconds": 2.0, "attempt": 3}]) == 7.0
+    suite = load_suite(_write(tmp_path, TINY_SUITE.format(epochs=2)))
+    cell = next(cell for cell in suite.cells if cell.kind == "trained")
+    run_dir = run_dir_of(suite, cell, tmp_path / "runs")
+    real_bar, calls = train_module.progress_bar, []
+
+    def slow_then_stop(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        time.sleep(1.0)  # inside the epoch's clock: epoch 1 takes over a second, so losing it would show
+        return real_bar(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "progress_bar", slow_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        run_cell(cell, ("knn",), {}, run_dir, "cpu", progress=False)
+    monkeypatch.setattr(train_module, "progress_bar", real_bar)
+    started = time.time()
+    outcome = run_cell(cell, ("knn",), {}, run_dir, "cpu", progress=False)
+    second_attempt_s = time.time() - started
+    assert outcome["status"] == "done", outcome.get("error")
+    first, second = outcome["epoch_metrics"]
+    assert (first["attempt"], second["attempt"]) == (1, 2) and first["seconds"] >= 1.0
+    assert outcome["earlier_attempts_s"] == first["seconds"]
+    assert second["seconds"] + first["seconds"] <= outcome["wall_time_s"] <= second_attempt_s + first["seconds"]
+    assert outcome["wall_time_s"] > second_attempt_s  # the second attempt alone did not take epoch 1's second
+
+
 def test_a_failing_cell_is_recorded_and_the_rest_go_on(tmp_path):
     text = TINY_SUITE.format(epochs=1).replace("batch_size: 50", "batch_size: 50\n  lr: 1.0e+30\n  warmup_epochs: 0")
     path = _write(tmp_path, text)

@@ -106,6 +106,9 @@ def test_resume_mid_run_ends_with_the_weights_of_an_uninterrupted_run(tmp_path, 
         train(make_config({**common, "out": str(tmp_path / "cut")}), progress=False)
     monkeypatch.setattr(train_module, "run_epoch", real_epoch)
     resumed = train(make_config({**common, "out": str(tmp_path / "cut")}), resume=True, progress=False)
+    attempts = [[record["attempt"] for record in json.loads((run / "metrics.json").read_text())]
+                for run in (whole, resumed)]
+    assert attempts == [[1, 1], [1, 2]]  # which process ran each epoch
     expected = torch.load(whole / "checkpoint.pt", weights_only=True)["model"]
     got = torch.load(resumed / "checkpoint.pt", weights_only=True)["model"]
     assert expected.keys() == got.keys()
