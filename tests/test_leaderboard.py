@@ -250,6 +250,24 @@ def test_unknown_suite_is_a_user_error(filled_store: tuple[Path, dict], tmp_path
         render_leaderboard(store, tmp_path, suite="quikc")
 
 
+def test_plot_labels_are_unique_and_give_epochs_of_trained_runs_only(tmp_path: Path) -> None:
+    """Closed forms at two subsets and one trained method at two epoch counts: each row's label is unique, and a
+    closed form's never reads '0 ep' (it has no epochs)."""
+    from ssl_bench.leaderboard.table import build_leaderboard
+
+    cells = [RunCell(suite=SUITE, kind="spectral", method="lpp", dataset="fashion-mnist", hparams={"subset": subset})
+             for subset in (10000, None)]
+    cells += [RunCell(suite=SUITE, kind="trained", method="simclr", dataset="fashion-mnist", backbone="convnet",
+                      epochs=epochs) for epochs in (5, 15)]
+    with ResultStore(tmp_path / "labels.sqlite") as store:
+        for cell in cells:
+            record(store, cell, {"knn_top1": 0.5})
+        board = build_leaderboard(store.runs(suite=SUITE), "labels")
+    assert sorted(row.label for row in board.rows) == [
+        "lpp · fashion-mnist · subset=10000", "lpp · fashion-mnist · subset=all",
+        "simclr/convnet · fashion-mnist · 15 ep · default", "simclr/convnet · fashion-mnist · 5 ep · default"]
+
+
 def test_summary_matches_numpy() -> None:
     values = np.random.default_rng(1).normal(0.8, 0.05, size=7)
     summary = Summary(tuple(values))

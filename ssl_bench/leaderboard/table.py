@@ -163,11 +163,13 @@ def _shared_hparams(rows: list[LeaderboardRow]) -> dict[str, Any]:
 
 
 def _labels(firsts: list[RunRecord]) -> dict[str, str]:
-    """Short unique names for plots: method/backbone, extended by dataset, epochs, hparams, suite as needed."""
+    """Short unique names for plots: method/backbone, extended by dataset, epochs (of trained runs; a closed form
+    or baseline has none), hparams, suite as needed."""
     parts = [lambda r: r.method + (f"/{r.backbone}" if r.backbone else ""), lambda r: r.dataset,
-             lambda r: f"{r.epochs} ep", lambda r: format_hparams(r.hparams), lambda r: r.suite]
+             lambda r: f"{r.epochs} ep" if r.kind == "trained" else "", lambda r: format_hparams(r.hparams),
+             lambda r: r.suite]
     for used in range(1, len(parts) + 1):
-        labels = {r.run_id: " · ".join(part(r) for part in parts[:used]) for r in firsts}
+        labels = {r.run_id: " · ".join(text for part in parts[:used] if (text := part(r))) for r in firsts}
         if len(set(labels.values())) == len(labels):
             return labels
     return {r.run_id: f"{labels[r.run_id]} · {r.run_id[:8]}" for r in firsts}
