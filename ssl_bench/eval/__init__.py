@@ -54,7 +54,7 @@ def evaluate_features(splits: FeatureSplits, evaluations: Sequence[str] = DEFAUL
     for evaluation in ordered("features"):
         if evaluation.name in wanted:
             with part(evaluation.name):  # "evaluation/knn" etc. in a running StageClock
-                output = evaluation.evaluate(splits, seed)
+                output = checked_output(evaluation, evaluation.evaluate(splits, seed), taken=result)
             result.update(output.metrics)
             protocol[evaluation.name] = output.protocol
     result.update({"n_train": int(splits.train.shape[0]), "n_test": int(splits.test.shape[0]),
@@ -62,8 +62,26 @@ def evaluate_features(splits: FeatureSplits, evaluations: Sequence[str] = DEFAUL
     return result
 
 
+def checked_output(evaluation: Evaluation, output: Any, taken: dict[str, Any]) -> EvaluationOutput:
+    """``output`` if it keeps the registered contract: an :class:`EvaluationOutput` whose metric keys are exactly
+    ``evaluation.metric_keys`` and none of ``taken`` (another evaluation's); else a :class:`UserError` for the
+    evaluation's author, naming what to change."""
+    where = f"evaluation {evaluation.name!r}"
+    if not isinstance(output, EvaluationOutput):
+        raise UserError(f"{where} returned a {type(output).__name__}; its evaluate function must return "
+                        "EvaluationOutput(metrics, protocol)")
+    if set(output.metrics) != set(evaluation.metric_keys):
+        raise UserError(f"{where} returned the metrics {sorted(output.metrics)} but declares metric_keys="
+                        f"{tuple(evaluation.metric_keys)}; make its Evaluation(metric_keys=...) name exactly "
+                        "what it returns")
+    clashing = sorted(set(output.metrics) & set(taken))
+    if clashing:
+        raise UserError(f"{where} returned {clashing}, already another evaluation's metric; rename its keys")
+    return output
+
+
 __all__ = [
     "DEFAULT_EVALUATIONS", "EVALUATIONS", "Evaluation", "EvaluationOutput", "FeatureSplits", "MetricColumn",
-    "cached_features", "check_evaluations", "evaluate_features", "extract_features", "leaderboard_columns",
-    "metric_value", "ordered",
+    "cached_features", "check_evaluations", "checked_output", "evaluate_features", "extract_features",
+    "leaderboard_columns", "metric_value", "ordered",
 ]
