@@ -226,6 +226,32 @@ def test_plots_are_written_and_stale_ones_removed(rendered: Path) -> None:
     assert "Date" not in (rendered / "plots" / "methods.svg").read_text()
 
 
+def test_many_long_named_configurations_keep_every_plot_drawable_and_coloured_apart(tmp_path: Path) -> None:
+    """24 configurations with long names (the fashion-mnist suite's size): matplotlib's layout must not collapse
+    the axes to make room for the legend (its warning is an error here), and no two configurations share a colour."""
+    import warnings
+
+    from ssl_bench.leaderboard.plots import _label_colors, render_plots
+    from ssl_bench.leaderboard.table import build_leaderboard
+
+    rng = np.random.default_rng(3)
+    views = {"graph": "views", "n_views": 8, "features": "nystroem", "dim": 64}
+    cells = [RunCell(suite=SUITE, kind="spectral", method=f"closed-form-{index}", dataset="fashion-mnist",
+                     hparams={**views, "subset": subset}) for index in range(9) for subset in (10000, None)]
+    cells += [RunCell(suite=SUITE, kind="trained", method=f"method-{index}", dataset="fashion-mnist",
+                      backbone="convnet", epochs=3) for index in range(6)]
+    with ResultStore(tmp_path / "many.sqlite") as store:
+        for cell in cells:
+            record(store, cell, _metrics(rng), [{"epoch": e, "loss": float(rng.uniform(1, 5))} for e in (1, 2, 3)]
+                   if cell.kind == "trained" else None, wall_time_s=float(rng.uniform(1, 60)))
+        board = build_leaderboard(store.runs(suite=SUITE), "many")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plots = render_plots(board)
+    assert len(plots) == 5 and len(board.rows) == 24
+    assert len(set(_label_colors(board).values())) == 24
+
+
 def test_rendering_twice_is_byte_identical(rendered: Path, filled_store: tuple[Path, dict], tmp_path: Path) -> None:
     """The module's rendering against one by the CLI in a fresh process with another hash seed, from a copy of the
     store at another path."""
@@ -250,22 +276,28 @@ def test_unknown_suite_is_a_user_error(filled_store: tuple[Path, dict], tmp_path
         render_leaderboard(store, tmp_path, suite="quikc")
 
 
-def test_plot_labels_are_unique_and_give_epochs_of_trained_runs_only(tmp_path: Path) -> None:
-    """Closed forms at two subsets and one trained method at two epoch counts: each row's label is unique, and a
-    closed form's never reads '0 ep' (it has no epochs)."""
+def test_plot_labels_name_what_tells_configurations_apart(tmp_path: Path) -> None:
+    """Labels (plot legends) are unique and short: method/backbone, epochs only where trained runs differ in them
+    (a closed form has none), the hparams that differ among configurations of one kind, and the dataset only
+    where two configurations would otherwise share a name."""
     from ssl_bench.leaderboard.table import build_leaderboard
 
     cells = [RunCell(suite=SUITE, kind="spectral", method="lpp", dataset="fashion-mnist", hparams={"subset": subset})
              for subset in (10000, None)]
-    cells += [RunCell(suite=SUITE, kind="trained", method="simclr", dataset="fashion-mnist", backbone="convnet",
-                      epochs=epochs) for epochs in (5, 15)]
+    cells += [RunCell(suite=SUITE, kind="spectral", method="isomap", dataset="fashion-mnist", hparams={"subset": None})]
+    cells += [RunCell(suite=SUITE, kind="trained", method="simclr", dataset=dataset, backbone="convnet", epochs=epochs,
+                      hparams={"batch_size": 256}) for epochs in (5, 15) for dataset in ("fashion-mnist", "cifar10")]
+    cells += [RunCell(suite=SUITE, kind="baseline", method="raw-pixels", dataset=dataset)
+              for dataset in ("fashion-mnist", "cifar10")]
     with ResultStore(tmp_path / "labels.sqlite") as store:
         for cell in cells:
             record(store, cell, {"knn_top1": 0.5})
         board = build_leaderboard(store.runs(suite=SUITE), "labels")
     assert sorted(row.label for row in board.rows) == [
-        "lpp · fashion-mnist · subset=10000", "lpp · fashion-mnist · subset=all",
-        "simclr/convnet · fashion-mnist · 15 ep · default", "simclr/convnet · fashion-mnist · 5 ep · default"]
+        "isomap · subset=all", "lpp · subset=10000", "lpp · subset=all",
+        "raw-pixels · cifar10", "raw-pixels · fashion-mnist",
+        "simclr/convnet · 15 ep · cifar10", "simclr/convnet · 15 ep · fashion-mnist",
+        "simclr/convnet · 5 ep · cifar10", "simclr/convnet · 5 ep · fashion-mnist"]
 
 
 def test_summary_matches_numpy() -> None:

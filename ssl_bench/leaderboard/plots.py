@@ -163,7 +163,8 @@ def methods_bar(board: Leaderboard) -> Plot | None:
     rows = [row for row in board.rows if column is not None and column.key in row.metrics]
     if column is None or not rows:
         return None
-    figure = Figure(figsize=(6.0, 0.9 + 0.28 * len(rows)), layout="constrained")
+    longest = max(len(row.label) for row in rows)  # the bars keep ~4 inches beside the labels (fontsize 8)
+    figure = Figure(figsize=(4.0 + 0.065 * longest, 0.9 + 0.28 * len(rows)), layout="constrained")
     axes = figure.add_subplot()
     positions = list(range(len(rows)))[::-1]
     summaries = [row.metrics[column.key] for row in rows]
@@ -210,18 +211,32 @@ def equivariance_curves(board: Leaderboard) -> Plot | None:
 
 
 def _label_colors(board: Leaderboard) -> dict[str, Any]:
-    """One fixed colour per configuration, shared by every panel (tab10, then tab20 for more rows)."""
-    palette = matplotlib.colormaps["tab10" if len(board.rows) <= 10 else "tab20"]
-    return {row.label: palette(index % palette.N) for index, row in enumerate(board.rows)}
+    """One fixed colour per configuration, shared by every panel. Trained configurations (the only ones in the
+    per-epoch and probe plots) take the first colours; the palette runs through the most distinct colours first:
+    tab20's ten dark then ten light ones, then tab20b's and tab20c's shades (60 before any repeats)."""
+    tab20, tab20b, tab20c = (matplotlib.colormaps[name].colors for name in ("tab20", "tab20b", "tab20c"))
+    palette = [*tab20[0::2], *tab20[1::2], *[shades[i::4][j] for i in range(4) for j in range(5)
+                                            for shades in (tab20b, tab20c)]]
+    rows = sorted(board.rows, key=lambda row: row.kind != "trained")  # stable: board order within each group
+    return {row.label: palette[index % len(palette)] for index, row in enumerate(rows)}
+
+
+LEGEND_RIGHT_MAX = 12  # more configurations than this: the legend goes below the panels, which grow to hold it
+LEGEND_LINE_INCHES = 0.16  # one legend line at fontsize 7, spacing included
 
 
 def _figure_legend(figure: Figure) -> None:
-    """One legend for all panels, outside on the right, each configuration once."""
+    """One legend for all panels, each configuration once: outside on the right, or, for many configurations,
+    below the panels in one column with the figure made taller by its height (so the panels keep theirs)."""
     by_label: dict[str, Any] = {}
     for axes in figure.axes:
         for handle, label in zip(*axes.get_legend_handles_labels()):
             by_label.setdefault(label, handle)
-    figure.legend(list(by_label.values()), list(by_label), loc="outside right upper", fontsize=7, frameon=False)
+    below = len(by_label) > LEGEND_RIGHT_MAX
+    if below:
+        figure.set_figheight(figure.get_figheight() + LEGEND_LINE_INCHES * len(by_label) + 0.2)
+    figure.legend(list(by_label.values()), list(by_label), loc="outside lower center" if below else "outside right upper",
+                  fontsize=7, frameon=False)
 
 
 def _marker_legend(axes: Any, kinds: set[str]) -> None:

@@ -163,16 +163,37 @@ def _shared_hparams(rows: list[LeaderboardRow]) -> dict[str, Any]:
 
 
 def _labels(firsts: list[RunRecord]) -> dict[str, str]:
-    """Short unique names for plots: method/backbone, extended by dataset, epochs (of trained runs; a closed form
-    or baseline has none), hparams, suite as needed."""
-    parts = [lambda r: r.method + (f"/{r.backbone}" if r.backbone else ""), lambda r: r.dataset,
-             lambda r: f"{r.epochs} ep" if r.kind == "trained" else "", lambda r: format_hparams(r.hparams),
-             lambda r: r.suite]
-    for used in range(1, len(parts) + 1):
-        labels = {r.run_id: " · ".join(text for part in parts[:used] if (text := part(r))) for r in firsts}
-        if len(set(labels.values())) == len(labels):
-            return labels
-    return {r.run_id: f"{labels[r.run_id]} · {r.run_id[:8]}" for r in firsts}
+    """Short unique names for plots: method/backbone, the epochs of a trained run where trained runs differ in them,
+    and the hyper-parameters that differ among configurations of the same kind; then, only where two names would
+    still be equal, dataset, suite and run id."""
+    by_kind: dict[str, list[RunRecord]] = {}
+    for r in firsts:
+        by_kind.setdefault(r.kind, []).append(r)
+    varying = {kind: _differing_hparams(group) for kind, group in by_kind.items()}
+    epochs_vary = len({r.epochs for r in by_kind.get("trained", [])}) > 1
+
+    def own(r: RunRecord) -> str:
+        shown = {key: value for key, value in r.hparams.items() if key in varying[r.kind]}
+        return " · ".join(filter(None, (r.method + (f"/{r.backbone}" if r.backbone else ""),
+                                        f"{r.epochs} ep" if r.kind == "trained" and epochs_vary else "",
+                                        format_hparams(shown) if shown else "")))
+
+    labels = {r.run_id: own(r) for r in firsts}
+    for part in (lambda r: r.dataset, lambda r: r.suite, lambda r: r.run_id[:8]):
+        groups: dict[str, list[RunRecord]] = {}
+        for r in firsts:
+            groups.setdefault(labels[r.run_id], []).append(r)
+        for group in (group for group in groups.values() if len(group) > 1):
+            if len({part(r) for r in group}) > 1:
+                labels.update({r.run_id: f"{labels[r.run_id]} · {part(r)}" for r in group})
+    return labels
+
+
+def _differing_hparams(group: list[RunRecord]) -> set[str]:
+    """Hyper-parameter names whose value is not the same in every run of ``group`` (absent counts as a value)."""
+    missing = object()
+    names = {name for r in group for name in r.hparams}
+    return {name for name in names if len({repr(r.hparams.get(name, missing)) for r in group}) > 1}
 
 
 def format_hparams(hparams: dict[str, Any]) -> str:
