@@ -9,7 +9,6 @@ import sys
 from ssl_bench.commands._encoder import add_encoder_arguments, encoder_weights
 from ssl_bench.config import DEVICES, FEATURES
 from ssl_bench.errors import UserError
-from ssl_bench.probes.runs import probe_encoder, probe_run, probe_spectral
 from ssl_bench.probes.transforms import TRANSFORMS
 
 NAME = "probe"
@@ -54,6 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ssl_bench.probes.runs import probe_encoder, probe_run, probe_spectral  # scikit-learn: only when probing
+
     progress = lambda line: print(line, file=sys.stderr)  # noqa: E731
     if args.encoder:
         result = probe_encoder(args.encoder, encoder_weights(args), args.dataset, args.image_size, args.normalization,
