@@ -152,7 +152,7 @@ def _mark_best(rows: list[LeaderboardRow], columns: tuple[MetricColumn, ...]) ->
                                         if summary.mean == best.get((row.dataset, row.split, key)))) for row in rows]
 
 
-def _shared_hparams(rows: list[LeaderboardRow]) -> dict[str, Any]:
+def _shared_hparams(rows: list[LeaderboardRow] | list[RunRecord]) -> dict[str, Any]:
     """Hyper-parameters with one value in every configuration (stated once, above the table)."""
     if not rows:
         return {}
@@ -190,10 +190,8 @@ def _labels(firsts: list[RunRecord]) -> dict[str, str]:
 
 
 def _differing_hparams(group: list[RunRecord]) -> set[str]:
-    """Hyper-parameter names whose value is not the same in every run of ``group`` (absent counts as a value)."""
-    missing = object()
-    names = {name for r in group for name in r.hparams}
-    return {name for name in names if len({repr(r.hparams.get(name, missing)) for r in group}) > 1}
+    """Hyper-parameter names not shared by every run of ``group`` (absent from some, or set to other values)."""
+    return {name for r in group for name in r.hparams} - _shared_hparams(group).keys()
 
 
 def format_hparams(hparams: dict[str, Any]) -> str:
