@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ssl_bench.store import ResultStore, hardware_info
+from ssl_bench.bench.store import ResultStore, hardware_info
 
 SUITE = """
 name: cluster-bench

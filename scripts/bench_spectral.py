@@ -31,11 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ssl_bench.core.stage_clock import StageClock
 from ssl_bench.data.datasets import ImageDataset, load_dataset, train_split
 from ssl_bench.data.graph import NeighbourIndex, knn_search, resolve_search
 from ssl_bench.spectral import SPECTRAL_METHODS
 from ssl_bench.spectral.settings import SpectralSettings
-from ssl_bench.stage_clock import StageClock
 
 EXTRA_ROWS = ("vicreg-closed-form --graph views --n-views 8 --dim 64 --features nystroem;"
               "vicreg-closed-form --graph views --n-views 32 --dim 64 --features nystroem")

@@ -3,7 +3,7 @@ plus kNN evaluation time against scikit-learn. Writes one JSON file.
 
 Per method and backbone, in the same process and on the same data (Fashion-MNIST, uint8):
 - ``model_only``: forward/backward/step on pre-made views (the limit for this model on this machine);
-- ``ssl_bench``: ``ssl_bench.train.train`` itself (batched augmentations on the device, no DataLoader),
+- ``ssl_bench``: ``ssl_bench.training.loop.train`` itself (batched augmentations on the device, no DataLoader),
   images/s as recorded in metrics.json, averaged over epochs 2 and 3;
 - ``reference``: lightly's loss module (ssl-bench's own loss where lightly is not installed; the JSON says which),
   torchvision per-image transforms with the same augmentation parameters, a torch DataLoader, the same model,
@@ -29,15 +29,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ssl_bench.config import make_config
+from ssl_bench.bench.store import hardware_info
+from ssl_bench.core.devices import resolve_device
 from ssl_bench.data.augment import augment_config
 from ssl_bench.data.datasets import balanced_subset, load_dataset
-from ssl_bench.device import resolve_device
 from ssl_bench.methods import METHODS
-from ssl_bench.optim import build_optimizer
-from ssl_bench.store import hardware_info
-from ssl_bench.train import optimizer_settings, train
-from ssl_bench.trained_run import build_model
+from ssl_bench.training.config import make_config
+from ssl_bench.training.loop import optimizer_settings, train
+from ssl_bench.training.optim import build_optimizer
+from ssl_bench.training.run_dir import build_model
 
 
 def reference_transform(config, size: int, view: int):

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import torch
 
-from ssl_bench.config import make_config
-from ssl_bench.device import resolve_device
-from ssl_bench.evaluate import evaluate_run
-from ssl_bench.store import hardware_info
-from ssl_bench.train import train
+from ssl_bench.bench.store import hardware_info
+from ssl_bench.core.devices import resolve_device
+from ssl_bench.sources.trained import evaluate_run
+from ssl_bench.training.config import make_config
+from ssl_bench.training.loop import train
 
 
 def check_method(method: str, args: argparse.Namespace, root: Path) -> dict:

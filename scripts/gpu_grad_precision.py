@@ -12,8 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ssl_bench.backbones import build_backbone
 from ssl_bench.methods import build_method
+from ssl_bench.models.backbones import build_backbone
 
 MODES = ("fp32-notf32", "fp32-tf32", "bf16-cl", "bf16-nocl", "cpu-fp32")
 

@@ -13,7 +13,7 @@ import sys
 import typing
 
 from ssl_bench import __version__, commands
-from ssl_bench.errors import UserError
+from ssl_bench.core.errors import UserError
 
 
 class OneLineErrors(argparse.ArgumentParser):

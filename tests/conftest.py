@@ -15,7 +15,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from ssl_bench.errors import UserError
+from ssl_bench.core.errors import UserError
 
 
 def fashion_mnist_available() -> bool:

@@ -11,10 +11,10 @@ import torchvision.transforms.functional as TF
 from scipy.stats import ks_2samp
 from torchvision.transforms import RandomResizedCrop
 
+from ssl_bench.core.errors import UserError
 from ssl_bench.data import augment as A
 from ssl_bench.data.augment import AugmentConfig, BatchAugment, augment_config, default_augment, normalize
 from ssl_bench.data.datasets import ImageDataset, normalization_stats
-from ssl_bench.errors import UserError
 
 IDENTITY = dict(crop_scale=(1.0, 1.0), flip_p=0.0, jitter_p=0.0, grayscale_p=0.0, blur_p=0.0, solarize_p=0.0)
 

@@ -12,9 +12,9 @@ from lightly.loss import NegativeCosineSimilarity
 from lightly.models.utils import update_momentum
 from lightly.utils.scheduler import cosine_schedule
 
-from ssl_bench.backbones import build_backbone
 from ssl_bench.methods import METHODS, build_method
 from ssl_bench.methods.byol import byol_loss
+from ssl_bench.models.backbones import build_backbone
 
 
 def _tensors(seed: int, batch: int = 6, dim: int = 5) -> list[torch.Tensor]:

@@ -12,8 +12,8 @@ import sys
 import pytest
 import torch
 
-from ssl_bench.checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
-from ssl_bench.errors import UserError
+from ssl_bench.core.checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
+from ssl_bench.core.errors import UserError
 
 
 def test_leftover_temporary_files_are_removed_by_the_next_write(tmp_path):
@@ -34,7 +34,7 @@ def test_a_writer_killed_mid_checkpoint_leaves_the_old_checkpoint_and_the_next_s
     script = (  # writes a large checkpoint slowly; killed in the middle of the write
         "import sys, time, torch\n"
         "from pathlib import Path\n"
-        "from ssl_bench.checkpoint import atomic_write_bytes\n"
+        "from ssl_bench.core.checkpoint import atomic_write_bytes\n"
         "def slow(file):\n"
         "    file.write(b'x' * 1000); file.flush(); print('writing', flush=True); time.sleep(60)\n"
         "atomic_write_bytes(Path(sys.argv[1]), slow)\n"

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ssl_bench.bench.store import ResultStore, RunCell
 from ssl_bench.cli import main
-from ssl_bench.config import make_config
-from ssl_bench.store import ResultStore, RunCell
-from ssl_bench.train import train
+from ssl_bench.training.config import make_config
+from ssl_bench.training.loop import train
 
 CASES = settings(max_examples=int(os.environ.get("SSL_BENCH_HYPOTHESIS_EXAMPLES", "25")), deadline=None,
                  derandomize=not os.environ.get("SSL_BENCH_HYPOTHESIS_EXAMPLES"),

@@ -13,6 +13,7 @@ import torch
 from sklearn.neighbors import KNeighborsClassifier
 
 from ssl_bench.cli import main
+from ssl_bench.core.errors import UserError
 from ssl_bench.data import datasets
 from ssl_bench.data.datasets import (
     ImageDataset,
@@ -23,7 +24,6 @@ from ssl_bench.data.datasets import (
     normalization_stats,
     read_idx,
 )
-from ssl_bench.errors import UserError
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

@@ -10,8 +10,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.nn.parallel import DistributedDataParallel
 
-from ssl_bench.backbones import build_backbone
 from ssl_bench.methods import METHODS, build_method
+from ssl_bench.models.backbones import build_backbone
 
 WORLD, BATCH = 2, 8
 

@@ -11,7 +11,7 @@ import torch
 from sklearn.neighbors import NearestCentroid
 
 from ssl_bench.cli import main
-from ssl_bench.errors import UserError
+from ssl_bench.core.errors import UserError
 from ssl_bench.eval import (
     EVALUATIONS,
     Evaluation,

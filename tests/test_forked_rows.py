@@ -11,7 +11,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.sparse.csgraph import shortest_path
 
-from ssl_bench.forked_rows import forked_rows
+from ssl_bench.core.forked_rows import forked_rows
 from ssl_bench.spectral.isomap import geodesics
 
 

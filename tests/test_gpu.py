@@ -15,16 +15,16 @@ import torch.nn.functional as F
 from test_knn import clustered
 from test_optim import _per_parameter_lars_step
 
-from ssl_bench.backbones import build_backbone
-from ssl_bench.config import make_config
 from ssl_bench.data.augment import BatchAugment, default_augment
 from ssl_bench.eval import FeatureSplits
 from ssl_bench.eval.knn import nearest_neighbours
 from ssl_bench.eval.linear import linear_probe
-from ssl_bench.evaluate import evaluate_run
 from ssl_bench.methods import METHODS, build_method
-from ssl_bench.optim import LARS, parameter_groups
-from ssl_bench.train import train
+from ssl_bench.models.backbones import build_backbone
+from ssl_bench.sources.trained import evaluate_run
+from ssl_bench.training.config import make_config
+from ssl_bench.training.loop import train
+from ssl_bench.training.optim import LARS, parameter_groups
 
 DEVICE = os.environ.get("SSL_BENCH_GPU_TEST_DEVICE", "cuda")
 pytestmark = pytest.mark.skipif(DEVICE == "cuda" and not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -7,8 +7,8 @@ import pytest
 import scipy.sparse as sp
 from sklearn.neighbors import kneighbors_graph
 
+from ssl_bench.core.errors import UserError
 from ssl_bench.data.graph import knn_graph, knn_search, label_graph, union, validate_graph, views_graph
-from ssl_bench.errors import UserError
 from ssl_bench.methods.losses import pair_graph
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from sklearn.neighbors import KNeighborsClassifier
 
-from ssl_bench.errors import UserError
+from ssl_bench.core.errors import UserError
 from ssl_bench.eval import FeatureSplits, evaluate_features
 from ssl_bench.eval.knn import knn_accuracies, knn_accuracy, knn_predict
 

@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from ssl_bench.bench.store import ResultStore, RunCell
 from ssl_bench.cli import main
 from ssl_bench.leaderboard import render_leaderboard
 from ssl_bench.leaderboard.comparison import compare_methods, compare_runs
 from ssl_bench.leaderboard.stats import Summary, difference_ci
-from ssl_bench.store import ResultStore, RunCell
 
 SUITE = "synthetic"
 # (kind, method, backbone, epochs, seeds); barlowtwins has other seeds than simclr, so comparing them is Welch
@@ -48,7 +48,7 @@ def record(store: ResultStore, cell: RunCell, metrics: dict, epoch_metrics: list
 
 
 def _metrics(rng: np.random.Generator) -> dict[str, object]:
-    """Accuracies and a probe in the shape ssl_bench.probes.runs.probe_run returns (tidy rows, NaN as None)."""
+    """Accuracies and a probe in the shape ssl_bench.sources.probing.probe_run returns (tidy rows, NaN as None)."""
     rows = [{"transform": transform, "metric": metric, "theta": theta, "theta_b": None,
              "value": float(rng.uniform(0, 1))}
             for transform, thetas in THETAS.items() for theta in thetas for metric in ("invariance", "equivariance_r2")]
@@ -270,7 +270,7 @@ def test_rendering_twice_is_byte_identical(rendered: Path, filled_store: tuple[P
 
 
 def test_unknown_suite_is_a_user_error(filled_store: tuple[Path, dict], tmp_path: Path) -> None:
-    from ssl_bench.errors import UserError
+    from ssl_bench.core.errors import UserError
 
     with ResultStore(filled_store[0], create=False) as store, pytest.raises(UserError, match="synthetic"):
         render_leaderboard(store, tmp_path, suite="quikc")

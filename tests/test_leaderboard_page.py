@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from ssl_bench.bench.store import ResultStore, RunCell
 from ssl_bench.leaderboard import render_leaderboard
-from ssl_bench.store import ResultStore, RunCell
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 if BROWSER is None:

@@ -14,11 +14,11 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-from ssl_bench.errors import UserError
+from ssl_bench.core.errors import UserError
 from ssl_bench.eval import FeatureSplits
 from ssl_bench.eval import linear as linear_module
-from ssl_bench.eval.features import cached_features, extract_features
 from ssl_bench.eval.linear import LinearClassifier, fit_linear_classifier, linear_probe, stratified_split
+from ssl_bench.models.features import cached_features, extract_features
 
 
 @pytest.fixture(scope="module")

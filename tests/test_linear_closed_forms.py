@@ -16,17 +16,17 @@ from sklearn.cross_decomposition import CCA
 from sklearn.decomposition import PCA
 from sklearn.metrics.pairwise import rbf_kernel
 
-from ssl_bench.backbones import build_backbone
+from ssl_bench.core.errors import UserError
 from ssl_bench.data.graph import knn_graph, views_graph
-from ssl_bench.errors import UserError
-from ssl_bench.eval.features import extract_features
+from ssl_bench.models.backbones import build_backbone
+from ssl_bench.models.encoder import NormalisedEncoder
+from ssl_bench.models.features import extract_features
+from ssl_bench.sources.closed_form import evaluate_spectral
 from ssl_bench.spectral import SPECTRAL_METHODS, BarlowTwinsClosedForm, SimCLRClosedForm, VICRegClosedForm
 from ssl_bench.spectral.feature_maps import feature_map, median_gamma
 from ssl_bench.spectral.linear_closed_forms import GraphForms
-from ssl_bench.spectral.pipeline import evaluate_spectral
 from ssl_bench.spectral.settings import SpectralSettings
 from ssl_bench.spectral.verification import max_angle, verify_simclr_linear
-from ssl_bench.trained_run import NormalisedEncoder
 
 N_IMAGES, N_VIEWS = 40, 3
 

@@ -7,8 +7,8 @@ import pytest
 import scipy.sparse as sp
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
+from ssl_bench.core.errors import UserError
 from ssl_bench.data.graph import label_graph
-from ssl_bench.errors import UserError
 from ssl_bench.spectral.linear_training import train_linear_map
 from ssl_bench.spectral.verification import max_angle
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from ssl_bench.optim import LARS, build_optimizer, parameter_groups, warmup_cosine
+from ssl_bench.training.optim import LARS, build_optimizer, parameter_groups, warmup_cosine
 
 
 def test_lars_step_matches_the_update_rule():

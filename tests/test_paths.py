@@ -11,15 +11,15 @@ import json
 import pytest
 import torch
 
-import ssl_bench.checkpoint as checkpoint_module
-import ssl_bench.eval.features as features_module
-import ssl_bench.evaluate as evaluate_module
+import ssl_bench.core.checkpoint as checkpoint_module
+import ssl_bench.models.features as features_module
+import ssl_bench.sources.trained as evaluate_module
+from ssl_bench.bench.store import ResultStore, RunCell
 from ssl_bench.cli import main
-from ssl_bench.config import make_config
-from ssl_bench.errors import UserError
-from ssl_bench.evaluate import evaluate_run
-from ssl_bench.store import ResultStore, RunCell
-from ssl_bench.train import train
+from ssl_bench.core.errors import UserError
+from ssl_bench.sources.trained import evaluate_run
+from ssl_bench.training.config import make_config
+from ssl_bench.training.loop import train
 
 TINY = {"method": "simclr", "dataset": "synthetic", "backbone": "mlp", "batch_size": 64, "subset": 128, "epochs": 2,
         "method_params": {"projector_dims": [32, 16]}}

@@ -10,8 +10,8 @@ import pytest
 
 from ssl_bench.cli import build_parser, main
 from ssl_bench.commands import probe as probe_command
-from ssl_bench.config import make_config
-from ssl_bench.train import train
+from ssl_bench.training.config import make_config
+from ssl_bench.training.loop import train
 
 
 @pytest.fixture(scope="module")

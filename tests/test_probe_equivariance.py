@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from ssl_bench.errors import UserError
+from ssl_bench.core.errors import UserError
 from ssl_bench.probes import measures
 from ssl_bench.probes.equivariance import ProbeResult, probe
 from ssl_bench.probes.plot import plot_probe

@@ -9,7 +9,7 @@ import torch
 import torchvision.transforms.v2.functional as TF
 from torchvision.transforms import InterpolationMode
 
-from ssl_bench.errors import UserError
+from ssl_bench.core.errors import UserError
 from ssl_bench.probes import transforms as T
 
 BILINEAR = InterpolationMode.BILINEAR

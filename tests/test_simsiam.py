@@ -9,9 +9,9 @@ import pytest
 import torch
 from lightly.loss import NegativeCosineSimilarity
 
-from ssl_bench.backbones import build_backbone
 from ssl_bench.methods import METHODS, build_method
 from ssl_bench.methods.simsiam import simsiam_loss
+from ssl_bench.models.backbones import build_backbone
 
 
 def _tensors(seed: int, batch: int = 6, dim: int = 5) -> list[torch.Tensor]:

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from ssl_bench.bench.store import ResultStore
 from ssl_bench.methods import METHODS
-from ssl_bench.store import ResultStore
 
 
 def _cluster_up() -> bool:
@@ -166,8 +166,8 @@ def _gradients_under_slurm(methods: list[str]) -> dict[str, tuple[float, dict[st
     from test_distributed import BATCH, _model, _views
     from torch.nn.parallel import DistributedDataParallel
 
-    from ssl_bench import distributed
-    from ssl_bench.launchers.slurm import export_ddp_environment
+    from ssl_bench.bench.launchers.slurm import export_ddp_environment
+    from ssl_bench.core import distributed
 
     export_ddp_environment()
     results = {}
@@ -217,8 +217,8 @@ def test_a_cancelled_task_is_lost_in_status_then_failed_with_its_log_by_wait(tmp
     status_args = ["suite", "status", str(path), "--store", str(tmp_path / "slurm.sqlite"), "--runs-dir", str(runs)]
     _wait_until(lambda: "lost" in _cli(*status_args).stdout, "the cell's process to exit", timeout=60)
     assert f"Slurm job {job_id} ended without a result" in _cli(*status_args).stdout
-    from ssl_bench.launchers.slurm import submitted_jobs
-    from ssl_bench.suite import _wait_for_slurm, cell_jobs, load_suite
+    from ssl_bench.bench.launchers.slurm import submitted_jobs
+    from ssl_bench.bench.suite import _wait_for_slurm, cell_jobs, load_suite
 
     recorded = []
     _wait_for_slurm(cell_jobs(load_suite(path), runs), runs / "cancel", lambda job, outcome: recorded.append(outcome),

@@ -20,8 +20,8 @@ from sklearn.manifold import spectral_embedding
 from sklearn.neighbors import NearestNeighbors
 
 from ssl_bench.cli import main
+from ssl_bench.core.errors import UserError
 from ssl_bench.data.graph import knn_graph
-from ssl_bench.errors import UserError
 from ssl_bench.spectral import (
     SPECTRAL_METHODS,
     ClassicalMDS,
@@ -286,7 +286,7 @@ def test_exact_isomap_that_cannot_fit_is_refused_before_any_work():
 def test_a_spectral_result_says_where_its_seconds_and_memory_go():
     import time
 
-    from ssl_bench.spectral.pipeline import evaluate_spectral
+    from ssl_bench.sources.closed_form import evaluate_spectral
     from ssl_bench.spectral.settings import SpectralSettings
 
     started = time.perf_counter()

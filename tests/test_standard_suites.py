@@ -15,15 +15,15 @@ import torch
 import yaml
 from PIL import Image
 
-from ssl_bench.cell_run import train_config
+from ssl_bench.bench.cells import train_config
+from ssl_bench.bench.parity import parity_rows
+from ssl_bench.bench.suite import load_suite
 from ssl_bench.cli import main
+from ssl_bench.core.errors import UserError
 from ssl_bench.data import datasets
-from ssl_bench.errors import UserError
 from ssl_bench.methods import METHODS
-from ssl_bench.parity import parity_rows
-from ssl_bench.recipe import effective_recipe
-from ssl_bench.suite import load_suite
-from ssl_bench.train import run_epoch, setup
+from ssl_bench.training.loop import run_epoch, setup
+from ssl_bench.training.recipe import effective_recipe
 
 SUITES = Path(__file__).resolve().parents[1] / "suites"
 STANDARD = ("cifar10", "cifar100", "cifar10-lightly", "stl10", "imagenet100")
@@ -149,7 +149,7 @@ def test_every_recipe_of_the_suite_takes_a_training_step_on_data_of_its_shape(na
 
 
 def training_classes(config) -> int:  # noqa: ANN001
-    from ssl_bench.train import training_data
+    from ssl_bench.training.loop import training_data
 
     return training_data(config).num_classes
 
@@ -158,8 +158,8 @@ def training_classes(config) -> int:  # noqa: ANN001
 
 
 def test_published_results_appear_beside_ours_with_the_difference_and_the_protocol_mark(tmp_path: Path) -> None:
+    from ssl_bench.bench.store import ResultStore, RunCell
     from ssl_bench.leaderboard import render_leaderboard
-    from ssl_bench.store import ResultStore, RunCell
 
     suite = load_suite(SUITES / "cifar10.yaml")
     with ResultStore(tmp_path / "store.sqlite") as store:
@@ -209,7 +209,7 @@ def test_imagefolder_at_a_size_decodes_and_streams_at_that_size(generated_data: 
 
 
 def test_the_dry_run_sizes_an_imagefolder_by_its_name_and_folder(generated_data: Path) -> None:
-    from ssl_bench.suite_plan import _dataset_info
+    from ssl_bench.bench.plan import _dataset_info
 
     info = _dataset_info(f"imagefolder@224:{generated_data}")
     assert (info["image_size"], info["train_images"], info["classes"], info["available"]) == (224, 100, 100, True)

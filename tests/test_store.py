@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from ssl_bench import store as store_module
-from ssl_bench.errors import UserError
-from ssl_bench.store import SCHEMA_VERSION, ResultStore, RunCell, RunInProgress, default_store_path
+from ssl_bench.bench import store as store_module
+from ssl_bench.bench.store import SCHEMA_VERSION, ResultStore, RunCell, RunInProgress, default_store_path
+from ssl_bench.core.errors import UserError
 
 FORK = multiprocessing.get_context("fork")
 
@@ -269,7 +269,7 @@ def test_export_csv_and_json(tmp_path: Path) -> None:
 
 def test_a_version_1_store_is_migrated_keeping_every_row(tmp_path: Path) -> None:
     """Version 1 allowed kinds trained/spectral/baseline; opening it with version 2 keeps its rows and adds 'encoder'."""
-    from ssl_bench import store as store_module
+    from ssl_bench.bench import store as store_module
 
     current = tmp_path / "v2.sqlite"
     with ResultStore(current) as results:

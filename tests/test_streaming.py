@@ -11,14 +11,14 @@ import torch
 from PIL import Image
 
 import ssl_bench.data.streaming as streaming
-import ssl_bench.train as train_module
+import ssl_bench.training.loop as train_module
 from ssl_bench.cli import main
-from ssl_bench.config import make_config
+from ssl_bench.core.errors import UserError
 from ssl_bench.data.datasets import IMAGEFOLDER_SIZE, ImageDataset, load_dataset, normalization_stats
 from ssl_bench.data.streaming import StreamedSplit, load_split
-from ssl_bench.errors import UserError
-from ssl_bench.evaluate import evaluate_run
-from ssl_bench.train import train
+from ssl_bench.sources.trained import evaluate_run
+from ssl_bench.training.config import make_config
+from ssl_bench.training.loop import train
 
 CLASSES = ("ant", "bee", "cat")
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from ssl_bench.bench.store import ResultStore
+from ssl_bench.bench.suite import load_suite, run_suite
 from ssl_bench.cli import main
-from ssl_bench.errors import UserError
-from ssl_bench.store import ResultStore
-from ssl_bench.suite import load_suite, run_suite
+from ssl_bench.core.errors import UserError
 
 TINY_SUITE = """
 name: tiny
@@ -95,7 +95,7 @@ def test_parallel_cells_give_the_serial_results_and_each_cell_once(tmp_path, mon
 
 
 def test_each_parallel_cell_gets_its_own_gpus(monkeypatch):
-    from ssl_bench.launchers.local import gpu_groups
+    from ssl_bench.bench.launchers.local import gpu_groups
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")
     assert gpu_groups(2, 2) == ["4,5", "6,7"]
@@ -107,8 +107,8 @@ def test_each_parallel_cell_gets_its_own_gpus(monkeypatch):
 
 def test_a_cell_whose_run_directory_is_locked_is_not_run_twice(tmp_path):
     """A live process holds the cell (another suite, a Slurm task): this suite leaves it alone and says so."""
-    from ssl_bench.cell_run import CellBusy, run_dir_lock
-    from ssl_bench.suite import load_suite, run_dir_of
+    from ssl_bench.bench.cells import CellBusy, run_dir_lock
+    from ssl_bench.bench.suite import load_suite, run_dir_of
 
     path = _write(tmp_path, TINY_SUITE.format(epochs=1))
     suite = load_suite(path)
@@ -125,9 +125,9 @@ def test_a_cell_whose_run_directory_is_locked_is_not_run_twice(tmp_path):
 def test_a_resumed_cell_reports_the_seconds_of_its_restored_epochs_too(tmp_path, monkeypatch):
     """A trained cell interrupted after epoch 1 and run again: its epochs carry attempts 1 and 2, and its wall time
     is the second attempt's plus epoch 1's training seconds (not the second attempt's alone)."""
-    import ssl_bench.train as train_module
-    from ssl_bench.cell_run import earlier_attempts_seconds, run_cell
-    from ssl_bench.suite import run_dir_of
+    import ssl_bench.training.loop as train_module
+    from ssl_bench.bench.cells import earlier_attempts_seconds, run_cell
+    from ssl_bench.bench.suite import run_dir_of
 
     assert earlier_attempts_seconds(None) == earlier_attempts_seconds([{"seconds": 4.0}]) == 0.0
     assert earlier_attempts_seconds([{"seconds": 4.0}, {"seconds": 2.5, "attempt": 2}]) == 4.0  # pre-attempt record
@@ -340,7 +340,7 @@ def test_an_encoders_section_ranks_encoders_trained_elsewhere_beside_the_rest(tm
     import torch
     import torchvision
 
-    from ssl_bench.evaluate import evaluate_pretrained
+    from ssl_bench.sources.encoder import evaluate_pretrained
 
     torch.manual_seed(0)
     torch.save(torchvision.models.resnet18().state_dict(), tmp_path / "r18.pth")
@@ -367,7 +367,7 @@ baselines:
 
 
 def test_slurm_launcher_without_slurm_is_one_line_and_creates_nothing(tmp_path, monkeypatch, capsys):
-    import ssl_bench.launchers.slurm as slurm
+    import ssl_bench.bench.launchers.slurm as slurm
 
     monkeypatch.setattr(slurm.shutil, "which", lambda name: None)
     path = _write(tmp_path, TINY_SUITE.format(epochs=1))

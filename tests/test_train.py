@@ -14,12 +14,12 @@ import pytest
 import torch
 
 from ssl_bench.cli import main
-from ssl_bench.config import TrainConfig, make_config
-from ssl_bench.errors import UserError
-from ssl_bench.evaluate import evaluate_run
+from ssl_bench.core.errors import UserError
 from ssl_bench.methods import METHODS
-from ssl_bench.train import train
-from ssl_bench.trained_run import load_encoder
+from ssl_bench.sources.trained import evaluate_run
+from ssl_bench.training.config import TrainConfig, make_config
+from ssl_bench.training.loop import train
+from ssl_bench.training.run_dir import load_encoder
 
 TINY = {"dataset": "synthetic", "backbone": "mlp", "batch_size": 64, "subset": 256, "epochs": 2,
         "method_params": {"projector_dims": [64, 32]}}
@@ -87,7 +87,7 @@ def test_resume_after_a_real_kill_matches_an_uninterrupted_run(tmp_path):
 def test_resume_mid_run_ends_with_the_weights_of_an_uninterrupted_run(tmp_path, method, monkeypatch):
     """Everything a method carries between steps (momentum target, schedule position, optimiser state) is part of
     the checkpoint: stopping after epoch 1 and resuming gives bit-identical weights, target included."""
-    import ssl_bench.train as train_module
+    import ssl_bench.training.loop as train_module
 
     heads = {"predictor_hidden": [32]} if METHODS.get(method).predictor_hidden else {}
     common = {"method": method, "dataset": "synthetic", "backbone": "mlp", "epochs": 2, "batch_size": 32,
@@ -181,7 +181,7 @@ def test_fashion_mnist_end_to_end(tmp_path, require_fashion_mnist, capsys):
 
 def test_a_late_non_finite_loss_names_its_own_step() -> None:
     """On a GPU the losses are read back every few steps; the error must still name the first bad step."""
-    from ssl_bench.train import _stop_if_not_finite
+    from ssl_bench.training.loop import _stop_if_not_finite
 
     optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
     _stop_if_not_finite([1.0, 0.5], 0, 0, optimizer)  # finite: no error

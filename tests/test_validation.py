@@ -16,12 +16,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ssl_bench.bench.suite import load_suite
 from ssl_bench.cli import main
-from ssl_bench.config import TrainConfig, make_config
-from ssl_bench.errors import UserError
+from ssl_bench.core.errors import UserError
 from ssl_bench.methods import METHODS
 from ssl_bench.spectral.settings import SpectralSettings, make_spectral_settings
-from ssl_bench.suite import load_suite
+from ssl_bench.training.config import TrainConfig, make_config
 
 SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),

@@ -1,11 +1,11 @@
-"""The ``--encoder SPEC --weights PATH`` flags of ``ssl-bench eval`` and ``ssl-bench probe`` (ssl_bench.encoders)."""
+"""The ``--encoder SPEC --weights PATH`` flags of ``ssl-bench eval`` and ``ssl-bench probe`` (ssl_bench.models.pretrained)."""
 
 from __future__ import annotations
 
 import argparse
 
-from ssl_bench.encoders import NORMALIZATIONS
-from ssl_bench.errors import UserError
+from ssl_bench.core.errors import UserError
+from ssl_bench.models.pretrained import NORMALIZATIONS
 
 
 def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:

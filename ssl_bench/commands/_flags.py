@@ -1,5 +1,5 @@
 """Command-line flags generated from a settings dataclass whose fields carry their help
-(:func:`ssl_bench.config.setting`): one declaration per setting, read by the flags, YAML files and suites alike."""
+(:func:`ssl_bench.training.config.setting`): one declaration per setting, read by the flags, YAML files and suites alike."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from ssl_bench.validation import annotation_types
+from ssl_bench.core.validation import annotation_types
 
 KEY_VALUE = "KEY=VALUE"  # a dict field: a repeated KEY=VALUE flag, merged into the dict
 

@@ -8,10 +8,10 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from ssl_bench.errors import UserError
+from ssl_bench.bench.store import KINDS, STORE_ENV, ResultStore
+from ssl_bench.core.errors import UserError
 from ssl_bench.leaderboard.comparison import Comparison, compare_methods, compare_runs
 from ssl_bench.leaderboard.table import format_summary
-from ssl_bench.store import KINDS, STORE_ENV, ResultStore
 
 NAME = "compare"
 HELP = "Mean difference of a metric between two runs or two methods over seeds, with a 95 percent confidence interval."

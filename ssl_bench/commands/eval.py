@@ -6,9 +6,9 @@ import argparse
 
 from ssl_bench.commands._encoder import add_encoder_arguments, encoder_weights
 from ssl_bench.commands._output import add_evaluations_argument, print_result
-from ssl_bench.config import DEVICES, FEATURES
-from ssl_bench.errors import UserError
-from ssl_bench.evaluate import BASELINES, evaluate_baseline, evaluate_pretrained, evaluate_run
+from ssl_bench.core.devices import DEVICES
+from ssl_bench.core.errors import UserError
+from ssl_bench.training.config import FEATURES
 
 NAME = "eval"
 HELP = "Evaluate frozen features with weighted kNN (faiss) and a linear probe on the official test split."
@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", nargs="?", help="a run directory written by ssl-bench train")
     add_evaluations_argument(parser)
     parser.add_argument("--features", choices=FEATURES, default="backbone")
-    parser.add_argument("--baseline", choices=BASELINES, help="evaluate a baseline instead of a run")
+    parser.add_argument("--baseline", help="evaluate a baseline instead of a run: raw-pixels | random-init")
     add_encoder_arguments(parser)
     parser.add_argument("--dataset", default="fashion-mnist", help="dataset of the baseline or --encoder")
     parser.add_argument("--backbone", default="convnet", help="backbone of the random-init baseline")
@@ -33,6 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ssl_bench.sources.baseline import evaluate_baseline
+    from ssl_bench.sources.encoder import evaluate_pretrained
+    from ssl_bench.sources.trained import evaluate_run
+
     if args.encoder:
         result = evaluate_pretrained(args.encoder, encoder_weights(args), args.dataset, args.subset, args.seed,
                                      evaluations=args.evaluations, device=args.device, download=args.download,

@@ -6,8 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from ssl_bench.paths import check_output_dir, reported_write
-from ssl_bench.store import STORE_ENV, ResultStore
+from ssl_bench.bench.store import STORE_ENV, ResultStore
+from ssl_bench.core.paths import check_output_dir, reported_write
 
 NAME = "leaderboard"
 HELP = "Render a leaderboard from the results store: leaderboard.md/.csv/.json, index.html and plots/*.svg."
@@ -24,8 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ssl_bench.bench.suite import load_suite
     from ssl_bench.leaderboard import render_leaderboard
-    from ssl_bench.suite import load_suite
 
     out = args.out or Path("leaderboards") / (args.suite or "all")
     check_output_dir(out)

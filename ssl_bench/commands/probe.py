@@ -7,9 +7,10 @@ import json
 import sys
 
 from ssl_bench.commands._encoder import add_encoder_arguments, encoder_weights
-from ssl_bench.config import DEVICES, FEATURES
-from ssl_bench.errors import UserError
+from ssl_bench.core.devices import DEVICES
+from ssl_bench.core.errors import UserError
 from ssl_bench.probes.transforms import TRANSFORMS
+from ssl_bench.training.config import FEATURES
 
 NAME = "probe"
 HELP = ("Symmetry probe of a run on its test split: invariance, linear equivariance, group structure and "
@@ -53,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ssl_bench.probes.runs import probe_encoder, probe_run, probe_spectral  # scikit-learn: only when probing
+    from ssl_bench.sources.probing import probe_encoder, probe_run, probe_spectral  # scikit-learn: only when probing
 
     progress = lambda line: print(line, file=sys.stderr)  # noqa: E731
     if args.encoder:

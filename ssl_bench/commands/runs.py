@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from ssl_bench.paths import check_output_file, reported_write
-from ssl_bench.store import EXPORT_FORMATS, STATUSES, STORE_ENV, ResultStore, RunRecord, replace_non_finite
+from ssl_bench.bench.store import EXPORT_FORMATS, STATUSES, STORE_ENV, ResultStore, RunRecord, replace_non_finite
+from ssl_bench.core.paths import check_output_file, reported_write
 
 NAME = "runs"
 HELP = "List, show or export (CSV/JSON) the runs stored in the results database."

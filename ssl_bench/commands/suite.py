@@ -8,11 +8,11 @@ import argparse
 import json
 import sys
 
+from ssl_bench.bench.launchers import LaunchSettings
+from ssl_bench.bench.store import ResultStore
+from ssl_bench.bench.suite import Suite, collect, load_suite, run_suite, suite_status
 from ssl_bench.commands._flags import add_dataclass_arguments, dataclass_values
-from ssl_bench.config import DEVICES
-from ssl_bench.launchers import LaunchSettings
-from ssl_bench.store import ResultStore
-from ssl_bench.suite import Suite, collect, load_suite, run_suite, suite_status
+from ssl_bench.core.devices import DEVICES
 
 NAME = "suite"
 HELP = ("Run a benchmark suite here or on Slurm (finished cells are skipped, a killed suite resumes), show its "
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         _print_status(suite.name, rows, args.json)
         return 0
     if args.dry_run:
-        from ssl_bench.suite_plan import plan_suite
+        from ssl_bench.bench.plan import plan_suite
 
         _print_plan(plan_suite(suite, args.device), args.json)
         return 0
@@ -84,8 +84,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_parity(suite: Suite) -> int:
-    from ssl_bench.errors import UserError
-    from ssl_bench.parity import parity_markdown, parity_rows
+    from ssl_bench.bench.parity import parity_markdown, parity_rows
+    from ssl_bench.core.errors import UserError
 
     if suite.parity is None:
         raise UserError(f"suite {suite.name} names no parity table; add parity: parity/NAME.yaml beside its file")

@@ -6,10 +6,11 @@ import argparse
 import json
 
 from ssl_bench.commands._flags import add_dataclass_arguments, dataclass_values
-from ssl_bench.config import TrainConfig, load_yaml, make_config
-from ssl_bench.distributed import is_main_process
+from ssl_bench.core.distributed import is_main_process
+from ssl_bench.core.settings import load_yaml
 from ssl_bench.methods import METHODS
-from ssl_bench.train import train
+from ssl_bench.training.config import TrainConfig, make_config
+from ssl_bench.training.loop import train
 
 NAME = "train"
 HELP = "Train an SSL method (" + ", ".join(METHODS.names()) + ") on a dataset; checkpoints every epoch, --resume continues."

@@ -31,9 +31,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ssl_bench.core.errors import UserError
+from ssl_bench.core.validation import check_value
 from ssl_bench.data.datasets import ImageDataset, normalization_stats
-from ssl_bench.errors import UserError
-from ssl_bench.validation import check_value
 
 RECIPES = ("simclr", "byol")  # a method names its recipe in its MethodSpec.augment
 GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # ITU-R 601 luma, as torchvision's rgb_to_grayscale

@@ -16,8 +16,8 @@ import scipy.linalg
 import scipy.sparse as sp
 import torch
 
-from ssl_bench.errors import UserError
-from ssl_bench.stage_clock import part
+from ssl_bench.core.errors import UserError
+from ssl_bench.core.stage_clock import part
 
 if TYPE_CHECKING:
     import faiss

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from ssl_bench.core.errors import UserError
 from ssl_bench.data.datasets import (
     IMAGEFOLDER_SIZE,
     ImageDataset,
@@ -34,7 +35,6 @@ from ssl_bench.data.datasets import (
     parse_imagefolder,
     train_split,
 )
-from ssl_bench.errors import UserError
 
 DEFAULT_MEMORY_BUDGET = 8 * 2**30  # bytes of decoded uint8 images above which "auto" streams
 PREFETCH_BATCHES = 4  # batches each worker decodes ahead
@@ -146,7 +146,7 @@ def load_split(
 ) -> ImageDataset | StreamedSplit:
     """``split`` of dataset ``name`` in memory or streamed (see the module docstring for ``data_loading``),
     reduced to its seeded class-balanced ``subset`` (train split only) when one is given; both paths draw the
-    same subset. ``data_loading`` is one of ``ssl_bench.config.DATA_LOADING`` (validated with the config)."""
+    same subset. ``data_loading`` is one of ``ssl_bench.training.config.DATA_LOADING`` (validated with the config)."""
     if data_loading != "memory" and parse_imagefolder(name) is not None:
         stream = StreamedSplit.open(name, split, workers)
         decoded_bytes = len(stream) * stream.channels * stream.image_size**2

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ssl_bench.errors import UserError
+from ssl_bench.core.errors import UserError
+from ssl_bench.core.registry import import_modules
+from ssl_bench.core.stage_clock import part
 from ssl_bench.eval.base import EVALUATIONS, Evaluation, EvaluationOutput, FeatureSplits, MetricColumn, metric_value
-from ssl_bench.eval.features import cached_features, extract_features
-from ssl_bench.registry import import_modules
-from ssl_bench.stage_clock import part
+from ssl_bench.models.features import cached_features, extract_features
 
 import_modules(__name__, __path__, skip={"base", "features"})
 

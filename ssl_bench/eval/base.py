@@ -6,21 +6,23 @@ An evaluation needs either
 - ``"features"``: frozen features of the train and test splits (:class:`FeatureSplits`); it is called as
   ``evaluate(splits, seed) -> EvaluationOutput`` for every row of a leaderboard (trained runs, closed forms,
   baselines), or
-- ``"run"``: a trained run directory (its encoder and images); it is called as
-  ``evaluate(run_dir, **settings) -> dict`` for trained rows only, and its dict is stored under its name.
+- ``"encoder"``: an encoder of single images with the test split it is scored on (:class:`EncoderTarget`); it is
+  called as ``evaluate(target, **settings) -> dict`` for the rows whose source has one (trained runs), and its
+  dict is stored under its name.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from torch import Tensor
 
-from ssl_bench.eval.features import check_splits
-from ssl_bench.registry import Registry
+from ssl_bench.core.registry import Registry
+from ssl_bench.models.features import check_splits
 
-NEEDS = ("features", "run")
+NEEDS = ("features", "encoder")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,22 @@ class FeatureSplits:
 
     def __post_init__(self) -> None:
         check_splits(self.train, self.train_labels, self.test, self.test_labels, self.num_classes)
+
+
+@dataclass(frozen=True)
+class EncoderTarget:
+    """An encoder of single images, for evaluations that transform images before encoding them (the probe).
+
+    ``encoder(features)``: the encoder of ``features`` ("backbone" or "projector"), uint8 images (N, C, H, W) ->
+    (N, F), on ``device``; ``test``: the test split (an :class:`~ssl_bench.data.datasets.ImageDataset`);
+    ``out_dir``: where the evaluation may write files; ``describe(features)``: a title and the protocol of that
+    encoder."""
+
+    encoder: Callable[[str], Callable[[Tensor], Tensor]]
+    test: Any
+    out_dir: Path
+    describe: Callable[[str], tuple[str, dict[str, Any]]]
+    device: Any
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ssl_bench.errors import UserError
+from ssl_bench.core.errors import UserError
 from ssl_bench.eval.base import EVALUATIONS, Evaluation, EvaluationOutput, FeatureSplits, MetricColumn, metric_value
-from ssl_bench.eval.features import check_splits
+from ssl_bench.models.features import check_splits
 
 try:
     import faiss

@@ -1,17 +1,18 @@
-"""The symmetry-equivariance probe as an evaluation of trained runs (:mod:`ssl_bench.probes`): invariance and
+"""The symmetry-equivariance probe as an evaluation of encoders (:mod:`ssl_bench.probes`): invariance and
 fitted linear equivariance maps per transformation; the leaderboard shows their means over transformations."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Callable
 
-from ssl_bench.eval.base import EVALUATIONS, Evaluation, MetricColumn
+from ssl_bench.eval.base import EVALUATIONS, EncoderTarget, Evaluation, MetricColumn
 
 
 def probe_rows(metrics: dict[str, Any], measure: str) -> list[dict[str, Any]]:
-    """The rows of the equivariance probe (``metrics["probe"]["rows"]``, as :func:`ssl_bench.probes.runs.probe_run`
+    """The rows of the equivariance probe (``metrics["probe"]["rows"]``, as :func:`ssl_bench.sources.probing.probe_run`
     stores them: transform, metric, theta, theta_b, value) of one measure at one theta, with a finite value."""
     probe = metrics.get("probe")
     rows = probe.get("rows") if isinstance(probe, dict) else None
@@ -34,15 +35,21 @@ def probe_mean(measure: str) -> Callable[[dict[str, Any]], float | None]:
     return extract
 
 
-def evaluate_probe(run_dir: str | Path, **settings: Any) -> dict[str, Any]:
-    """Probe ``run_dir`` (writes probe.json and probe.png there) and return the stored result."""
-    from ssl_bench.probes.runs import probe_run
+def evaluate_probe(target: EncoderTarget, transforms: Sequence[str] | None = None, n: int | None = 2000,
+                   seed: int = 0, features: str = "backbone", out: str | Path | None = None,
+                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Probe ``target``'s encoder of ``features`` on its test split; write ``out`` (default
+    ``target.out_dir``/probe[-FEATURES].json) and its .png plot, and return the stored result."""
+    from ssl_bench.probes.report import probe_paths, probe_to_files
 
-    return probe_run(run_dir, **settings)
+    json_path, _ = probe_paths(target.out_dir, features, out)
+    title, protocol = target.describe(features)
+    return probe_to_files(target.encoder(features), target.test, json_path, title=title, protocol=protocol,
+                          transforms=transforms, n=n, seed=seed, device=target.device, progress=progress)
 
 
 EVALUATIONS.register("probe")(Evaluation(
-    name="probe", needs="run", evaluate=evaluate_probe, metric_keys=("probe",),
+    name="probe", needs="encoder", evaluate=evaluate_probe, metric_keys=("probe",),
     columns=(MetricColumn("probe_invariance", "invariance (probe mean)", False, 2, probe_mean("invariance"),
                           ranked=False),
              MetricColumn("probe_equivariance_r2", "equivariance R² (probe mean)", False, 2,

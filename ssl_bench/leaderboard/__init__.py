@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ssl_bench.errors import UserError
+from ssl_bench.bench.references import PublishedResult
+from ssl_bench.bench.store import ResultStore
+from ssl_bench.core.errors import UserError
 from ssl_bench.leaderboard.stats import Difference, Summary, difference_ci
 from ssl_bench.leaderboard.table import Leaderboard, build_leaderboard
-from ssl_bench.references import PublishedResult
-from ssl_bench.store import ResultStore
 
 __all__ = ["Difference", "Leaderboard", "Summary", "build_leaderboard", "difference_ci",
            "render_leaderboard"]

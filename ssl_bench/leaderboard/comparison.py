@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ssl_bench.errors import UserError
+from ssl_bench.bench.store import ResultStore, RunRecord
+from ssl_bench.core.errors import UserError
 from ssl_bench.leaderboard.stats import Difference, Summary, difference_ci
 from ssl_bench.leaderboard.table import MetricColumn, configuration_key, format_hparams, metric_column
-from ssl_bench.store import ResultStore, RunRecord
 
 
 @dataclass(frozen=True)

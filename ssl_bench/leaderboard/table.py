@@ -11,10 +11,10 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
+from ssl_bench.bench.references import PublishedResult, ReferenceComparison, compare_references
+from ssl_bench.bench.store import RunRecord, flatten_metrics
 from ssl_bench.eval import MetricColumn, leaderboard_columns, metric_value
 from ssl_bench.leaderboard.stats import Summary
-from ssl_bench.references import PublishedResult, ReferenceComparison, compare_references
-from ssl_bench.store import RunRecord, flatten_metrics
 
 KIND_ORDER = ("trained", "spectral", "baseline", "encoder")
 
@@ -72,7 +72,7 @@ class Leaderboard:
     code: tuple[tuple[str, int], ...]
     splits: tuple[str, ...]
     total_wall_time_s: float
-    references: tuple[ReferenceComparison, ...] = ()  # published results beside ours (ssl_bench.references)
+    references: tuple[ReferenceComparison, ...] = ()  # published results beside ours (ssl_bench.bench.references)
 
     @property
     def runs(self) -> tuple[RunRecord, ...]:

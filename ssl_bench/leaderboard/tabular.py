@@ -7,9 +7,9 @@ import io
 import json
 from typing import Any
 
+from ssl_bench.bench.store import RunRecord, replace_non_finite
 from ssl_bench.leaderboard.stats import Summary
 from ssl_bench.leaderboard.table import Leaderboard, LeaderboardRow, describe_hardware, header_lines
-from ssl_bench.store import RunRecord, replace_non_finite
 
 _IDENTITY = ("suite", "kind", "method", "backbone", "dataset", "split", "epochs")
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from torch import nn
 
+from ssl_bench.core.registry import import_modules
 from ssl_bench.methods.base import METHODS, MethodSpec, MomentumSchedule, SSLModel, mlp, mlp_with_output_bn
-from ssl_bench.registry import import_modules
 
 import_modules(__name__, __path__, skip={"base", "losses"})
 

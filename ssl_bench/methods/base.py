@@ -25,10 +25,10 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
-from ssl_bench.distributed import gather
-from ssl_bench.errors import UserError
-from ssl_bench.registry import Registry
-from ssl_bench.validation import check_positive_ints, check_value
+from ssl_bench.core.distributed import gather
+from ssl_bench.core.errors import UserError
+from ssl_bench.core.registry import Registry
+from ssl_bench.core.validation import check_positive_ints, check_value
 
 Loss = Callable[..., Tensor]
 MLPBuilder = Callable[[int, tuple[int, ...]], nn.Module]

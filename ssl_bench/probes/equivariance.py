@@ -38,8 +38,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ssl_bench.errors import UserError
-from ssl_bench.eval.features import extract_features
+from ssl_bench.core.errors import UserError
+from ssl_bench.models.features import extract_features
 from ssl_bench.probes import measures
 from ssl_bench.probes.transforms import TRANSFORMS, Transform, default_transforms
 

@@ -27,8 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ssl_bench.errors import UserError
-from ssl_bench.registry import Registry
+from ssl_bench.core.errors import UserError
+from ssl_bench.core.registry import Registry
 
 PADDINGS = ("zeros", "border")
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 weights; they sum to 1, so contrast() keeps the luminance mean

@@ -15,8 +15,8 @@ import scipy.sparse.linalg as spla
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ssl_bench.registry import Registry
-from ssl_bench.stage_clock import part
+from ssl_bench.core.registry import Registry
+from ssl_bench.core.stage_clock import part
 
 
 class SpectralEstimator(TransformerMixin, BaseEstimator):

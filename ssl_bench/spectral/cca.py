@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
+from ssl_bench.core.stage_clock import part
 from ssl_bench.spectral.base import SPECTRAL_METHODS, SpectralEstimator, check_fitted, check_matrix, check_n_components
 from ssl_bench.spectral.view_moments import PairMoments
-from ssl_bench.stage_clock import part
 
 
 def inverse_sqrt(covariance: np.ndarray, rank_tol: float = 1e-10) -> np.ndarray:

@@ -9,10 +9,10 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 
-from ssl_bench.errors import UserError
+from ssl_bench.core.errors import UserError
+from ssl_bench.core.stage_clock import StageClock
 from ssl_bench.spectral.base import SPECTRAL_METHODS, SpectralEstimator
 from ssl_bench.spectral.view_moments import PairMoments, ViewMoments
-from ssl_bench.stage_clock import StageClock
 
 CHUNK_ROWS = 8192
 

@@ -11,8 +11,8 @@ fitted once on the clean training images (no labels) and then applied to augment
   d = ``dim`` (default 2048), gamma = 1 / median ||x_i - x_j||^2 over 1,000 training images (median heuristic).
 - ``nystroem``: Nystroem features of the same RBF kernel (Williams & Seeger 2001, ``sklearn``'s ``Nystroem``) from
   d = ``dim`` random training images (default 1000): phi(x) = K_dd^{-1/2} k_d(x).
-- ``random-backbone``: a frozen, randomly initialised ``convnet`` (``ssl_bench.backbones``, seeded; BatchNorm at
-  its initial statistics) behind :class:`ssl_bench.trained_run.NormalisedEncoder` with the training images' mean and
+- ``random-backbone``: a frozen, randomly initialised ``convnet`` (``ssl_bench.models.backbones``, seeded; BatchNorm at
+  its initial statistics) behind :class:`ssl_bench.models.encoder.NormalisedEncoder` with the training images' mean and
   std: F = 128.
 
 With an explicit phi the linear closed forms are their kernel versions for k(x, y) = phi(x).phi(y) (kernel
@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ssl_bench.errors import UserError
-from ssl_bench.registry import Registry
+from ssl_bench.core.errors import UserError
+from ssl_bench.core.registry import Registry
 
 MEDIAN_SAMPLE = 1000
 BACKBONE = "convnet"
@@ -180,8 +180,8 @@ class NystroemMap(_KernelMap):
 @FEATURE_MAPS.register("random-backbone")
 class RandomBackboneMap(FeatureMap):
     def _fit(self, images: Tensor, x: np.ndarray) -> None:
-        from ssl_bench.backbones import build_backbone
-        from ssl_bench.trained_run import NormalisedEncoder
+        from ssl_bench.models.backbones import build_backbone
+        from ssl_bench.models.encoder import NormalisedEncoder
 
         channels, size = images.shape[1], images.shape[2]
         per_channel = x.reshape(x.shape[0], channels, -1).astype(np.float64)
@@ -193,7 +193,7 @@ class RandomBackboneMap(FeatureMap):
         self.encoder_ = NormalisedEncoder(network, mean, std).eval()
 
     def _map(self, images: Tensor) -> np.ndarray:
-        from ssl_bench.eval.features import extract_features
+        from ssl_bench.models.features import extract_features
 
         return extract_features(self.encoder_, torch.as_tensor(images)).numpy()
 

@@ -23,8 +23,8 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
+from ssl_bench.core.errors import UserError
 from ssl_bench.data.graph import validate_graph
-from ssl_bench.errors import UserError
 from ssl_bench.methods.losses import barlow_twins_graph_loss, simclr_graph_loss, vicreg_graph_loss, view_index_of
 
 LOSS_DEFAULTS: dict[str, dict[str, float]] = {

@@ -17,9 +17,9 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
+from ssl_bench.core.stage_clock import part
 from ssl_bench.data.graph import SearchMethod, knn_graph, validate_graph
 from ssl_bench.spectral.base import SPECTRAL_METHODS, SpectralEstimator, check_fitted, check_matrix, check_n_components
-from ssl_bench.stage_clock import part
 
 
 def generalized_bottom_eigenvectors(a: np.ndarray, b: np.ndarray, n_components: int, rank_tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:

@@ -1,5 +1,5 @@
 """The settings of a closed-form spectral row, declared once: ``ssl-bench spectral``'s flags, a suite's
-``spectral:`` blocks and :func:`ssl_bench.spectral.pipeline.evaluate_spectral` all read this dataclass."""
+``spectral:`` blocks and :func:`ssl_bench.sources.closed_form.evaluate_spectral` all read this dataclass."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ssl_bench.config import setting
+from ssl_bench.core.errors import UserError
+from ssl_bench.core.settings import setting
+from ssl_bench.core.validation import check_fields
 from ssl_bench.data.graph import resolve_search
-from ssl_bench.errors import UserError
-from ssl_bench.validation import check_fields
 
 SPECTRAL_GRAPHS = ("knn", "views", "labels")
 DEFAULT_REG = 0.1

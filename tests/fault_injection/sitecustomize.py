@@ -21,7 +21,7 @@ def _kill_once() -> None:
 
 if _MOMENT and _MARKER:
     if _MOMENT == "checkpoint-write":
-        import ssl_bench.checkpoint as checkpoint
+        import ssl_bench.core.checkpoint as checkpoint
 
         original_write = checkpoint.atomic_write_bytes
 
@@ -35,12 +35,14 @@ if _MOMENT and _MARKER:
 
         checkpoint.atomic_write_bytes = _write_then_die
     elif _MOMENT == "evaluation":
-        import ssl_bench.evaluate as evaluate
+        import dataclasses
 
-        original_evaluate = evaluate.evaluate_run
+        from ssl_bench.sources import SOURCES
 
-        def _die_then_evaluate(*args, **kwargs):
+        trained = SOURCES.get("trained")
+
+        def _die_then_rows(request):
             _kill_once()
-            return original_evaluate(*args, **kwargs)
+            return trained.rows(request)
 
-        evaluate.evaluate_run = _die_then_evaluate
+        SOURCES._items["trained"] = dataclasses.replace(trained, rows=_die_then_rows)

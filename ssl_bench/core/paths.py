@@ -1,0 +1,54 @@
+"""Output paths checked before any work, and write failures (no space, no permission, read-only filesystem) as
+one line that names the path and what to do."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from ssl_bench.core.errors import UserError
+
+_ADVICE = {
+    errno.ENOSPC: "the disk is full; free some space",
+    errno.EDQUOT: "the disk quota is exhausted; free some space",
+    errno.EROFS: "the filesystem is read-only; choose a writable place",
+    errno.EACCES: "permission denied; choose a writable place",
+    errno.EPERM: "permission denied; choose a writable place",
+}
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_output_dir(path: Path, flag: str = "--out") -> None:
+    """``path`` is (or can be made) a writable folder; else one :class:`UserError` line."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{flag} {path} is a file; give a folder")
+    existing = _nearest_existing(path.absolute())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"{flag} {path}: {existing} is not a writable folder; choose a writable place")
+
+
+def check_output_file(path: Path, flag: str = "--out") -> None:
+    """``path`` is a file that can be written (its folder exists or can be made); else one :class:`UserError`."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{flag} {path} is a folder; give a file name, e.g. {path / 'runs.csv'}")
+    check_output_dir(path.parent, flag=f"{flag} {path}: its folder")
+
+
+@contextlib.contextmanager
+def reported_write(path: Path, what: str, advice: str = "") -> Iterator[None]:
+    """Turns an OSError while writing ``path`` into one line: what failed, why, and what to do."""
+    try:
+        yield
+    except OSError as err:
+        why = _ADVICE.get(err.errno, err.strerror or type(err).__name__)
+        raise UserError(f"could not write {what} {path}: {why}{'; ' + advice if advice else ''}") from err

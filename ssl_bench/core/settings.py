@@ -1,0 +1,59 @@
+"""How a setting is declared, once: a dataclass field carrying its help, flag, choices and valid range.
+
+Flags (:mod:`ssl_bench.commands._flags`), YAML files and suite blocks are all read through these declarations, and
+:func:`ssl_bench.core.validation.check_fields` checks every value against them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from ssl_bench.core.errors import UserError
+
+DEFAULT_DATASET = "fashion-mnist"  # the dataset every command and suite uses when none is named
+
+
+def setting(default: Any = dataclasses.MISSING, *, help: str, flag: str | None = None,
+            choices: Callable[[], list[str]] | tuple[str, ...] | None = None, metavar: str | None = None,
+            minimum: float | None = None, exclusive_minimum: bool = False, hint: str = "",
+            default_factory: Callable[[], Any] | None = None) -> Any:
+    """A settings field with its command-line help, its choices and its valid range.
+
+    ``flag`` overrides the flag name (default ``--field-name``); ``choices`` may be a callable so that registries are
+    read only when a parser is built or a value checked; ``hint`` explains the range in the error message."""
+    metadata = {"help": help, "flag": flag, "choices": choices, "metavar": metavar, "minimum": minimum,
+                "exclusive_minimum": exclusive_minimum, "hint": hint}
+    if default_factory is not None:
+        return field(default_factory=default_factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def declared_choices(field_: dataclasses.Field) -> list[str] | None:
+    """The valid values a field declares (a callable's result read now), or None when any value of its type goes."""
+    choices = field_.metadata.get("choices")
+    return list(choices()) if callable(choices) else (list(choices) if choices is not None else None)
+
+
+def load_yaml(path: str | Path, what: str = "config file") -> dict[str, Any]:
+    """A YAML mapping from ``path``; a missing file, bad YAML or a non-mapping is a one-line UserError."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{what} {path} not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise UserError(f"{what} {path} is not valid YAML: {str(err).splitlines()[0]}") from err
+    if not isinstance(data, dict):
+        raise UserError(f"{what} {path} must hold a mapping of keys to values")
+    return data
+
+
+def default_of(settings: type, name: str) -> Any:
+    """The declared default of the field ``name`` of the settings dataclass ``settings``."""
+    found = {f.name: f for f in dataclasses.fields(settings)}[name]
+    return found.default_factory() if found.default is dataclasses.MISSING else found.default

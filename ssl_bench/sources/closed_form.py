@@ -1,0 +1,164 @@
+"""A closed-form spectral embedding of a dataset as a row, evaluated by the same protocol as trained runs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from ssl_bench import __version__
+from ssl_bench.core.errors import UserError
+from ssl_bench.core.stage_clock import StageClock
+from ssl_bench.core.validation import check_keys, check_mapping
+from ssl_bench.data.datasets import ImageDataset, load_dataset, train_split
+from ssl_bench.data.graph import label_graph, resolve_search, views_graph
+from ssl_bench.eval.base import FeatureSplits
+from ssl_bench.sources.base import (
+    SOURCES,
+    BlockRow,
+    RowRequest,
+    Source,
+    SourceRow,
+    SuiteContext,
+    block_subset,
+    check_names,
+)
+from ssl_bench.spectral import SPECTRAL_METHODS
+from ssl_bench.spectral.embed import spectral_embed
+from ssl_bench.spectral.feature_maps import FeatureMap, feature_map
+from ssl_bench.spectral.settings import DEFAULT_REG, SpectralSettings, make_spectral_settings, spectral_setting_keys
+from ssl_bench.spectral.view_moments import PairMoments, ViewMoments, augmented_views
+
+
+def _rows(request: RowRequest) -> SourceRow:
+    """Fit the closed form ``request.name`` on features of the train images and embed train and test.
+
+    ``settings.features``: the fixed input map phi (:mod:`ssl_bench.spectral.feature_maps`, ``feature_dim`` its
+    dimension where it has one), fitted on the clean train images without labels. ``settings.graph``: "knn" (the
+    method's own ``n_neighbors`` graph of phi(train)), "labels" (the supervised graph G_ij = [y_i = y_j]) or
+    "views" (``n_views`` SimCLR-augmented views of each train image, G linking the views of one image: the SSL
+    graph; the method is fitted on phi(views) and the clean train images are embedded out of sample as the kNN
+    database). A two-view method (cca) fits on view pairs (0, 1), (2, 3), ... of ``n_views`` (even) views. Methods
+    with ``fit_moments`` (the linear closed forms, cca) get the views' statistics streamed batch by batch
+    (:mod:`ssl_bench.spectral.view_moments`: memory independent of views and images); the others hold all views.
+    ``reg``: the method's regularisation where it has one (default 0.1: for the linear closed forms, LPP and CCA
+    the variance of isotropic feature noise relative to the mean feature variance). Records the wall time of
+    fitting and embedding, and per stage (data, features, fit, out_of_sample, evaluation) seconds and peak memory.
+    """
+    method, seed, settings = request.name, request.seed, make_spectral_settings(request.settings)
+    estimator = SPECTRAL_METHODS.get(method)
+    phi = feature_map(settings.features, settings.feature_dim, seed)
+    uses_views = estimator.two_views or settings.graph == "views"
+    _check_settings(method, estimator, uses_views, settings)
+    clock = StageClock()
+    with clock.stage("data"):
+        train = train_split(request.dataset, request.subset, seed, request.download)
+        test = load_dataset(request.dataset, "test", download=request.download)
+    started = time.perf_counter()
+    params = _estimator_params(method, estimator.settings, settings, len(train) * (settings.n_views if uses_views else 1))
+    with clock.stage("features"):
+        phi.fit(train.images)
+        fit_data, relation = _fit_data(estimator, phi, train, settings, seed, uses_views)
+        queries = (np.concatenate([phi(train.images), phi(test.images)]) if uses_views else phi(test.images))
+    z_fit, z_queries = spectral_embed(method, fit_data, queries, graph=relation, dim=settings.dim, clock=clock, **params)
+    z_train, z_test = (z_queries[: len(train)], z_queries[len(train):]) if uses_views else (z_fit, z_queries)
+    fit_seconds = time.perf_counter() - started
+    splits = FeatureSplits(torch.from_numpy(np.ascontiguousarray(z_train)).float(), train.labels,
+                           torch.from_numpy(np.ascontiguousarray(z_test)).float(), test.labels, train.num_classes)
+    return SourceRow(splits, _protocol(request, settings, phi, params, train, test, uses_views),
+                     extras={"wall_time_s": fit_seconds}, clock=clock)
+
+
+def _check_settings(method: str, estimator: Any, uses_views: bool, settings: SpectralSettings) -> None:
+    """The settings that fail before any data is read: the number of views, a regularisation the method lacks."""
+    n_views, two_views = settings.n_views, estimator.two_views
+    if uses_views and (n_views < 2 or (two_views and n_views % 2)):
+        raise UserError(f"n_views must be at least 2{f' and even for {method}' if two_views else ''}, got {n_views}")
+    if settings.reg is not None and "reg" not in estimator.settings:
+        raise UserError(f"{method} has no regularisation; drop reg")
+
+
+def _estimator_params(method: str, takes: Sequence[str], settings: SpectralSettings, rows: int) -> dict[str, Any]:
+    """The estimator's own parameters from ``settings`` (each estimator declares which it ``takes``)."""
+    params: dict[str, Any] = {}
+    if "n_neighbors" in takes:
+        if settings.n_neighbors >= rows:
+            raise UserError(f"{method}: --n-neighbors {settings.n_neighbors} needs more than {settings.n_neighbors} "
+                            f"training rows, this run has {rows}; pass a smaller --n-neighbors or a larger --subset")
+        params["n_neighbors"] = settings.n_neighbors
+        params["knn_method"] = resolve_search(settings.knn_search, rows)
+    if "reg" in takes:
+        params["reg"] = DEFAULT_REG if settings.reg is None else settings.reg
+    if "n_landmarks" in takes:
+        params["n_landmarks"] = settings.n_landmarks
+    return params
+
+
+def _fit_data(estimator: Any, phi: FeatureMap, train: ImageDataset, settings: SpectralSettings, seed: int,
+              uses_views: bool) -> tuple[Any, Any]:
+    """(what the estimator is fitted on, the relation graph or None): streamed view statistics, all views, or the
+    clean train features."""
+    n_views, two_views = settings.n_views, estimator.two_views
+    if uses_views and hasattr(estimator, "fit_moments"):
+        return (PairMoments if two_views else ViewMoments).stream(train, n_views, seed, phi), None
+    if uses_views:
+        views = [phi(view) for view in augmented_views(train, n_views, seed)]
+        if two_views:
+            return (np.concatenate(views[0::2]), np.concatenate(views[1::2])), None
+        return np.concatenate(views), views_graph(len(train), n_views)
+    labels = settings.graph == "labels"
+    return phi(train.images), (label_graph(train.labels.numpy()) if labels else None)
+
+
+def _protocol(request: RowRequest, settings: SpectralSettings, phi: FeatureMap, params: dict[str, Any],
+              train: ImageDataset, test: ImageDataset, uses_views: bool) -> dict[str, Any]:
+    return {
+        "dataset": train.name, "database": f"train split ({len(train)} images)",
+        "queries": f"test split ({len(test)} images)", "method": request.name, "backbone": settings.features,
+        "features": f"{request.name} embedding of {phi.description}", "feature_map": settings.features,
+        "feature_dim": phi.dim, "graph": settings.graph, "dim": settings.dim, "seed": request.seed,
+        "subset": request.subset, "epochs": 0, "package_version": __version__,
+        **({"n_neighbors": settings.n_neighbors, "knn_search": params["knn_method"]} if "n_neighbors" in params else {}),
+        **({"reg": params["reg"]} if "reg" in params else {}),
+        **({"n_landmarks": settings.n_landmarks} if "n_landmarks" in params else {}),
+        **({"n_views": settings.n_views, "augment": "simclr"} if uses_views else {}),
+    }
+
+
+def _check(request: RowRequest) -> None:
+    make_spectral_settings(request.settings)
+    SPECTRAL_METHODS.get(request.name)
+
+
+def _block_rows(block: Any, suite: SuiteContext) -> list[BlockRow]:
+    """A ``spectral:`` block: ``methods``, an optional ``subset`` and any setting of ``ssl-bench spectral``."""
+    spectral = check_mapping(block, "each spectral block (methods: and settings)")
+    check_keys(spectral, ("methods", "subset", *spectral_setting_keys()), "spectral")
+    methods = check_names(spectral.pop("methods", []), "spectral methods")
+    subset = block_subset(spectral, suite.subset)
+    spectral.pop("subset", None)
+    make_spectral_settings(spectral)
+    for method in methods:
+        SPECTRAL_METHODS.get(method)
+    return [BlockRow(method, "pixels", {"subset": subset, **spectral}) for method in methods]
+
+
+SOURCES.register("spectral")(Source(
+    kind="spectral", rows=_rows, check=_check, section="spectral", block_rows=_block_rows, order=20,
+    description="a closed-form spectral embedding fitted on the train images (ssl-bench spectral)"))
+
+
+def evaluate_spectral(method: str, dataset: str, settings: SpectralSettings | None = None, subset: int | None = None,
+                      seed: int = 0, evaluations: Sequence[str] | None = None,
+                      download: bool = False) -> dict[str, Any]:
+    """Fit the closed form ``method`` on ``dataset`` (see :func:`_rows`) and evaluate it like a trained run."""
+    from dataclasses import asdict
+
+    from ssl_bench.sources import evaluate_source
+
+    request = RowRequest(method, dataset, "pixels", subset, seed, asdict(settings or SpectralSettings()),
+                         download=download)
+    return evaluate_source("spectral", request, evaluations)

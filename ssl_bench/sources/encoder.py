@@ -1,0 +1,68 @@
+"""An encoder trained elsewhere (:mod:`ssl_bench.models.pretrained`: torchvision, timm or an ssl-bench backbone
+with weights from a state dict or a Lightning checkpoint) as a row, under the same protocol as ssl-bench's runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ssl_bench.core.errors import UserError
+from ssl_bench.core.validation import check_keys, check_mapping
+from ssl_bench.data.datasets import load_dataset, train_split
+from ssl_bench.models.pretrained import check_input_protocol, pretrained_encoder
+from ssl_bench.sources.base import SOURCES, BlockRow, RowRequest, Source, SourceRow, SuiteContext
+from ssl_bench.sources.encoding import encoder_splits, split_protocol
+
+BLOCK_KEYS = ("spec", "weights", "image_size", "normalization")
+
+
+def _rows(request: RowRequest) -> SourceRow:
+    """``request.name``: the encoder's spec; ``settings``: ``weights`` and optional ``image_size``,
+    ``normalization``."""
+    settings = request.settings
+    train = train_split(request.dataset, request.subset, request.seed, request.download)
+    test = load_dataset(request.dataset, "test", download=request.download)
+    encoder, protocol = pretrained_encoder(request.name, settings["weights"], train, settings.get("image_size"),
+                                           settings.get("normalization"))
+    return SourceRow(encoder_splits(encoder, train, test, request.device),
+                     {**split_protocol(train, test), **protocol, "seed": request.seed, "subset": request.subset})
+
+
+def _check(request: RowRequest) -> None:
+    check_input_protocol(request.settings.get("image_size"), request.settings.get("normalization"))
+
+
+def _block_rows(block: Any, suite: SuiteContext) -> list[BlockRow]:
+    """An ``encoders:`` entry: ``spec``, ``weights`` (relative to the suite file, or ``default``: the library's
+    published weights) and optional ``image_size``, ``normalization``; all checked before anything runs."""
+    encoder = check_mapping(block, "each encoders entry (spec:, weights: and optional image_size:, normalization:)")
+    check_keys(encoder, BLOCK_KEYS, "encoders")
+    for key in ("spec", "weights"):
+        if not isinstance(encoder.get(key), str) or not encoder[key]:
+            raise UserError(f"each encoders entry needs {key}: (a string), got {encoder.get(key)!r}")
+    weights = encoder["weights"]
+    if weights != "default":
+        weights = str((suite.path.parent / weights).resolve())
+        if not Path(weights).is_file():
+            raise UserError(f"encoders: no weights file at {weights}; fix weights: (relative to {suite.path.parent})")
+    check_input_protocol(encoder.get("image_size"), encoder.get("normalization"))
+    settings = {"subset": suite.subset, "weights": weights, "image_size": encoder.get("image_size"),
+                "normalization": encoder.get("normalization")}
+    return [BlockRow(encoder["spec"], encoder["spec"], settings)]
+
+
+SOURCES.register("encoder")(Source(
+    kind="encoder", rows=_rows, check=_check, section="encoders", block_rows=_block_rows, order=40,
+    description="an encoder trained elsewhere, with its weights (--encoder, encoders:)"))
+
+
+def evaluate_pretrained(spec: str, weights: str, dataset: str, subset: int | None = None, seed: int = 0,
+                        evaluations: Sequence[str] | None = None, device: str = "auto", download: bool = False,
+                        image_size: int | None = None, normalization: str | None = None) -> dict[str, Any]:
+    """Evaluate the encoder SPEC with ``weights`` on ``dataset`` like a trained run."""
+    from ssl_bench.sources import evaluate_source
+
+    settings = {"weights": weights, "image_size": image_size, "normalization": normalization}
+    return evaluate_source("encoder", RowRequest(spec, dataset, spec, subset, seed, settings, device=device,
+                                                 download=download), evaluations)

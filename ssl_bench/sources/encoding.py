@@ -1,0 +1,47 @@
+"""Frozen features of an encoder on a train and a test split: what every source with an encoder yields."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from torch import Tensor, nn
+
+from ssl_bench import __version__
+from ssl_bench.core.devices import resolve_device
+from ssl_bench.data.datasets import ImageDataset
+from ssl_bench.data.streaming import StreamedSplit
+from ssl_bench.eval.base import FeatureSplits
+from ssl_bench.models.features import cached_features, extract_features
+
+FEATURE_BATCH = 512
+
+Encoder = Callable[[Tensor], Tensor]
+Split = ImageDataset | StreamedSplit
+
+
+def encoder_splits(encoder: Encoder, train: Split, test: Split, device: str = "auto",
+                   cache_dir: Path | None = None) -> FeatureSplits:
+    """``encoder``'s features of ``train`` (the kNN database, the probe's training data) and ``test`` (scored), on
+    ``device``; cached under ``cache_dir`` when one is given.
+
+    A streamed split is encoded batch by batch as its DataLoader decodes it, in order, never all at once."""
+    torch_device = resolve_device(device)
+    if isinstance(encoder, nn.Module):
+        encoder = encoder.to(torch_device)
+
+    def features(split: str, data: Split) -> Tensor:
+        on_cuda = torch_device.type == "cuda"
+        images = data.images if isinstance(data, ImageDataset) else data.in_order(FEATURE_BATCH, on_cuda)
+        compute = lambda: extract_features(encoder, images, FEATURE_BATCH, device=torch_device)  # noqa: E731
+        found = cached_features(cache_dir / f"{split}.pt", compute) if cache_dir else compute()
+        return found.to(torch_device)  # a cache is read to the CPU; kNN and the linear probe run on the device
+
+    return FeatureSplits(features("train", train), train.labels.to(torch_device), features("test", test),
+                         test.labels.to(torch_device), train.num_classes)
+
+
+def split_protocol(train: Split, test: Split) -> dict[str, Any]:
+    """The protocol fields of the data every encoder row is scored on."""
+    return {"dataset": train.name, "database": f"train split ({len(train)} images)",
+            "queries": f"test split ({len(test)} images)", "package_version": __version__}

@@ -1,0 +1,131 @@
+"""A trained run as a row: its last checkpoint's encoder on the run's training images (the same seeded subset) and
+the official test split. Features are cached in ``RUN_DIR/features/``; the result is kept as
+``RUN_DIR/eval-<features>.json``. In a suite, the run is trained (or resumed) first."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ssl_bench.core import distributed
+from ssl_bench.core.checkpoint import atomic_write_json
+from ssl_bench.core.devices import resolve_device
+from ssl_bench.core.settings import default_of
+from ssl_bench.core.validation import check_keys, check_mapping, check_value
+from ssl_bench.data.datasets import load_dataset
+from ssl_bench.data.streaming import load_split
+from ssl_bench.eval.base import EncoderTarget
+from ssl_bench.sources.base import SOURCES, BlockRow, RowRequest, Source, SourceRow, SuiteContext, check_names
+from ssl_bench.sources.encoding import encoder_splits, split_protocol
+from ssl_bench.training.config import TrainConfig, config_keys, make_config
+from ssl_bench.training.run_dir import load_encoder, load_run_config
+
+FINAL_EPOCH_KEYS = ("loss", "embedding_std_ratio", "effective_rank", "collapsed")
+CELL_KEYS = ("method", "backbone", "epochs", "seed", "dataset", "out", "subset")  # set by the suite's grid
+
+
+def train_config(request: RowRequest, **runtime: Any) -> TrainConfig:
+    """The validated :class:`TrainConfig` of a trained row; ``runtime`` (out, device) is overridden by the row's
+    own settings where they name it."""
+    return make_config({"method": request.name, "dataset": request.dataset, "backbone": request.backbone,
+                        "epochs": request.epochs, "seed": request.seed, "subset": request.subset, **runtime,
+                        **request.settings})
+
+
+def _train(request: RowRequest) -> bool:
+    """Train (or resume) the run into ``request.run_dir`` for ``request.epochs`` (0: evaluate it as it is); True
+    on the process that evaluates it."""
+    from ssl_bench.training.loop import train
+
+    if not request.epochs:
+        return True
+    train(train_config(request, out=str(request.run_dir), device=request.device), resume=True,
+          progress=request.progress)
+    return distributed.is_main_process()
+
+
+def _rows(request: RowRequest) -> SourceRow:
+    run_dir = Path(request.run_dir)
+    features = request.features
+    encoder, config = load_encoder(run_dir, features)
+    history = _read_history(run_dir)
+    test = load_split(config.dataset, "test", config.data_loading, download=config.download, workers=config.workers)
+    train = load_split(config.dataset, "train", config.data_loading, config.subset, config.seed, config.download,
+                       config.workers)
+    splits = encoder_splits(encoder, train, test, request.device,
+                            cache_dir=run_dir / "features" / f"{features}-epoch{len(history)}")
+    protocol = {**split_protocol(train, test), "method": config.method, "backbone": config.backbone,
+                "features": features, "epochs": len(history), "checkpoint": "final epoch", "seed": config.seed,
+                "subset": config.subset, "batch_size": config.batch_size}
+    extras = {"final_epoch": {key: history[-1][key] for key in FINAL_EPOCH_KEYS}} if history else {}
+    return SourceRow(splits, protocol, extras, encoder=lambda: encoder_target(run_dir, config, request.device),
+                     history=history)
+
+
+def encoder_target(run_dir: Path, config: TrainConfig, device: str) -> EncoderTarget:
+    """The run's encoders for the evaluations of single images (the probe), on the run's test split."""
+    torch_device = resolve_device(device)
+    test = load_dataset(config.dataset, "test", download=config.download)
+
+    def describe(features: str) -> tuple[str, dict[str, Any]]:
+        return (f"{config.method} / {config.backbone} on {test.name} ({features} features)",
+                {"run_dir": str(run_dir), "method": config.method, "backbone": config.backbone,
+                 "features": features, "run_seed": config.seed})
+
+    return EncoderTarget(encoder=lambda features: load_encoder(run_dir, features)[0].to(torch_device), test=test,
+                         out_dir=run_dir, describe=describe, device=torch_device)
+
+
+def _record(request: RowRequest, result: dict[str, Any]) -> None:
+    path = Path(request.run_dir) / f"eval-{request.features}.json"
+    try:
+        atomic_write_json(path, result)
+    except OSError as err:  # e.g. a finished run on a read-only filesystem: the result is still returned
+        print(f"warning: {path} not written ({err.strerror}); the result is printed only", file=sys.stderr)
+
+
+def _read_history(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / "metrics.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        print(f"warning: {path} missing or unreadable; epoch count unknown", file=sys.stderr)
+        return []
+
+
+def _check(request: RowRequest) -> None:
+    train_config(request)
+
+
+def _block_rows(block: Any, suite: SuiteContext) -> list[BlockRow]:
+    """A ``trained:`` block: ``methods``, ``backbones``, ``epochs`` and any other key of ``ssl-bench train``."""
+    trained = check_mapping(block, "each trained block (methods: and settings)")
+    methods = check_names(trained.pop("methods", []), "trained methods")
+    backbones = check_names(trained.pop("backbones", [default_of(TrainConfig, "backbone")]), "trained backbones")
+    epochs = trained.pop("epochs", default_of(TrainConfig, "epochs"))
+    check_value("epochs", epochs, int, minimum=1)
+    check_keys(trained, [key for key in config_keys() if key not in CELL_KEYS], "trained")
+    return [BlockRow(method, backbone, {"subset": suite.subset, **trained}, epochs)
+            for method in methods for backbone in backbones]
+
+
+SOURCES.register("trained")(Source(
+    kind="trained", rows=_rows, prepare=_train, record=_record, check=_check, section="trained",
+    block_rows=_block_rows, order=10,
+    description="a run trained by ssl-bench train (or a suite): its last checkpoint's encoder"))
+
+
+def evaluate_run(run_dir: str | Path, evaluations: Sequence[str] | None = None, features: str = "backbone",
+                 device: str = "auto") -> dict[str, Any]:
+    """Evaluate the last checkpoint of a run; writes ``RUN_DIR/eval-<features>.json`` and returns the same dict.
+
+    ``evaluations``: registered feature evaluations (default kNN and the linear probe)."""
+    from ssl_bench.sources import evaluate_source
+
+    config = load_run_config(Path(run_dir))
+    request = RowRequest(config.method, config.dataset, config.backbone, config.subset, config.seed,
+                         features=features, run_dir=Path(run_dir), device=device)
+    return evaluate_source("trained", request, evaluations)
