@@ -169,7 +169,7 @@ def compare_with_sklearn(args: argparse.Namespace, pixels: np.ndarray, train: Im
     import torch
     from scipy.sparse.csgraph import shortest_path
 
-    from ssl_bench.spectral.isomap import geodesics
+    from ssl_bench.spectral.methods.isomap import geodesics
 
     lengths = ours.neighbours_.graph(defaults.n_neighbors, weights="distance")
     sources = np.sort(np.random.default_rng(0).choice(len(pixels), size=args.geodesic_sources, replace=False))

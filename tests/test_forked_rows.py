@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import shortest_path
 
 from ssl_bench.core.forked_rows import forked_rows
-from ssl_bench.spectral.isomap import geodesics
+from ssl_bench.spectral.methods.isomap import geodesics
 
 
 def _random_symmetric_graph(n: int, seed: int) -> sp.csr_matrix:

@@ -24,7 +24,8 @@ from ssl_bench.models.backbones import build_backbone
 from ssl_bench.sources.trained import evaluate_run
 from ssl_bench.training.config import make_config
 from ssl_bench.training.loop import train
-from ssl_bench.training.optim import LARS, parameter_groups
+from ssl_bench.training.optim import parameter_groups
+from ssl_bench.training.optimizers.lars import LARS
 
 DEVICE = os.environ.get("SSL_BENCH_GPU_TEST_DEVICE", "cuda")
 pytestmark = pytest.mark.skipif(DEVICE == "cuda" and not torch.cuda.is_available(), reason="needs a CUDA GPU")

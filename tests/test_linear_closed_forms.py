@@ -21,7 +21,7 @@ from ssl_bench.data.graph import knn_graph, views_graph
 from ssl_bench.models.backbones import build_backbone
 from ssl_bench.models.encoder import NormalisedEncoder
 from ssl_bench.models.features import extract_features
-from ssl_bench.sources.closed_form import evaluate_spectral
+from ssl_bench.sources.spectral import evaluate_spectral
 from ssl_bench.spectral import SPECTRAL_METHODS, BarlowTwinsClosedForm, SimCLRClosedForm, VICRegClosedForm
 from ssl_bench.spectral.feature_maps import feature_map, median_gamma
 from ssl_bench.spectral.linear_closed_forms import GraphForms

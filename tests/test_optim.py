@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from ssl_bench.training.optim import LARS, build_optimizer, parameter_groups, warmup_cosine
+from ssl_bench.training.optim import build_optimizer, parameter_groups, warmup_cosine
+from ssl_bench.training.optimizers.lars import LARS
 
 
 def test_lars_step_matches_the_update_rule():

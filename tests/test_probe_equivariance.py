@@ -14,7 +14,7 @@ from ssl_bench.core.errors import UserError
 from ssl_bench.probes import measures
 from ssl_bench.probes.equivariance import ProbeResult, probe
 from ssl_bench.probes.plot import plot_probe
-from ssl_bench.probes.transforms import rotate
+from ssl_bench.probes.transforms.rotate import rotate
 
 
 def _noise_images(n: int = 600, channels: int = 1, size: int = 8, seed: int = 0) -> Tensor:

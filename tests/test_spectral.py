@@ -265,7 +265,7 @@ def test_landmark_isomap_is_exact_with_all_points_and_close_with_few():
     within 1e-4 Procrustes disparity of it (scipy's procrustes: shapes standardised, then the residual)."""
     from scipy.spatial import procrustes
 
-    from ssl_bench.spectral.isomap import Isomap
+    from ssl_bench.spectral.methods.isomap import Isomap
 
     x, _ = make_swiss_roll(1500, random_state=0)
     exact = Isomap(n_components=2, n_neighbors=10, n_landmarks=0).fit_transform(x)
@@ -286,7 +286,7 @@ def test_exact_isomap_that_cannot_fit_is_refused_before_any_work():
 def test_a_spectral_result_says_where_its_seconds_and_memory_go():
     import time
 
-    from ssl_bench.sources.closed_form import evaluate_spectral
+    from ssl_bench.sources.spectral import evaluate_spectral
     from ssl_bench.spectral.settings import SpectralSettings
 
     started = time.perf_counter()

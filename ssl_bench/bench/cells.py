@@ -154,7 +154,7 @@ def row_request(cell: RunCell, run_dir: Path | None = None, device: str = "auto"
 def _evaluate_cell(cell: RunCell, evaluations: tuple[str, ...], run_settings: dict[str, dict[str, Any]],
                    run_dir: Path, device: str, progress: bool) -> dict[str, Any]:
     """Make and evaluate one cell's row: {"metrics", "protocol", "epoch_metrics"} ({} on a DDP rank > 0)."""
-    from ssl_bench.sources import evaluate_row
+    from ssl_bench.sources.rows import evaluate_row
 
     found = evaluate_row(cell.kind, row_request(cell, run_dir, device, progress), evaluations, run_settings)
     if found is None:

@@ -107,7 +107,6 @@ def load_suite(path: str | Path) -> Suite:
 
 
 def _sources() -> list[Any]:
-    from ssl_bench.sources import SOURCES  # noqa: F401 - importing it registers every source
     from ssl_bench.sources.base import ordered_sources
 
     return ordered_sources()

@@ -6,7 +6,7 @@ import argparse
 
 from ssl_bench.commands._flags import add_dataclass_arguments, dataclass_values
 from ssl_bench.commands._output import add_evaluations_argument, print_result
-from ssl_bench.sources.closed_form import evaluate_spectral
+from ssl_bench.sources.spectral import evaluate_spectral
 from ssl_bench.spectral.settings import SpectralSettings, make_spectral_settings
 
 NAME = "spectral"

@@ -1,10 +1,17 @@
-"""A tiny name -> object registry, one per kind of thing (datasets, backbones, methods, ...)."""
+"""A name -> object registry per kind of thing (methods, evaluations, spectral methods, ...), and plugin packages.
+
+A *plugin package* holds one module per registered thing, each registering the name of its file (``alpha_req.py``
+registers ``alpha-req``), plus the package's other modules, listed in the package's ``NOT_PLUGINS``. Its names are
+therefore known without importing any plugin (:func:`plugin_names`: the CLI's choices and help stay free of torch
+and scikit-learn), and its registry imports the plugins the first time it is read: adding a method, an evaluation,
+a spectral method, a baseline or an optimiser is adding a file.
+"""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
-from collections.abc import Iterable
 from typing import Callable, Generic, Iterator, TypeVar
 
 from ssl_bench.core.errors import UserError
@@ -12,12 +19,26 @@ from ssl_bench.core.errors import UserError
 T = TypeVar("T")
 
 
-class Registry(Generic[T]):
-    """Maps names to objects; an unknown name raises :class:`UserError` listing the valid ones."""
+def plugin_names(package: str) -> list[str]:
+    """The names registered by the plugin modules of ``package`` (file names, ``_`` read as ``-``), sorted; only
+    the package's own ``__init__`` is imported."""
+    module = importlib.import_module(package)
+    skip = set(getattr(module, "NOT_PLUGINS", ()))
+    return sorted(info.name.replace("_", "-") for info in pkgutil.iter_modules(module.__path__)
+                  if info.name not in skip and not info.name.startswith("_"))
 
-    def __init__(self, kind: str) -> None:
+
+class Registry(Generic[T]):
+    """Maps names to objects; an unknown name raises :class:`UserError` listing the valid ones.
+
+    With ``package`` (a plugin package), reading the registry first imports every plugin module of that package and
+    checks that each registered its own name."""
+
+    def __init__(self, kind: str, package: str | None = None) -> None:
         self.kind = kind
+        self.package = package
         self._items: dict[str, T] = {}
+        self._discovered = package is None
 
     def register(self, name: str) -> Callable[[T], T]:
         def add(obj: T) -> T:
@@ -28,24 +49,41 @@ class Registry(Generic[T]):
 
         return add
 
+    def _discover(self) -> None:
+        if self._discovered:
+            return
+        self._discovered = True  # before importing: a plugin may read the registry while it registers
+        for name in plugin_names(self.package):
+            importlib.import_module(f"{self.package}.{name.replace('-', '_')}")
+            if name not in self._items:
+                raise ValueError(f"{self.package}.{name.replace('-', '_')} must register the {self.kind} {name!r} "
+                                 f"(a plugin module registers the name of its file)")
+
     def get(self, name: str) -> T:
+        self._discover()
         if not isinstance(name, str) or name not in self._items:
             raise UserError(f"unknown {self.kind} {name!r}; choose one of: {', '.join(sorted(self._items))}")
         return self._items[name]
 
     def names(self) -> list[str]:
+        self._discover()
         return sorted(self._items)
 
     def __contains__(self, name: object) -> bool:
+        self._discover()
         return isinstance(name, str) and name in self._items
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
 
 
-def import_modules(package: str, path: Iterable[str], skip: set[str]) -> None:
-    """Import every module of ``package`` (found on its ``__path__``) except ``skip``: the modules register
-    themselves, so adding a method or an evaluation is adding a file."""
-    for module in pkgutil.iter_modules(path):
-        if module.name not in skip:
-            importlib.import_module(f"{package}.{module.name}")
+def lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], object]:
+    """A package's ``__getattr__`` (PEP 562) for ``from package import NAME`` of names defined in its modules
+    (``exports``: name -> module), imported only when first asked for: importing the package itself stays cheap."""
+
+    def __getattr__(name: str) -> object:
+        if name not in exports:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(f"{package}.{exports[name]}"), name)
+
+    return __getattr__

@@ -1,24 +1,15 @@
-"""SSL methods, one module each, registered in :data:`METHODS` when this package is imported.
+"""SSL methods, one module each, registered in :data:`METHODS` (a plugin package: :mod:`ssl_bench.core.registry`).
 
-Adding a method is one new module in this folder that registers a :class:`MethodSpec`; every module here except
-``base`` and ``losses`` is imported (discovered) below, so no list of methods exists anywhere else.
+Adding a method is one new module in this folder that registers a :class:`MethodSpec` under the name of its file;
+:data:`METHODS` imports every module here except ``NOT_PLUGINS`` the first time it is read, so no list of methods
+exists anywhere else. Importing this package is cheap; its names are imported when first used.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from ssl_bench.core.registry import lazy_exports
 
-from torch import nn
-
-from ssl_bench.core.registry import import_modules
-from ssl_bench.methods.base import METHODS, MethodSpec, MomentumSchedule, SSLModel, mlp, mlp_with_output_bn
-
-import_modules(__name__, __path__, skip={"base", "losses"})
-
-
-def build_method(name: str, backbone: nn.Module, feature_dim: int, **overrides: Any) -> SSLModel:
-    """The method's model with its published defaults; ``overrides`` replace loss parameters or head widths."""
-    return SSLModel(METHODS.get(name), backbone, feature_dim, **overrides)
-
+NOT_PLUGINS = ("base", "losses")
 
 __all__ = ["METHODS", "MethodSpec", "MomentumSchedule", "SSLModel", "build_method", "mlp", "mlp_with_output_bn"]
+__getattr__ = lazy_exports(__name__, dict.fromkeys(__all__, "base"))

@@ -98,7 +98,7 @@ class MethodSpec:
         object.__setattr__(self, "hyperparameters", (*sorted(self.loss_params), *widths))
 
 
-METHODS: Registry[MethodSpec] = Registry("method")
+METHODS: Registry[MethodSpec] = Registry("method", package="ssl_bench.methods")
 
 
 def resolve_hyperparameters(spec: MethodSpec, overrides: dict[str, Any]) -> tuple[dict[str, float], tuple[int, ...],
@@ -178,3 +178,8 @@ class SSLModel(nn.Module):
 def _at_least_fp32(z: Tensor) -> Tensor:
     """Losses in float32 (or float64) even when the network runs in bf16 autocast."""
     return z.to(torch.promote_types(z.dtype, torch.float32))
+
+
+def build_method(name: str, backbone: nn.Module, feature_dim: int, **overrides: Any) -> SSLModel:
+    """The method's model with its published defaults; ``overrides`` replace loss parameters or head widths."""
+    return SSLModel(METHODS.get(name), backbone, feature_dim, **overrides)

@@ -96,7 +96,7 @@ class Source:
     check: Callable[[RowRequest], None] | None = None
 
 
-SOURCES: Registry[Source] = Registry("source")
+SOURCES: Registry[Source] = Registry("source", package="ssl_bench.sources")
 WHOLE_SPLIT = "all"  # a block's `subset: all`: every training image (stored as subset None)
 
 

@@ -22,6 +22,7 @@ from ssl_bench.sources.base import (
 )
 from ssl_bench.sources.baselines import BASELINES
 from ssl_bench.sources.encoding import encoder_splits, split_protocol
+from ssl_bench.sources.rows import evaluate_source
 from ssl_bench.training.config import TrainConfig
 
 BLOCK_KEYS = ("methods", "backbones", "subset")
@@ -66,7 +67,5 @@ def evaluate_baseline(name: str, dataset: str, backbone: str = "convnet", subset
                       seed: int = 0, evaluations: Sequence[str] | None = None, device: str = "auto",
                       download: bool = False) -> dict[str, Any]:
     """Evaluate the baseline ``name`` (``raw-pixels``, ``random-init``, ...) like a trained run."""
-    from ssl_bench.sources import evaluate_source
-
     return evaluate_source("baseline", RowRequest(name, dataset, backbone, subset, seed, device=device,
                                                   download=download), evaluations)

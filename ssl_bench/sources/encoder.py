@@ -13,6 +13,7 @@ from ssl_bench.data.datasets import load_dataset, train_split
 from ssl_bench.models.pretrained import check_input_protocol, pretrained_encoder
 from ssl_bench.sources.base import SOURCES, BlockRow, RowRequest, Source, SourceRow, SuiteContext
 from ssl_bench.sources.encoding import encoder_splits, split_protocol
+from ssl_bench.sources.rows import evaluate_source
 
 BLOCK_KEYS = ("spec", "weights", "image_size", "normalization")
 
@@ -61,8 +62,6 @@ def evaluate_pretrained(spec: str, weights: str, dataset: str, subset: int | Non
                         evaluations: Sequence[str] | None = None, device: str = "auto", download: bool = False,
                         image_size: int | None = None, normalization: str | None = None) -> dict[str, Any]:
     """Evaluate the encoder SPEC with ``weights`` on ``dataset`` like a trained run."""
-    from ssl_bench.sources import evaluate_source
-
     settings = {"weights": weights, "image_size": image_size, "normalization": normalization}
     return evaluate_source("encoder", RowRequest(spec, dataset, spec, subset, seed, settings, device=device,
                                                  download=download), evaluations)

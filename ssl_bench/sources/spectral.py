@@ -26,6 +26,7 @@ from ssl_bench.sources.base import (
     block_subset,
     check_names,
 )
+from ssl_bench.sources.rows import evaluate_source
 from ssl_bench.spectral import SPECTRAL_METHODS
 from ssl_bench.spectral.embed import spectral_embed
 from ssl_bench.spectral.feature_maps import FeatureMap, feature_map
@@ -156,8 +157,6 @@ def evaluate_spectral(method: str, dataset: str, settings: SpectralSettings | No
                       download: bool = False) -> dict[str, Any]:
     """Fit the closed form ``method`` on ``dataset`` (see :func:`_rows`) and evaluate it like a trained run."""
     from dataclasses import asdict
-
-    from ssl_bench.sources import evaluate_source
 
     request = RowRequest(method, dataset, "pixels", subset, seed, asdict(settings or SpectralSettings()),
                          download=download)

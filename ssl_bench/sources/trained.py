@@ -20,6 +20,7 @@ from ssl_bench.data.streaming import load_split
 from ssl_bench.eval.base import EncoderTarget
 from ssl_bench.sources.base import SOURCES, BlockRow, RowRequest, Source, SourceRow, SuiteContext, check_names
 from ssl_bench.sources.encoding import encoder_splits, split_protocol
+from ssl_bench.sources.rows import evaluate_source
 from ssl_bench.training.config import TrainConfig, config_keys, make_config
 from ssl_bench.training.run_dir import load_encoder, load_run_config
 
@@ -123,8 +124,6 @@ def evaluate_run(run_dir: str | Path, evaluations: Sequence[str] | None = None, 
     """Evaluate the last checkpoint of a run; writes ``RUN_DIR/eval-<features>.json`` and returns the same dict.
 
     ``evaluations``: registered feature evaluations (default kNN and the linear probe)."""
-    from ssl_bench.sources import evaluate_source
-
     config = load_run_config(Path(run_dir))
     request = RowRequest(config.method, config.dataset, config.backbone, config.subset, config.seed,
                          features=features, run_dir=Path(run_dir), device=device)

@@ -32,7 +32,7 @@ class SpectralEstimator(TransformerMixin, BaseEstimator):
     settings: ClassVar[tuple[str, ...]] = ()
 
 
-SPECTRAL_METHODS: Registry[type[SpectralEstimator]] = Registry("spectral method")
+SPECTRAL_METHODS: Registry[type[SpectralEstimator]] = Registry("spectral method", package="ssl_bench.spectral.methods")
 
 DENSE_EIGH_MAX_ROWS = 3000
 

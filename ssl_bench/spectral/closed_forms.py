@@ -51,8 +51,8 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from ssl_bench.spectral.base import check_matrix, check_n_components
-from ssl_bench.spectral.cca import LinearCCA
-from ssl_bench.spectral.lpp import generalized_bottom_eigenvectors
+from ssl_bench.spectral.methods.cca import LinearCCA
+from ssl_bench.spectral.methods.lpp import generalized_bottom_eigenvectors
 
 
 @dataclass(frozen=True)

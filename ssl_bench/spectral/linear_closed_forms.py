@@ -1,4 +1,5 @@
-"""The closed forms of VICReg, SimCLR and BarlowTwins in the linear regime Z = X W, as estimators.
+"""The closed forms of VICReg, SimCLR and BarlowTwins in the linear regime Z = X W: what the three estimators
+(:mod:`ssl_bench.spectral.methods`: vicreg_closed_form, simclr_closed_form, barlowtwins_closed_form) share.
 
 These are the leaderboard's closed-form SSL rows. X (N, F) stacks the features of V augmented views of N' images
 (any fixed feature map: pixels, PCA, random Fourier / Nystroem features, a frozen random network; see
@@ -55,8 +56,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ssl_bench.data.graph import SearchMethod, knn_graph, validate_graph
-from ssl_bench.spectral.base import SPECTRAL_METHODS, SpectralEstimator, check_fitted, check_matrix
-from ssl_bench.spectral.lpp import generalized_bottom_eigenvectors
+from ssl_bench.spectral.base import SpectralEstimator, check_fitted, check_matrix
 from ssl_bench.spectral.view_moments import ViewMoments
 
 CHUNK_ROWS = 4096
@@ -114,7 +114,7 @@ class GraphForms:
         return cls(n, mean, scatter, cross, degree * scatter, float(n * degree), reg)
 
 
-class _LinearClosedForm(SpectralEstimator):
+class LinearClosedForm(SpectralEstimator):
     """Shared fit: the graph's quadratic forms (:class:`GraphForms`), a generalised eigenproblem, W (F, K)."""
 
     takes_graph = True
@@ -127,7 +127,7 @@ class _LinearClosedForm(SpectralEstimator):
         self.knn_method = knn_method
         self.random_state = random_state
 
-    def fit(self, X: object, y: object = None, graph: sp.spmatrix | None = None) -> _LinearClosedForm:
+    def fit(self, X: object, y: object = None, graph: sp.spmatrix | None = None) -> LinearClosedForm:
         """``X`` (N, F) rows of the graph; ``graph`` (N, N) or None for the ``n_neighbors``-NN graph of X."""
         x = check_matrix(X, "X")
         if self.reg < 0:
@@ -139,14 +139,14 @@ class _LinearClosedForm(SpectralEstimator):
             raise ValueError("the relation graph has no edges")
         return self._fit_forms(GraphForms.of_rows(x, g, self.reg))
 
-    def fit_moments(self, moments: ViewMoments) -> _LinearClosedForm:
+    def fit_moments(self, moments: ViewMoments) -> LinearClosedForm:
         """Fit on the views graph from streamed statistics (:class:`ssl_bench.spectral.view_moments.ViewMoments`):
         the same solution as ``fit(X, graph=views_graph(N, V))`` on the stacked views, without X in memory."""
         if self.reg < 0:
             raise ValueError(f"reg must be >= 0, got {self.reg}")
         return self._fit_forms(GraphForms.of_views(moments, self.reg))
 
-    def _fit_forms(self, forms: GraphForms) -> _LinearClosedForm:
+    def _fit_forms(self, forms: GraphForms) -> LinearClosedForm:
         self.mean_, self.noise_variance_ = forms.mean, forms.noise
         self.components_, self.eigenvalues_ = self._solve(forms)
         return self
@@ -163,59 +163,3 @@ class _LinearClosedForm(SpectralEstimator):
 
     def _solve(self, forms: GraphForms) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
-
-
-@SPECTRAL_METHODS.register("vicreg-closed-form")
-class VICRegClosedForm(_LinearClosedForm):
-    """Linear (or kernel, on a feature map) hard-constrained VICReg; soft with ``invariance_weight`` set.
-
-    Attributes: ``components_`` W (F, K), ``mean_`` (F,), ``eigenvalues_`` lambda (K,) ascending (Dirichlet energy
-    per unit variance), ``column_std_`` s_k (K,). Reference: Balestriero & LeCun, NeurIPS 2022, Prop 1, Thm 1-2.
-    """
-
-    def __init__(self, n_components: int = 32, reg: float = 0.1, invariance_weight: float | None = None, variance_weight: float = 25.0,
-                 eps: float = 1e-4, n_neighbors: int = 10, knn_method: SearchMethod = "exact", random_state: int = 0) -> None:
-        super().__init__(n_components, reg, n_neighbors, knn_method, random_state)
-        self.invariance_weight = invariance_weight
-        self.variance_weight = variance_weight
-        self.eps = eps
-
-    def _solve(self, forms: GraphForms) -> tuple[np.ndarray, np.ndarray]:
-        weights, values = generalized_bottom_eigenvectors(forms.dirichlet, forms.covariance, self.n_components)
-        values = np.maximum(values, 0.0)
-        if self.invariance_weight is None:
-            self.column_std_ = np.ones(self.n_components)
-            variance = self.column_std_**2
-        else:
-            if self.invariance_weight <= 0 or self.variance_weight <= 0:
-                raise ValueError("invariance_weight and variance_weight must be positive")
-            threshold = self.variance_weight * forms.total / (4.0 * self.invariance_weight * (forms.n - 1))
-            with np.errstate(divide="ignore"):
-                self.column_std_ = np.clip(threshold / values, np.sqrt(self.eps), 1.0)
-            variance = self.column_std_**2 - self.eps
-        return weights * np.sqrt((forms.n - 1) * np.maximum(variance, 0.0)), values
-
-
-@SPECTRAL_METHODS.register("simclr-closed-form")
-class SimCLRClosedForm(_LinearClosedForm):
-    """Linear (or kernel) SimCLR read as classical MDS of G + I restricted to Z = X W (see the module docstring).
-
-    Attributes: ``components_`` W diag(sqrt(sigma)) (F, K), ``mean_``, ``eigenvalues_`` sigma (K,) descending.
-    """
-
-    def _solve(self, forms: GraphForms) -> tuple[np.ndarray, np.ndarray]:
-        weights, values = generalized_bottom_eigenvectors(-forms.similarity, forms.covariance, self.n_components)
-        sigma = -values
-        return weights * np.sqrt(np.maximum(sigma, 0.0)), sigma
-
-
-@SPECTRAL_METHODS.register("barlowtwins-closed-form")
-class BarlowTwinsClosedForm(_LinearClosedForm):
-    """Linear (or kernel) BarlowTwins: CCA of the related pairs of G with tied weights (see the module docstring).
-
-    Attributes: ``components_`` W (F, K) giving unit-variance columns, ``mean_``, ``eigenvalues_`` rho (K,) descending.
-    """
-
-    def _solve(self, forms: GraphForms) -> tuple[np.ndarray, np.ndarray]:
-        weights, values = generalized_bottom_eigenvectors(-forms.cross / forms.total, forms.covariance / forms.n, self.n_components)
-        return weights, -values

@@ -1,5 +1,5 @@
 """The settings of a closed-form spectral row, declared once: ``ssl-bench spectral``'s flags, a suite's
-``spectral:`` blocks and :func:`ssl_bench.sources.closed_form.evaluate_spectral` all read this dataclass."""
+``spectral:`` blocks and :func:`ssl_bench.sources.spectral.evaluate_spectral` all read this dataclass."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ DEFAULT_REG = 0.1
 
 
 def _feature_map_names() -> list[str]:
-    from ssl_bench.spectral.feature_maps import FEATURE_MAPS
+    from ssl_bench.spectral.feature_maps.base import FEATURE_MAPS
 
     return FEATURE_MAPS.names()
 

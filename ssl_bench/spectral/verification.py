@@ -240,7 +240,7 @@ def verify_simclr_linear(
     ``loss_in_closed_form_subspace``: the loss minimised over
     W = W_closed R, R (K, K) free -- what is left once the subspace is fixed (basis and column scales).
     """
-    from ssl_bench.spectral.linear_closed_forms import SimCLRClosedForm
+    from ssl_bench.spectral.methods.simclr_closed_form import SimCLRClosedForm
 
     closed = SimCLRClosedForm(n_components, reg=0.0).fit(features, graph=graph)
     centred = features - features.mean(axis=0)

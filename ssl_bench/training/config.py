@@ -13,6 +13,7 @@ from typing import Any
 
 from ssl_bench.core.devices import DEVICES
 from ssl_bench.core.errors import UserError
+from ssl_bench.core.registry import plugin_names
 from ssl_bench.core.settings import DEFAULT_DATASET, setting
 from ssl_bench.core.validation import check_fields
 from ssl_bench.data.datasets import MIN_SUBSET
@@ -27,15 +28,11 @@ def default_workers() -> int:
 
 
 def _method_names() -> list[str]:
-    from ssl_bench.methods import METHODS
-
-    return METHODS.names()
+    return plugin_names("ssl_bench.methods")
 
 
 def _optimizer_names() -> list[str]:
-    from ssl_bench.training.optim import OPTIMIZERS
-
-    return list(OPTIMIZERS)
+    return plugin_names("ssl_bench.training.optimizers")
 
 
 @dataclass

@@ -19,7 +19,7 @@ from ssl_bench.methods import METHODS
 from ssl_bench.methods.base import mlp_with_output_bn, resolve_hyperparameters
 from ssl_bench.models.backbones import SMALL_IMAGE_MAX
 from ssl_bench.training.config import TrainConfig
-from ssl_bench.training.optim import LARS_ETA
+from ssl_bench.training.optimizers.lars import LARS_ETA
 
 AUGMENT_FIELDS = ("crop_scale", "flip_p", "jitter_p", "brightness", "contrast", "saturation", "hue", "grayscale_p",
                   "blur_p", "solarize_p")

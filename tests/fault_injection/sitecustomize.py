@@ -37,7 +37,7 @@ if _MOMENT and _MARKER:
     elif _MOMENT == "evaluation":
         import dataclasses
 
-        from ssl_bench.sources import SOURCES
+        from ssl_bench.sources.base import SOURCES
 
         trained = SOURCES.get("trained")
 

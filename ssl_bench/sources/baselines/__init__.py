@@ -1,14 +1,18 @@
-"""Baselines, one module each, registered in :data:`BASELINES` when this package is imported: a network that is not
-trained (raw pixels, a randomly initialised backbone) behind the training images' normalisation."""
+"""Baselines, one module each, registered in :data:`BASELINES` under the name of their file (a plugin package:
+:mod:`ssl_bench.core.registry`): a network that is not trained (raw pixels, a randomly initialised backbone),
+behind the training images' normalisation."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from torch import nn
+from ssl_bench.core.registry import Registry
 
-from ssl_bench.core.registry import Registry, import_modules
+if TYPE_CHECKING:
+    from torch import nn
+
+NOT_PLUGINS = ()
 
 
 @dataclass(frozen=True)
@@ -24,8 +28,6 @@ class Baseline:
     description: str
 
 
-BASELINES: Registry[Baseline] = Registry("baseline")
-
-import_modules(__name__, __path__, skip=set())
+BASELINES: Registry[Baseline] = Registry("baseline", package=__name__)
 
 __all__ = ["BASELINES", "Baseline"]

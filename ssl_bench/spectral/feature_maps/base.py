@@ -1,4 +1,5 @@
-"""Fixed input feature maps phi for the linear and kernel regimes of the closed forms: Z = phi(X) W.
+"""Fixed input feature maps phi for the linear and kernel regimes of the closed forms: Z = phi(X) W; one module
+each in this package, registered in :data:`FEATURE_MAPS` under the name of its file.
 
 A feature map is an encoder in the sense of ARCHITECTURE.md (uint8 images (N, C, H, W) -> float32 (N, F)),
 fitted once on the clean training images (no labels) and then applied to augmented views, train and test alike:
@@ -24,14 +25,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-import torch
 from torch import Tensor
 
 from ssl_bench.core.errors import UserError
 from ssl_bench.core.registry import Registry
 
 MEDIAN_SAMPLE = 1000
-BACKBONE = "convnet"
 
 
 def pixels(images: Tensor | np.ndarray) -> np.ndarray:
@@ -85,7 +84,7 @@ class FeatureMap:
         raise NotImplementedError
 
 
-FEATURE_MAPS: Registry[type[FeatureMap]] = Registry("feature map")
+FEATURE_MAPS: Registry[type[FeatureMap]] = Registry("feature map", package="ssl_bench.spectral.feature_maps")
 
 
 def feature_map(name: str, dim: int | None = None, seed: int = 0) -> FeatureMap:
@@ -99,41 +98,7 @@ def feature_map(name: str, dim: int | None = None, seed: int = 0) -> FeatureMap:
     return cls(name, dim, seed)
 
 
-@FEATURE_MAPS.register("pixels")
-class PixelMap(FeatureMap):
-    def _map(self, images: Tensor) -> np.ndarray:
-        return pixels(images)
-
-    @property
-    def description(self) -> str:
-        return "pixels in [0, 1]"
-
-
-@FEATURE_MAPS.register("pca")
-class PCAMap(FeatureMap):
-    default_dim = 64
-
-    def _fit(self, images: Tensor, x: np.ndarray) -> None:
-        from ssl_bench.spectral.classical_mds import principal_axes
-
-        if self.dim > min(x.shape):
-            raise UserError(f"pca feature_dim must be at most min(N, F) = {min(x.shape)}, got {self.dim}")
-        self.mean_ = x.mean(axis=0, dtype=np.float64)
-        axes, scatter = principal_axes(x - self.mean_, self.dim)
-        if np.any(scatter <= 1e-12 * scatter[0]):
-            raise UserError(f"the pixels have fewer than {self.dim} directions of non-zero variance; lower feature_dim")
-        self.projection_ = axes / np.sqrt(scatter / (x.shape[0] - 1))
-        self.mean_ = self.mean_.astype(np.float32)
-
-    def _map(self, images: Tensor) -> np.ndarray:
-        return ((pixels(images) - self.mean_) @ self.projection_).astype(np.float32)
-
-    @property
-    def description(self) -> str:
-        return f"PCA-whitened pixels ({self.dim} dims)"
-
-
-class _KernelMap(FeatureMap):
+class KernelMap(FeatureMap):
     """An RBF kernel approximation of the pixels with the median-heuristic bandwidth."""
 
     def _fit(self, images: Tensor, x: np.ndarray) -> None:
@@ -145,58 +110,3 @@ class _KernelMap(FeatureMap):
 
     def _map(self, images: Tensor) -> np.ndarray:
         return self.kernel_map_.transform(pixels(images)).astype(np.float32)
-
-
-@FEATURE_MAPS.register("rff")
-class RandomFourierMap(_KernelMap):
-    default_dim = 2048
-
-    def _kernel_map(self, x: np.ndarray):
-        from sklearn.kernel_approximation import RBFSampler
-
-        return RBFSampler(gamma=self.gamma_, n_components=self.dim, random_state=self.seed).fit(x)
-
-    @property
-    def description(self) -> str:
-        return f"random Fourier features of the pixels (RBF, gamma = 1/median sq. distance, {self.dim} dims)"
-
-
-@FEATURE_MAPS.register("nystroem")
-class NystroemMap(_KernelMap):
-    default_dim = 1000
-
-    def _kernel_map(self, x: np.ndarray):
-        from sklearn.kernel_approximation import Nystroem
-
-        if self.dim > x.shape[0]:
-            raise UserError(f"nystroem feature_dim must be at most the number of training images ({x.shape[0]}), got {self.dim}")
-        return Nystroem(kernel="rbf", gamma=self.gamma_, n_components=self.dim, random_state=self.seed).fit(x)
-
-    @property
-    def description(self) -> str:
-        return f"Nystroem features of the pixels (RBF, gamma = 1/median sq. distance, {self.dim} landmarks)"
-
-
-@FEATURE_MAPS.register("random-backbone")
-class RandomBackboneMap(FeatureMap):
-    def _fit(self, images: Tensor, x: np.ndarray) -> None:
-        from ssl_bench.models.backbones import build_backbone
-        from ssl_bench.models.encoder import NormalisedEncoder
-
-        channels, size = images.shape[1], images.shape[2]
-        per_channel = x.reshape(x.shape[0], channels, -1).astype(np.float64)
-        mean = tuple(float(m) for m in per_channel.mean(axis=(0, 2)))
-        std = tuple(float(s) for s in per_channel.std(axis=(0, 2)))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
-            network, _ = build_backbone(BACKBONE, channels, size)
-        self.encoder_ = NormalisedEncoder(network, mean, std).eval()
-
-    def _map(self, images: Tensor) -> np.ndarray:
-        from ssl_bench.models.features import extract_features
-
-        return extract_features(self.encoder_, torch.as_tensor(images)).numpy()
-
-    @property
-    def description(self) -> str:
-        return f"frozen randomly initialised {BACKBONE} (seed {self.seed}, 128 dims)"

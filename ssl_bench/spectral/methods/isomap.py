@@ -3,7 +3,7 @@
 G is the symmetric ("or") kNN graph with Euclidean edge lengths; geodesics Delta_ij are shortest-path lengths
 (Dijkstra, ``scipy.sparse.csgraph.dijkstra``, the sources shared out over this process's threads' worth of forked
 workers by :func:`ssl_bench.core.forked_rows.forked_rows`: bit-identical to one process); the embedding is classical MDS of Delta^(2)
-(:func:`ssl_bench.spectral.classical_mds.classical_mds`). With ``n_landmarks`` set, geodesics are computed
+(:func:`ssl_bench.spectral.methods.classical_mds.classical_mds`). With ``n_landmarks`` set, geodesics are computed
 from m landmarks only and the points are placed by landmark-MDS triangulation (Landmark Isomap, de Silva &
 Tenenbaum 2003): O(m N log N) instead of O(N^2 log N) time, O(N m) memory.
 
@@ -25,7 +25,7 @@ from ssl_bench.core.forked_rows import forked_rows
 from ssl_bench.core.stage_clock import part
 from ssl_bench.data.graph import NeighbourIndex, SearchMethod
 from ssl_bench.spectral.base import SPECTRAL_METHODS, SpectralEstimator, check_fitted, check_matrix, check_n_components
-from ssl_bench.spectral.classical_mds import classical_mds, triangulate
+from ssl_bench.spectral.methods.classical_mds import classical_mds, triangulate
 
 TRANSFORM_CHUNK = 1024  # new points mapped at a time: (chunk, k, R) float64 temporaries instead of (M, k, R)
 

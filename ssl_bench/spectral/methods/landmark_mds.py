@@ -20,7 +20,7 @@ from ssl_bench.spectral.base import (
     check_n_components,
     squared_distances,
 )
-from ssl_bench.spectral.classical_mds import classical_mds, triangulate
+from ssl_bench.spectral.methods.classical_mds import classical_mds, triangulate
 
 CHUNK_ROWS = 8192
 
