@@ -42,7 +42,7 @@ def test_baseline_eval_prints_one_json_object(capsys):
 def test_eval_without_a_run_or_baseline_says_what_to_give(capsys):
     assert main(["eval"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "give a RUN_DIR, --baseline raw-pixels|random-init or --encoder SPEC" in err
+    assert err.count("\n") == 1 and "give a RUN_DIR, --baseline random-init|raw-pixels or --encoder SPEC" in err
 
 
 def test_eval_of_a_folder_that_is_no_run(tmp_path, capsys):

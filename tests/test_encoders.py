@@ -14,7 +14,8 @@ from ssl_bench.cli import main
 from ssl_bench.core.errors import UserError
 from ssl_bench.data.datasets import load_dataset, normalization_stats, train_split
 from ssl_bench.models.backbones import build_backbone
-from ssl_bench.models.pretrained import IMAGENET_MEAN, IMAGENET_STD, pretrained_encoder
+from ssl_bench.models.inputs import IMAGENET_MEAN, IMAGENET_STD
+from ssl_bench.models.pretrained import pretrained_encoder
 
 
 @pytest.fixture(scope="module")

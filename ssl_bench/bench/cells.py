@@ -154,9 +154,14 @@ def row_request(cell: RunCell, run_dir: Path | None = None, device: str = "auto"
 def _evaluate_cell(cell: RunCell, evaluations: tuple[str, ...], run_settings: dict[str, dict[str, Any]],
                    run_dir: Path, device: str, progress: bool) -> dict[str, Any]:
     """Make and evaluate one cell's row: {"metrics", "protocol", "epoch_metrics"} ({} on a DDP rank > 0)."""
+    from ssl_bench.eval import EVALUATIONS
+    from ssl_bench.sources.base import SOURCES
     from ssl_bench.sources.rows import evaluate_row
 
-    found = evaluate_row(cell.kind, row_request(cell, run_dir, device, progress), evaluations, run_settings)
+    # a suite's evaluations of an encoder (the probe) apply to the rows that have one
+    has_encoder = SOURCES.get(cell.kind).has_encoder
+    wanted = [name for name in evaluations if has_encoder or EVALUATIONS.get(name).needs == "features"]
+    found = evaluate_row(cell.kind, row_request(cell, run_dir, device, progress), wanted, run_settings)
     if found is None:
         return {}
     result, row = found

@@ -48,10 +48,10 @@ from typing import Any, Iterator
 
 from ssl_bench import __version__
 from ssl_bench.core.errors import UserError
+from ssl_bench.core.settings import STORE_ENV
 
 SCHEMA_VERSION = 2  # 2: kind "encoder" (encoders trained elsewhere); version 1 stores are migrated on open
 DEFAULT_STORE = Path("results/ssl_bench.sqlite")
-STORE_ENV = "SSL_BENCH_STORE"
 KINDS = ("trained", "spectral", "baseline", "encoder")
 STATUSES = ("running", "done", "failed")
 BUSY_TIMEOUT_S = 60.0

@@ -1,29 +1,28 @@
-"""The ``--encoder SPEC --weights PATH`` flags of ``ssl-bench eval`` and ``ssl-bench probe`` (ssl_bench.models.pretrained)."""
+"""The ``--encoder SPEC --weights PATH`` flags of ``ssl-bench eval`` and ``ssl-bench probe``
+(:class:`ssl_bench.models.inputs.EncoderSettings`)."""
 
 from __future__ import annotations
 
 import argparse
 
+from ssl_bench.commands._flags import add_dataclass_arguments, settings_from
 from ssl_bench.core.errors import UserError
-from ssl_bench.models.pretrained import NORMALIZATIONS
+from ssl_bench.models.inputs import EncoderSettings
 
 
 def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("an encoder trained elsewhere")
-    group.add_argument("--encoder", metavar="SPEC",
-                       help="torchvision:NAME | timm:NAME | an ssl-bench backbone (resnet18: CIFAR stem), with "
-                            "--weights; e.g. --encoder resnet18 --weights solo-learn.ckpt")
-    group.add_argument("--weights", metavar="PATH",
-                       help="a state dict or a Lightning/solo-learn/lightly checkpoint (the backbone's keys are "
-                            "found); 'default': the library's published weights")
-    group.add_argument("--image-size", type=int, metavar="N",
-                       help="resize the images to N x N before the encoder (default: the dataset's size)")
-    group.add_argument("--normalization", choices=NORMALIZATIONS,
-                       help="input statistics (default: imagenet for torchvision:/timm:, dataset otherwise)")
+    add_dataclass_arguments(parser.add_argument_group("an encoder trained elsewhere"), EncoderSettings)
 
 
-def encoder_weights(args: argparse.Namespace) -> str:
-    if not args.weights:
-        raise UserError(f"--encoder {args.encoder} needs --weights PATH (or --weights default for the library's "
+def encoder_settings(args: argparse.Namespace) -> EncoderSettings | None:
+    """The encoder the flags name (None without --encoder); --weights is required with it."""
+    settings = settings_from(args, EncoderSettings)
+    if settings.encoder is None:
+        for name in ("weights", "image_size", "normalization"):
+            if getattr(settings, name) is not None:
+                raise UserError(f"--{name.replace('_', '-')} applies to --encoder only; add --encoder SPEC or drop it")
+        return None
+    if not settings.weights:
+        raise UserError(f"--encoder {settings.encoder} needs --weights PATH (or --weights default for the library's "
                         f"published weights)")
-    return args.weights
+    return settings

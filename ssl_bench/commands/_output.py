@@ -1,20 +1,9 @@
-"""Output and options shared by the evaluation commands."""
+"""What the evaluation commands print."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from typing import Any
-
-from ssl_bench.eval import DEFAULT_EVALUATIONS, leaderboard_columns, ordered
-
-
-def add_evaluations_argument(parser: argparse.ArgumentParser) -> None:
-    """``--evaluations NAME ...``: the registered feature evaluations (default kNN and the linear probe)."""
-    described = "; ".join(f"{e.name}: {e.description}" for e in ordered("features"))
-    parser.add_argument("--evaluations", nargs="+", choices=[e.name for e in ordered("features")],
-                        default=list(DEFAULT_EVALUATIONS), metavar="NAME",
-                        help=f"evaluations to run (default: {' '.join(DEFAULT_EVALUATIONS)}). {described}")
 
 
 def print_result(result: dict[str, Any], as_json: bool) -> None:
@@ -22,6 +11,8 @@ def print_result(result: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(result, sort_keys=True))
         return
+    from ssl_bench.eval import leaderboard_columns
+
     for column in leaderboard_columns():
         value = column.extract(result)
         if value is not None:

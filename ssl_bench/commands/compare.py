@@ -6,12 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from pathlib import Path
+from typing import Any
 
-from ssl_bench.bench.store import KINDS, STORE_ENV, ResultStore
+from ssl_bench.bench.store import KINDS, ResultStore
+from ssl_bench.commands._flags import add_shared_argument
 from ssl_bench.core.errors import UserError
-from ssl_bench.leaderboard.comparison import Comparison, compare_methods, compare_runs
-from ssl_bench.leaderboard.table import format_summary
 
 NAME = "compare"
 HELP = "Mean difference of a metric between two runs or two methods over seeds, with a 95 percent confidence interval."
@@ -32,11 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backbone", help="with --methods: only this backbone")
     parser.add_argument("--kind", choices=KINDS, help="with --methods: only this kind of run")
     parser.add_argument("--confidence", type=float, default=0.95, help="confidence level (default 0.95)")
-    parser.add_argument("--store", type=Path, help=f"results store (default: ${STORE_ENV} or results/ssl_bench.sqlite)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_shared_argument(parser, "store")
+    add_shared_argument(parser, "json")
 
 
 def run(args: argparse.Namespace) -> int:
+    from ssl_bench.leaderboard.comparison import compare_methods, compare_runs
+
     if bool(args.methods) == bool(args.runs) or (args.runs and len(args.runs) != 2):
         raise UserError("give either two run ids (ssl-bench compare RUN_A RUN_B) or --methods A B")
     if not 0 < args.confidence < 1:
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _as_json(result: Comparison) -> dict[str, object]:
+def _as_json(result: Any) -> dict[str, object]:
     difference = asdict(result.difference)
     sides = {name: {"label": side.label, "run_ids": [run.run_id for run in side.runs],
                     "values": {str(seed): value for seed, value in sorted(side.values.items())},
@@ -62,7 +63,9 @@ def _as_json(result: Comparison) -> dict[str, object]:
     return {"metric": result.metric.key, "percent": result.metric.percent, **sides, "difference": difference}
 
 
-def _as_text(result: Comparison) -> str:
+def _as_text(result: Any) -> str:
+    from ssl_bench.leaderboard.table import format_summary
+
     column, difference = result.metric, result.difference
     scale, unit = (100.0, " percentage points") if column.percent else (1.0, "")
     digits = column.decimals + 1

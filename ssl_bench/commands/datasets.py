@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ssl_bench.data.datasets import DEBIAN_FASHION_MNIST, data_root, dataset_table
+from ssl_bench.commands._flags import add_shared_argument
 
 NAME = "datasets"
 HELP = "List the datasets, their sizes and whether each is available here (nothing is downloaded)."
@@ -15,10 +15,12 @@ COLUMNS = ("name", "n_train", "n_test", "channels", "size", "num_classes", "avai
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    add_shared_argument(parser, "json", help="print one JSON object instead of a table")
 
 
 def run(args: argparse.Namespace) -> int:
+    from ssl_bench.data.datasets import DEBIAN_FASHION_MNIST, data_root, dataset_table
+
     rows = dataset_table()
     if args.json:
         print(json.dumps({"datasets": rows, "data_root": str(data_root()), "debian_dir": str(DEBIAN_FASHION_MNIST)}))

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 
-from ssl_bench.commands._encoder import add_encoder_arguments, encoder_weights
-from ssl_bench.commands._output import add_evaluations_argument, print_result
-from ssl_bench.core.devices import DEVICES
+from ssl_bench.commands._encoder import add_encoder_arguments, encoder_settings
+from ssl_bench.commands._flags import add_dataclass_arguments, settings_from
+from ssl_bench.commands._output import print_result
 from ssl_bench.core.errors import UserError
-from ssl_bench.training.config import FEATURES
+from ssl_bench.core.registry import plugin_names
+from ssl_bench.core.settings import default_of, setting, shared
+from ssl_bench.eval import evaluations_setting
+from ssl_bench.training.config import FEATURES, TrainConfig
 
 NAME = "eval"
 HELP = "Evaluate frozen features with weighted kNN (faiss) and a linear probe on the official test split."
@@ -17,19 +21,28 @@ EXAMPLE = "ssl-bench eval runs/simclr-fashion-mnist-convnet-n5000-s0 --json   | 
           "ssl-bench eval --encoder torchvision:resnet18 --weights resnet18.pth --dataset cifar10 --image-size 224"
 
 
+@dataclass(frozen=True)
+class EvalSettings:
+    """What ``ssl-bench eval`` evaluates (a run, a baseline; an encoder: :class:`EncoderSettings`) and how."""
+
+    run_dir: str | None = setting(None, positional=True, metavar="RUN_DIR",
+                                  help="a run directory written by ssl-bench train")
+    evaluations: list[str] = evaluations_setting()
+    features: str = setting("backbone", choices=FEATURES, help="a run's representation: backbone or projector output")
+    baseline: str | None = setting(None, choices=lambda: plugin_names("ssl_bench.sources.baselines"),
+                                   help="evaluate a baseline instead of a run")
+    dataset: str = shared("dataset", help="dataset of the baseline or --encoder (ssl-bench datasets lists them)")
+    backbone: str = setting(default_of(TrainConfig, "backbone"), help="backbone of the random-init baseline")
+    subset: int | None = shared("subset", help="baseline, --encoder: a seeded, class-balanced train subset of N images")
+    seed: int = shared("seed")
+    device: str = shared("device")
+    download: bool = shared("download")
+    json: bool = shared("json", help="print one JSON object (default: a short summary)")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", nargs="?", help="a run directory written by ssl-bench train")
-    add_evaluations_argument(parser)
-    parser.add_argument("--features", choices=FEATURES, default="backbone")
-    parser.add_argument("--baseline", help="evaluate a baseline instead of a run: raw-pixels | random-init")
+    add_dataclass_arguments(parser, EvalSettings)
     add_encoder_arguments(parser)
-    parser.add_argument("--dataset", default="fashion-mnist", help="dataset of the baseline or --encoder")
-    parser.add_argument("--backbone", default="convnet", help="backbone of the random-init baseline")
-    parser.add_argument("--subset", type=int, help="baseline, --encoder: seeded class-balanced train subset")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", choices=DEVICES, default="auto")
-    parser.add_argument("--download", action="store_true")
-    parser.add_argument("--json", action="store_true", help="print one JSON object (default: a short summary)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,17 +50,22 @@ def run(args: argparse.Namespace) -> int:
     from ssl_bench.sources.encoder import evaluate_pretrained
     from ssl_bench.sources.trained import evaluate_run
 
-    if args.encoder:
-        result = evaluate_pretrained(args.encoder, encoder_weights(args), args.dataset, args.subset, args.seed,
-                                     evaluations=args.evaluations, device=args.device, download=args.download,
-                                     image_size=args.image_size, normalization=args.normalization)
-    elif args.baseline:
-        result = evaluate_baseline(args.baseline, args.dataset, args.backbone, args.subset, args.seed,
-                                   evaluations=args.evaluations, device=args.device, download=args.download)
-    elif args.run_dir:
-        result = evaluate_run(args.run_dir, evaluations=args.evaluations, features=args.features, device=args.device)
-    else:
-        raise UserError("give a RUN_DIR, --baseline raw-pixels|random-init or --encoder SPEC --weights PATH "
+    settings, encoder = settings_from(args, EvalSettings), encoder_settings(args)
+    if sum(given is not None for given in (settings.run_dir, settings.baseline, encoder)) != 1:
+        baselines = "|".join(plugin_names("ssl_bench.sources.baselines"))
+        raise UserError(f"give a RUN_DIR, --baseline {baselines} or --encoder SPEC --weights PATH, one of them "
                         "(see ssl-bench eval --help)")
-    print_result(result, args.json)
+    if encoder:
+        result = evaluate_pretrained(encoder.encoder, encoder.weights, settings.dataset, settings.subset,
+                                     settings.seed, evaluations=settings.evaluations, device=settings.device,
+                                     download=settings.download, image_size=encoder.image_size,
+                                     normalization=encoder.normalization)
+    elif settings.baseline:
+        result = evaluate_baseline(settings.baseline, settings.dataset, settings.backbone, settings.subset,
+                                   settings.seed, evaluations=settings.evaluations, device=settings.device,
+                                   download=settings.download)
+    else:
+        result = evaluate_run(settings.run_dir, evaluations=settings.evaluations, features=settings.features,
+                              device=settings.device)
+    print_result(result, settings.json)
     return 0

@@ -6,7 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from ssl_bench.bench.store import STORE_ENV, ResultStore
+from ssl_bench.bench.store import ResultStore
+from ssl_bench.commands._flags import add_shared_argument
 from ssl_bench.core.paths import check_output_dir, reported_write
 
 NAME = "leaderboard"
@@ -17,10 +18,10 @@ EXAMPLE = "ssl-bench leaderboard --suite quick --out leaderboards/quick/"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--suite", help="only this suite (default: every suite in the store)")
     parser.add_argument("--out", type=Path, help="output folder (default: leaderboards/SUITE/, or leaderboards/all/)")
-    parser.add_argument("--store", type=Path, help=f"results store (default: ${STORE_ENV} or results/ssl_bench.sqlite)")
+    add_shared_argument(parser, "store")
     parser.add_argument("--suite-file", type=Path, help="show the published results of this suite file's references: "
                                                          "beside ours (ssl-bench suite run does so by itself)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object listing the files written")
+    add_shared_argument(parser, "json", help="print one JSON object listing the files written")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 
-from ssl_bench.commands._encoder import add_encoder_arguments, encoder_weights
-from ssl_bench.core.devices import DEVICES
+from ssl_bench.commands._encoder import add_encoder_arguments, encoder_settings
+from ssl_bench.commands._flags import add_dataclass_arguments, settings_from
 from ssl_bench.core.errors import UserError
-from ssl_bench.probes.transforms import TRANSFORMS
+from ssl_bench.core.registry import plugin_names
+from ssl_bench.core.settings import setting, shared
+from ssl_bench.spectral.settings import spectral_setting
 from ssl_bench.training.config import FEATURES
 
 NAME = "probe"
@@ -29,47 +32,53 @@ SUMMARY_COLUMNS = {  # metric -> column header of the table
 }
 
 
-def _names(text: str) -> list[str]:
-    return [name.strip() for name in text.split(",") if name.strip()]
+@dataclass(frozen=True)
+class ProbeSettings:
+    """What ``ssl-bench probe`` probes (a run, a closed form; an encoder: :class:`EncoderSettings`) and how."""
+
+    run_dir: str | None = setting(None, positional=True, metavar="RUN_DIR",
+                                  help="a run directory written by ssl-bench train")
+    spectral: str | None = setting(None, metavar="METHOD", choices=lambda: plugin_names("ssl_bench.spectral.methods"),
+                                   help="probe a closed-form spectral method instead (fitted here, embeds out of sample)")
+    dataset: str = shared("dataset", help="with --spectral or --encoder: the dataset")
+    subset: int = shared("subset", 5000, help="with --spectral: train images it is fitted on")
+    dim: int = spectral_setting("dim", help="with --spectral: embedding dimension")
+    transforms: list[str] | None = setting(None, comma_separated=True, metavar="A,B,...",
+                                           choices=lambda: plugin_names("ssl_bench.probes.transforms"),
+                                           help="comma-separated transforms (default: rotate,translate,scale,hflip,"
+                                                "brightness,contrast and hue for RGB)")
+    n: int = setting(2000, minimum=1, help="test images probed (seeded random subset)")
+    seed: int = shared("seed", help="seed of the subset and of the fit/held-out split")
+    features: str = setting("backbone", choices=FEATURES, help="a run's representation: backbone or projector output")
+    device: str = shared("device")
+    out: str | None = setting(None, metavar="FILE", help="write the JSON here and the plot next to it "
+                                                         "(default RUN_DIR/probe.json, probe.png)")
+    json: bool = shared("json", help="print one JSON object (default: a summary table)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", nargs="?", help="a run directory written by ssl-bench train")
-    parser.add_argument("--spectral", metavar="METHOD",
-                        help="probe a closed-form spectral method instead (fitted here, embeds out of sample)")
-    parser.add_argument("--dataset", default="fashion-mnist", help="with --spectral or --encoder: the dataset")
+    add_dataclass_arguments(parser, ProbeSettings)
     add_encoder_arguments(parser)
-    parser.add_argument("--subset", type=int, default=5000, help="with --spectral: train images it is fitted on")
-    parser.add_argument("--dim", type=int, default=32, help="with --spectral: embedding dimension")
-    parser.add_argument("--transforms", type=_names, metavar="A,B,...",
-                        help=f"comma-separated, from: {', '.join(TRANSFORMS.names())} "
-                             "(default: rotate,translate,scale,hflip,brightness,contrast and hue for RGB)")
-    parser.add_argument("--n", type=int, default=2000, help="test images probed (seeded random subset; default 2000)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the subset and of the fit/held-out split")
-    parser.add_argument("--features", choices=FEATURES, default="backbone")
-    parser.add_argument("--device", choices=DEVICES, default="auto")
-    parser.add_argument("--out", metavar="FILE",
-                        help="write the JSON here and the plot next to it (default RUN_DIR/probe.json, probe.png)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object (default: a summary table)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ssl_bench.sources.probing import probe_encoder, probe_run, probe_spectral  # scikit-learn: only when probing
+    from ssl_bench.sources.probing import probe_encoder, probe_run, probe_spectral
 
+    settings, encoder = settings_from(args, ProbeSettings), encoder_settings(args)
+    if sum(given is not None for given in (settings.run_dir, settings.spectral, encoder)) != 1:
+        raise UserError("give a RUN_DIR, --spectral METHOD or --encoder SPEC --weights PATH, one of them "
+                        "(see ssl-bench probe --help)")
     progress = lambda line: print(line, file=sys.stderr)  # noqa: E731
-    if args.encoder:
-        result = probe_encoder(args.encoder, encoder_weights(args), args.dataset, args.image_size, args.normalization,
-                               transforms=args.transforms, n=args.n, seed=args.seed, device=args.device,
-                               out=args.out, progress=progress)
-    elif args.spectral:
-        result = probe_spectral(args.spectral, args.dataset, args.subset, args.dim, transforms=args.transforms,
-                                n=args.n, seed=args.seed, out=args.out, progress=progress)
-    elif args.run_dir:
-        result = probe_run(args.run_dir, transforms=args.transforms, n=args.n, seed=args.seed,
-                           features=args.features, device=args.device, out=args.out, progress=progress)
+    common = {"transforms": settings.transforms, "n": settings.n, "seed": settings.seed, "out": settings.out,
+              "progress": progress}
+    if encoder:
+        result = probe_encoder(encoder.encoder, encoder.weights, settings.dataset, encoder.image_size,
+                               encoder.normalization, device=settings.device, **common)
+    elif settings.spectral:
+        result = probe_spectral(settings.spectral, settings.dataset, settings.subset, settings.dim, **common)
     else:
-        raise UserError("give a RUN_DIR, --spectral METHOD or --encoder SPEC --weights PATH (see ssl-bench probe --help)")
-    if args.json:
+        result = probe_run(settings.run_dir, features=settings.features, device=settings.device, **common)
+    if settings.json:
         print(json.dumps(result, sort_keys=True))
         return 0
     print(f"{'transform':<12}" + "".join(f"{header:>13}" for header in SUMMARY_COLUMNS.values()))

@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from ssl_bench.bench.store import EXPORT_FORMATS, STATUSES, STORE_ENV, ResultStore, RunRecord, replace_non_finite
+from ssl_bench.bench.store import EXPORT_FORMATS, STATUSES, ResultStore, RunRecord, replace_non_finite
+from ssl_bench.commands._flags import add_shared_argument
 from ssl_bench.core.paths import check_output_file, reported_write
 
 NAME = "runs"
@@ -20,7 +21,7 @@ _LIST_COLUMNS = ("run_id", "suite", "kind", "method", "backbone", "dataset", "ep
 
 
 def add_store_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", type=Path, help=f"results store (default: ${STORE_ENV} or results/ssl_bench.sqlite)")
+    add_shared_argument(parser, "store")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,10 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     listing = actions.add_parser("list", help="one line per run")
     listing.add_argument("--suite", help="only this suite")
     listing.add_argument("--status", choices=STATUSES, help="only runs with this status")
-    listing.add_argument("--json", action="store_true", help="print one JSON object")
+    add_shared_argument(listing, "json")
     show = actions.add_parser("show", help="everything stored about one run")
     show.add_argument("run_id", help="a run id or a unique prefix of one")
-    show.add_argument("--json", action="store_true", help="print one JSON object")
+    add_shared_argument(show, "json")
     export = actions.add_parser("export", help="all runs as CSV or JSON")
     export.add_argument("--format", choices=EXPORT_FORMATS, default="csv")
     export.add_argument("--suite", help="only this suite")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 
-from ssl_bench.commands._flags import add_dataclass_arguments, dataclass_values
-from ssl_bench.commands._output import add_evaluations_argument, print_result
-from ssl_bench.sources.spectral import evaluate_spectral
-from ssl_bench.spectral.settings import SpectralSettings, make_spectral_settings
+from ssl_bench.commands._flags import add_dataclass_arguments, dataclass_values, settings_from
+from ssl_bench.commands._output import print_result
+from ssl_bench.core.registry import plugin_names
+from ssl_bench.core.settings import setting, shared
+from ssl_bench.eval import evaluations_setting
+from ssl_bench.spectral.settings import SpectralSettings
 
 NAME = "spectral"
 HELP = "Embed train and test images with a closed-form spectral method and evaluate (kNN, linear probe)."
@@ -15,25 +18,33 @@ EXAMPLE = ("ssl-bench spectral --method vicreg-closed-form --dataset fashion-mni
            "--n-views 8 --features nystroem --dim 64 --json")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ssl_bench.spectral import SPECTRAL_METHODS
+@dataclass(frozen=True)
+class SpectralRow:
+    """Which closed-form row ``ssl-bench spectral`` makes (how it is fitted: :class:`SpectralSettings`)."""
 
-    parser.add_argument("--method", required=True, choices=SPECTRAL_METHODS.names(), metavar="METHOD",
-                        help=" | ".join(SPECTRAL_METHODS.names()))
-    parser.add_argument("--dataset", default="fashion-mnist")
-    parser.add_argument("--subset", type=int, help="seeded class-balanced subset of the train split")
-    add_dataclass_arguments(parser, SpectralSettings)
-    parser.add_argument("--seed", type=int, default=0)
-    add_evaluations_argument(parser)
-    parser.add_argument("--download", action="store_true")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    method: str = setting(help="the spectral method (one module each in ssl_bench/spectral/methods/)", required=True,
+                          metavar="METHOD", choices=lambda: plugin_names("ssl_bench.spectral.methods"))
+    dataset: str = shared("dataset")
+    subset: int | None = shared("subset")
+    seed: int = shared("seed")
+    evaluations: list[str] = evaluations_setting()
+    download: bool = shared("download")
+    json: bool = shared("json")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_dataclass_arguments(parser, SpectralRow)
+    add_dataclass_arguments(parser.add_argument_group("how the method is fitted"), SpectralSettings)
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = make_spectral_settings(dataclass_values(args, SpectralSettings))
-    result = evaluate_spectral(args.method, args.dataset, settings, args.subset, args.seed,
-                               evaluations=args.evaluations, download=args.download)
-    print_result(result, args.json)
-    if not args.json:
+    from ssl_bench.sources.spectral import evaluate_spectral
+
+    row = settings_from(args, SpectralRow)
+    settings = SpectralSettings(**dataclass_values(args, SpectralSettings))
+    result = evaluate_spectral(row.method, row.dataset, settings, row.subset, row.seed, evaluations=row.evaluations,
+                               download=row.download)
+    print_result(result, row.json)
+    if not row.json:
         print(f"fit + embed: {result['wall_time_s']:.1f} s, peak memory {result['peak_memory_mb']:.0f} MB")
     return 0

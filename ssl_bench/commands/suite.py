@@ -7,12 +7,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
+from typing import Any
 
 from ssl_bench.bench.launchers import LaunchSettings
-from ssl_bench.bench.store import ResultStore
-from ssl_bench.bench.suite import Suite, collect, load_suite, run_suite, suite_status
-from ssl_bench.commands._flags import add_dataclass_arguments, dataclass_values
-from ssl_bench.core.devices import DEVICES
+from ssl_bench.commands._flags import add_dataclass_arguments, dataclass_values, settings_from
+from ssl_bench.core.settings import setting, shared
+
+ACTIONS = ("run", "status", "collect", "validate", "parity")
 
 NAME = "suite"
 HELP = ("Run a benchmark suite here or on Slurm (finished cells are skipped, a killed suite resumes), show its "
@@ -22,60 +24,70 @@ EXAMPLE = ("ssl-bench suite run suites/quick.yaml --parallel 2   |   "
            "ssl-bench suite status suites/quick.yaml   |   ssl-bench suite parity suites/cifar10.yaml")
 
 
+@dataclass(frozen=True)
+class SuiteCommand:
+    """What ``ssl-bench suite`` does with a suite file (where its cells run: :class:`LaunchSettings`)."""
+
+    action: str = setting(positional=True, required=True, choices=ACTIONS,
+                          help="run: run or submit the pending cells; status: each cell's state; collect: ingest "
+                               "finished cells into the store; validate: check the file; parity: the suite's recipes "
+                               "field by field against its parity table (Markdown; exit 1 on a drift)")
+    file: str = setting(positional=True, required=True, metavar="FILE", help="suite YAML file, e.g. suites/quick.yaml")
+    store: str | None = shared("store")
+    runs_dir: str = setting("runs", metavar="DIR",
+                            help="where run directories go (on a cluster, a filesystem every node sees)")
+    device: str = shared("device")
+    dry_run: bool = setting(False, help="run: validate, then print the grid, the data it needs and a measured "
+                                        "estimate of the training time (a few optimiser steps per distinct model); "
+                                        "runs nothing")
+    wait: bool = setting(False, help="slurm: wait for the cells, with a progress bar, then collect and render the "
+                                     "leaderboard")
+    leaderboard: str | None = setting(None, metavar="DIR",
+                                      help="render the suite's leaderboard here afterwards (default leaderboards/SUITE/)")
+    no_leaderboard: bool = setting(False, help="do not render a leaderboard")
+    json: bool = shared("json", help="status, --dry-run: JSON (one object per cell for status)")
+    quiet: bool = setting(False, help="no progress bars")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=("run", "status", "collect", "validate", "parity"),
-                        help="run: run or submit the pending cells; status: each cell's state; collect: ingest "
-                             "finished cells into the store; validate: check the file; parity: the suite's recipes "
-                             "field by field against its parity table (Markdown; exit 1 on a drift)")
-    parser.add_argument("file", help="suite YAML file, e.g. suites/quick.yaml")
-    parser.add_argument("--store", help="results database (default results/ssl_bench.sqlite or $SSL_BENCH_STORE)")
-    parser.add_argument("--runs-dir", default="runs", help="where run directories go (default runs/; on a cluster, "
-                                                           "a filesystem every node sees)")
-    parser.add_argument("--device", choices=DEVICES, default="auto")
-    group = parser.add_argument_group("launcher (over the suite's launcher: block)")
-    add_dataclass_arguments(group, LaunchSettings)
-    parser.add_argument("--dry-run", action="store_true",
-                        help="run: validate, then print the grid, the data it needs and a measured estimate of the "
-                             "training time (a few optimiser steps per distinct model); runs nothing")
-    parser.add_argument("--wait", action="store_true", help="slurm: wait for the cells, with a progress bar, then "
-                                                            "collect and render the leaderboard")
-    parser.add_argument("--leaderboard", metavar="DIR",
-                        help="render the suite's leaderboard here afterwards (default leaderboards/SUITE/)")
-    parser.add_argument("--no-leaderboard", action="store_true", help="do not render a leaderboard")
-    parser.add_argument("--json", action="store_true", help="status: one JSON object per cell")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_dataclass_arguments(parser, SuiteCommand)
+    add_dataclass_arguments(parser.add_argument_group("launcher (over the suite's launcher: block)"), LaunchSettings)
 
 
 def run(args: argparse.Namespace) -> int:
-    suite = load_suite(args.file)
-    if args.action == "validate":
+    from ssl_bench.bench.store import ResultStore
+    from ssl_bench.bench.suite import collect, load_suite, run_suite, suite_status
+
+    command = settings_from(args, SuiteCommand)
+    suite = load_suite(command.file)
+    if command.action == "validate":
         print(json.dumps({"suite": suite.name, "runs": len(suite.cells)}))
         return 0
-    if args.action == "parity":
+    if command.action == "parity":
         return _print_parity(suite)
-    if args.action in ("status", "collect"):
-        with ResultStore(args.store) as store:
-            if args.action == "collect":
-                print(json.dumps({"suite": suite.name, **collect(suite, store, args.runs_dir)}))
+    if command.action in ("status", "collect"):
+        with ResultStore(command.store) as store:
+            if command.action == "collect":
+                print(json.dumps({"suite": suite.name, **collect(suite, store, command.runs_dir)}))
                 return 0
-            rows = suite_status(suite, store, args.runs_dir)
-        _print_status(suite.name, rows, args.json)
+            rows = suite_status(suite, store, command.runs_dir)
+        _print_status(suite.name, rows, command.json)
         return 0
-    if args.dry_run:
+    if command.dry_run:
         from ssl_bench.bench.plan import plan_suite
 
-        _print_plan(plan_suite(suite, args.device), args.json)
+        _print_plan(plan_suite(suite, command.device), command.json)
         return 0
     launch = dataclass_values(args, LaunchSettings)
     slurm = {**suite.launch, **launch}.get("launcher") == "slurm"
-    counts = run_suite(args.file, args.store, args.runs_dir, args.device, progress=not args.quiet, launch=launch,
-                       wait=args.wait or not slurm)
+    counts = run_suite(command.file, command.store, command.runs_dir, command.device, progress=not command.quiet,
+                       launch=launch, wait=command.wait or not slurm)
     summary = {"suite": suite.name, **counts}
-    if not args.no_leaderboard and (args.wait or not slurm):
+    if not command.no_leaderboard and (command.wait or not slurm):
         from ssl_bench.leaderboard import render_leaderboard
 
-        out = args.leaderboard or f"leaderboards/{suite.name}/"
-        with ResultStore(args.store) as store:
+        out = command.leaderboard or f"leaderboards/{suite.name}/"
+        with ResultStore(command.store) as store:
             render_leaderboard(store, out, suite=suite.name, references=suite.references)
         summary["leaderboard"] = out
         print(f"leaderboard written to {out} (open {out}index.html)", file=sys.stderr)
@@ -83,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if counts["failed"] else 0
 
 
-def _print_parity(suite: Suite) -> int:
+def _print_parity(suite: Any) -> int:
     from ssl_bench.bench.parity import parity_markdown, parity_rows
     from ssl_bench.core.errors import UserError
 

@@ -4,29 +4,43 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 
-from ssl_bench.commands._flags import add_dataclass_arguments, dataclass_values
-from ssl_bench.core.distributed import is_main_process
-from ssl_bench.core.settings import load_yaml
-from ssl_bench.methods import METHODS
-from ssl_bench.training.config import TrainConfig, make_config
-from ssl_bench.training.loop import train
+from ssl_bench.commands._flags import add_dataclass_arguments, dataclass_values, settings_from
+from ssl_bench.core.registry import plugin_names
+from ssl_bench.core.settings import setting
+from ssl_bench.training.config import TrainConfig
 
 NAME = "train"
-HELP = "Train an SSL method (" + ", ".join(METHODS.names()) + ") on a dataset; checkpoints every epoch, --resume continues."
+HELP = "Train an SSL method (" + ", ".join(plugin_names("ssl_bench.methods")) + \
+       ") on a dataset; checkpoints every epoch, --resume continues."
 EXAMPLE = "ssl-bench train --method vicreg --dataset fashion-mnist --backbone convnet --subset 5000 --epochs 10"
 
 
+@dataclass(frozen=True)
+class TrainCommand:
+    """How ``ssl-bench train`` runs (what it trains: :class:`TrainConfig`)."""
+
+    config: str | None = setting(None, metavar="FILE", help="YAML file with the same keys as the options below "
+                                                            "(flags win)")
+    resume: bool = setting(False, help="continue the run in --out from its last checkpoint")
+    quiet: bool = setting(False, help="no progress output")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="YAML file with the same keys as the options below (flags win)")
-    add_dataclass_arguments(parser, TrainConfig)
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    add_dataclass_arguments(parser, TrainCommand)
+    add_dataclass_arguments(parser.add_argument_group("what is trained (TrainConfig)"), TrainConfig)
 
 
 def run(args: argparse.Namespace) -> int:
-    values = dataclass_values(args, TrainConfig, load_yaml(args.config) if args.config else {})
-    run_dir = train(make_config(values), resume=args.resume, progress=not args.quiet)
+    from ssl_bench.core.distributed import is_main_process
+    from ssl_bench.core.settings import load_yaml
+    from ssl_bench.training.config import make_config
+    from ssl_bench.training.loop import train
+
+    command = settings_from(args, TrainCommand)
+    values = dataclass_values(args, TrainConfig, load_yaml(command.config) if command.config else {})
+    run_dir = train(make_config(values), resume=command.resume, progress=not command.quiet)
     if is_main_process():
         print(json.dumps({"run_dir": str(run_dir)}))
     return 0

@@ -19,13 +19,18 @@ from ssl_bench.core.errors import UserError
 T = TypeVar("T")
 
 
+_BY_PACKAGE: dict[str, Registry] = {}  # the registry of each plugin package, once its module is imported
+
+
 def plugin_names(package: str) -> list[str]:
-    """The names registered by the plugin modules of ``package`` (file names, ``_`` read as ``-``), sorted; only
-    the package's own ``__init__`` is imported."""
+    """The names of ``package``'s registry, sorted: its plugin modules' (file names, ``_`` read as ``-``) and any
+    registered so far from elsewhere; only the package's own ``__init__`` is imported."""
     module = importlib.import_module(package)
     skip = set(getattr(module, "NOT_PLUGINS", ()))
-    return sorted(info.name.replace("_", "-") for info in pkgutil.iter_modules(module.__path__)
-                  if info.name not in skip and not info.name.startswith("_"))
+    files = {info.name.replace("_", "-") for info in pkgutil.iter_modules(module.__path__)
+             if info.name not in skip and not info.name.startswith("_")}
+    registry = _BY_PACKAGE.get(package)
+    return sorted(files | (set(registry._items) if registry is not None else set()))
 
 
 class Registry(Generic[T]):
@@ -39,6 +44,8 @@ class Registry(Generic[T]):
         self.package = package
         self._items: dict[str, T] = {}
         self._discovered = package is None
+        if package is not None:
+            _BY_PACKAGE[package] = self
 
     def register(self, name: str) -> Callable[[T], T]:
         def add(obj: T) -> T:

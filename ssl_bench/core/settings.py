@@ -7,27 +7,35 @@ Flags (:mod:`ssl_bench.commands._flags`), YAML files and suite blocks are all re
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import field
+import typing
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import yaml
 
+from ssl_bench.core.devices import DEVICES
 from ssl_bench.core.errors import UserError
 
 DEFAULT_DATASET = "fashion-mnist"  # the dataset every command and suite uses when none is named
+MIN_SUBSET = 2  # the fewest training images anything can be fitted and evaluated on
+STORE_ENV = "SSL_BENCH_STORE"  # the results store when --store is not given (else results/ssl_bench.sqlite)
 
 
 def setting(default: Any = dataclasses.MISSING, *, help: str, flag: str | None = None,
             choices: Callable[[], list[str]] | tuple[str, ...] | None = None, metavar: str | None = None,
             minimum: float | None = None, exclusive_minimum: bool = False, hint: str = "",
-            default_factory: Callable[[], Any] | None = None) -> Any:
+            default_factory: Callable[[], Any] | None = None, positional: bool = False, required: bool = False,
+            comma_separated: bool = False) -> Any:
     """A settings field with its command-line help, its choices and its valid range.
 
     ``flag`` overrides the flag name (default ``--field-name``); ``choices`` may be a callable so that registries are
-    read only when a parser is built or a value checked; ``hint`` explains the range in the error message."""
+    read only when a parser is built or a value checked; ``hint`` explains the range in the error message;
+    ``positional``: a positional argument (optional unless ``required``); ``comma_separated``: a list given as
+    ``A,B,C`` (else as ``A B C``)."""
     metadata = {"help": help, "flag": flag, "choices": choices, "metavar": metavar, "minimum": minimum,
-                "exclusive_minimum": exclusive_minimum, "hint": hint}
+                "exclusive_minimum": exclusive_minimum, "hint": hint, "positional": positional,
+                "required": required, "comma_separated": comma_separated}
     if default_factory is not None:
         return field(default_factory=default_factory, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -57,3 +65,32 @@ def default_of(settings: type, name: str) -> Any:
     """The declared default of the field ``name`` of the settings dataclass ``settings``."""
     found = {f.name: f for f in dataclasses.fields(settings)}[name]
     return found.default_factory() if found.default is dataclasses.MISSING else found.default
+
+
+@dataclass(frozen=True)
+class SharedSettings:
+    """The settings every command means the same way, declared once: a command's settings dataclass takes them
+    with :func:`shared`, a hand-built parser with :func:`ssl_bench.commands._flags.add_shared_arguments`."""
+
+    dataset: str = setting(DEFAULT_DATASET, metavar="NAME", help="dataset (ssl-bench datasets lists them)")
+    subset: int | None = setting(None, minimum=MIN_SUBSET, metavar="N", hint="leave it out for the whole training split",
+                                 help="a seeded, class-balanced subset of N training images (default: all of them)")
+    seed: int = setting(0, minimum=0, help="seed of the subset and of every random draw after it")
+    device: str = setting("auto", choices=DEVICES, help="auto: cuda when a GPU is visible, else cpu")
+    download: bool = setting(False, help="download the dataset if missing")
+    store: str | None = setting(None, metavar="PATH",
+                                help=f"results store (default: ${STORE_ENV} or results/ssl_bench.sqlite)")
+    json: bool = setting(False, help="print one JSON object")
+
+
+SHARED: dict[str, tuple[dataclasses.Field, Any]] = {
+    found.name: (found, typing.get_type_hints(SharedSettings)[found.name])
+    for found in dataclasses.fields(SharedSettings)}
+
+
+def shared(name: str, default: Any = dataclasses.MISSING, help: str | None = None) -> Any:
+    """The shared setting ``name`` as a field of another settings dataclass: the same type, range and choices,
+    with its own ``default`` and ``help`` where the command says more."""
+    found = SHARED[name][0]
+    metadata = {**found.metadata, **({"help": help} if help else {})}
+    return field(default=found.default if default is dataclasses.MISSING else default, metadata=metadata)

@@ -69,8 +69,12 @@ def check_fields(settings: object) -> None:
         check_value(field.name, value, hints[field.name], meta.get("minimum"),
                     bool(meta.get("exclusive_minimum")), meta.get("hint", ""))
         choices = declared_choices(field)
-        if value is not None and choices is not None and value not in choices:
-            raise UserError(f"unknown {field.name} {value!r}; choose one of: {', '.join(choices)}")
+        if value is None or choices is None:
+            continue
+        for item in value if isinstance(value, list) else [value]:  # a list field: each of its items
+            if item not in choices:
+                what = field.name.removesuffix("s") if isinstance(value, list) else field.name
+                raise UserError(f"unknown {what} {item!r}; choose one of: {', '.join(choices)}")
 
 
 def check_positive_ints(name: str, values: Any) -> tuple[int, ...]:

@@ -34,9 +34,9 @@ from torch import Tensor
 
 from ssl_bench.core.errors import UserError
 from ssl_bench.core.registry import Registry
+from ssl_bench.core.settings import MIN_SUBSET
 
 SPLITS = ("train", "test")
-MIN_SUBSET = 2  # the fewest training images anything can be fitted and evaluated on
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 DEFAULT_DATA_ROOT = Path("~/.cache/ssl-bench")
 IMAGEFOLDER_SIZE = 32

@@ -10,14 +10,24 @@ first used.
 
 from __future__ import annotations
 
-from ssl_bench.core.registry import lazy_exports
+from typing import Any
+
+from ssl_bench.core.registry import lazy_exports, plugin_names
+from ssl_bench.core.settings import setting
 
 NOT_PLUGINS = ("base",)
 DEFAULT_EVALUATIONS = ("knn", "linear")
 
+
+def evaluations_setting(help: str = "registered evaluations to run (ssl-bench eval --help lists them)") -> Any:
+    """The ``evaluations`` setting of a command: names of registered evaluations, default kNN and the linear
+    probe."""
+    return setting(help=help, metavar="NAME", choices=lambda: plugin_names(__name__),
+                   default_factory=lambda: list(DEFAULT_EVALUATIONS))
+
 __all__ = [
-    "DEFAULT_EVALUATIONS", "EVALUATIONS", "EncoderTarget", "Evaluation", "EvaluationOutput", "FeatureSplits",
+    "DEFAULT_EVALUATIONS", "evaluations_setting", "EVALUATIONS", "EncoderTarget", "Evaluation", "EvaluationOutput", "FeatureSplits",
     "MetricColumn", "check_evaluations", "checked_output", "evaluate_features", "leaderboard_columns", "metric_value",
     "ordered",
 ]
-__getattr__ = lazy_exports(__name__, dict.fromkeys(__all__[1:], "base"))
+__getattr__ = lazy_exports(__name__, dict.fromkeys(__all__[2:], "base"))

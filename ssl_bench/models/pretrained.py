@@ -27,11 +27,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ssl_bench.core.errors import UserError
-from ssl_bench.core.validation import check_value
 from ssl_bench.data.augment import normalize
+from ssl_bench.models.inputs import IMAGENET_MEAN, IMAGENET_STD, check_input_protocol
 
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-NORMALIZATIONS = ("imagenet", "dataset")
 HEADS = ("fc", "classifier", "heads", "head")
 PREFIXES = ("", "backbone.", "model.backbone.", "encoder.", "model.encoder.", "module.", "module.backbone.",
             "model.", "net.", "online_network.encoder.")
@@ -56,13 +54,6 @@ class PretrainedEncoder(nn.Module):
             x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear", antialias=True,
                               align_corners=False)
         return self.network(x).flatten(1)
-
-
-def check_input_protocol(image_size: int | None, normalization: str | None) -> None:
-    """The input size and normalisation of an encoder, wherever they come from (flags, a suite's encoders:)."""
-    check_value("image_size", image_size, int | None, minimum=8)
-    if normalization is not None and normalization not in NORMALIZATIONS:
-        raise UserError(f"unknown normalization {normalization!r}; choose one of: {', '.join(NORMALIZATIONS)}")
 
 
 def build_encoder_network(spec: str, weights: str, data_channels: int, image_size: int) -> tuple[nn.Module, int]:

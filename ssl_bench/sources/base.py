@@ -13,10 +13,9 @@ from typing import Any, Callable
 
 from ssl_bench.core.errors import UserError
 from ssl_bench.core.registry import Registry
-from ssl_bench.core.settings import DEFAULT_DATASET
+from ssl_bench.core.settings import DEFAULT_DATASET, MIN_SUBSET
 from ssl_bench.core.stage_clock import StageClock
 from ssl_bench.core.validation import as_list, check_value
-from ssl_bench.data.datasets import MIN_SUBSET
 from ssl_bench.eval.base import EncoderTarget, FeatureSplits
 
 
@@ -83,7 +82,8 @@ class Source:
     rank > 0); ``record(request, result)`` (optional) keeps the result where the source lives (a run directory);
     ``check(request)`` (optional) validates a suite cell before anything runs. In a suite file, the blocks under
     the key ``section`` become rows by ``block_rows(block, context)``; ``order`` places the section's cells among
-    the others' (lower first)."""
+    the others' (lower first). ``has_encoder``: its rows carry an encoder of single images (``SourceRow.encoder``)
+    for the evaluations that need one (the probe)."""
 
     kind: str
     rows: Callable[[RowRequest], SourceRow]
@@ -91,6 +91,7 @@ class Source:
     section: str
     block_rows: Callable[[Any, SuiteContext], list[BlockRow]]
     order: int
+    has_encoder: bool = False
     prepare: Callable[[RowRequest], bool] | None = None
     record: Callable[[RowRequest, dict[str, Any]], None] | None = None
     check: Callable[[RowRequest], None] | None = None

@@ -10,7 +10,8 @@ from typing import Any
 from ssl_bench.core.errors import UserError
 from ssl_bench.core.validation import check_keys, check_mapping
 from ssl_bench.data.datasets import load_dataset, train_split
-from ssl_bench.models.pretrained import check_input_protocol, pretrained_encoder
+from ssl_bench.models.inputs import check_input_protocol
+from ssl_bench.models.pretrained import pretrained_encoder
 from ssl_bench.sources.base import SOURCES, BlockRow, RowRequest, Source, SourceRow, SuiteContext
 from ssl_bench.sources.encoding import encoder_splits, split_protocol
 from ssl_bench.sources.rows import evaluate_source

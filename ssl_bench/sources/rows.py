@@ -7,6 +7,7 @@ import resource
 from collections.abc import Sequence
 from typing import Any
 
+from ssl_bench.core.errors import UserError
 from ssl_bench.eval import DEFAULT_EVALUATIONS
 from ssl_bench.eval.base import EVALUATIONS, evaluate_features
 from ssl_bench.sources.base import SOURCES, RowRequest, SourceRow
@@ -18,12 +19,15 @@ def evaluate_row(kind: str, request: RowRequest, evaluations: Sequence[str] | No
     process that does not evaluate (a DDP rank > 0 after training).
 
     ``result``: the metrics of every requested evaluation, the source's extras, ``protocol`` (the source's fields
-    and each evaluation's under its name). Evaluations that need an encoder run with ``encoder_settings[name]``
-    on sources that have one (trained runs) and are skipped on the others."""
+    and each evaluation's under its name). Evaluations that need an encoder run with ``encoder_settings[name]``;
+    only sources that have one (trained runs) take them."""
     source = SOURCES.get(kind)
     names = list(DEFAULT_EVALUATIONS if evaluations is None else evaluations)
     on_features = [name for name in names if EVALUATIONS.get(name).needs == "features"]
     on_encoder = [name for name in names if EVALUATIONS.get(name).needs == "encoder"]
+    if on_encoder and not source.has_encoder:
+        raise UserError(f"{', '.join(on_encoder)} needs an encoder of single images, which a {kind} row does not "
+                        f"have; evaluate a trained run with it, or drop it")
     if source.prepare is not None and not source.prepare(request):
         return None
     row = source.rows(request)
@@ -35,7 +39,7 @@ def evaluate_row(kind: str, request: RowRequest, evaluations: Sequence[str] | No
     if row.clock:
         result["peak_memory_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["protocol"].update(row.protocol)
-    if on_encoder and row.encoder is not None:
+    if on_encoder:
         target = row.encoder()
         for name in on_encoder:
             result[name] = EVALUATIONS.get(name).evaluate(target, **(encoder_settings or {}).get(name, {}))

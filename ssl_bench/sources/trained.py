@@ -114,7 +114,7 @@ def _block_rows(block: Any, suite: SuiteContext) -> list[BlockRow]:
 
 
 SOURCES.register("trained")(Source(
-    kind="trained", rows=_rows, prepare=_train, record=_record, check=_check, section="trained",
+    kind="trained", rows=_rows, has_encoder=True, prepare=_train, record=_record, check=_check, section="trained",
     block_rows=_block_rows, order=10,
     description="a run trained by ssl-bench train (or a suite): its last checkpoint's encoder"))
 

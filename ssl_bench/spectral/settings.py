@@ -8,18 +8,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from ssl_bench.core.errors import UserError
+from ssl_bench.core.registry import plugin_names
 from ssl_bench.core.settings import setting
 from ssl_bench.core.validation import check_fields
-from ssl_bench.data.graph import resolve_search
 
 SPECTRAL_GRAPHS = ("knn", "views", "labels")
 DEFAULT_REG = 0.1
 
 
 def _feature_map_names() -> list[str]:
-    from ssl_bench.spectral.feature_maps.base import FEATURE_MAPS
-
-    return FEATURE_MAPS.names()
+    return plugin_names("ssl_bench.spectral.feature_maps")
 
 
 @dataclass(frozen=True)
@@ -49,10 +47,17 @@ class SpectralSettings:
                                            "feature-noise variance relative to the mean feature variance)", minimum=0)
 
     def __post_init__(self) -> None:
+        from ssl_bench.data.graph import resolve_search
+
         check_fields(self)
-        if self.graph not in SPECTRAL_GRAPHS:
-            raise UserError(f"unknown graph {self.graph!r}; choose one of: {', '.join(SPECTRAL_GRAPHS)}")
         resolve_search(self.knn_search, 0)
+
+
+def spectral_setting(name: str, help: str | None = None) -> Any:
+    """The field ``name`` of :class:`SpectralSettings` for another settings dataclass (``ssl-bench probe --dim``):
+    the same type, range and default."""
+    found = {f.name: f for f in dataclasses.fields(SpectralSettings)}[name]
+    return dataclasses.field(default=found.default, metadata={**found.metadata, **({"help": help} if help else {})})
 
 
 def spectral_setting_keys() -> tuple[str, ...]:

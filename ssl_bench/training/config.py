@@ -11,12 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ssl_bench.core.devices import DEVICES
 from ssl_bench.core.errors import UserError
 from ssl_bench.core.registry import plugin_names
-from ssl_bench.core.settings import DEFAULT_DATASET, setting
+from ssl_bench.core.settings import setting, shared
 from ssl_bench.core.validation import check_fields
-from ssl_bench.data.datasets import MIN_SUBSET
 
 FEATURES = ("backbone", "projector")
 DATA_LOADING = ("auto", "memory", "stream")  # see ssl_bench.data.streaming
@@ -47,16 +45,14 @@ class TrainConfig:
 
     method: str = setting(help="the SSL method; each has its module in ssl_bench/methods/ with its published "
                                "defaults and their source", choices=_method_names)
-    dataset: str = setting(DEFAULT_DATASET, help="dataset name (ssl-bench datasets lists them)")
+    dataset: str = shared("dataset")
     backbone: str = setting("convnet", help="convnet | mlp | resnet18 | resnet50 | timm:NAME")
     epochs: int = setting(10, help="training epochs", minimum=1)
     batch_size: int = setting(256, help="global batch size (split between processes under torchrun)", minimum=2,
                               hint="the losses compare images within a batch")
-    subset: int | None = setting(None, help="train on a seeded, class-balanced subset of N images",
-                                 minimum=MIN_SUBSET)
-    seed: int = setting(0, help="seed of the subset, the initialisation, the batch order and the augmentations",
-                        minimum=0)
-    device: str = setting("auto", help="auto: cuda when a GPU is visible, else cpu", choices=DEVICES)
+    subset: int | None = shared("subset", help="train on a seeded, class-balanced subset of N images")
+    seed: int = shared("seed", help="seed of the subset, the initialisation, the batch order and the augmentations")
+    device: str = shared("device")
     out: str | None = setting(None, help="run directory (default runs/METHOD-DATASET-BACKBONE[-nSUBSET]-sSEED)")
     optimizer: str | None = setting(None, help="default: the method's published choice", choices=_optimizer_names)
     lr: float | None = setting(None, help="base learning rate for batch 256, scaled with the batch size "
@@ -73,7 +69,7 @@ class TrainConfig:
     compile: bool = setting(False, help="torch.compile the model")
     sync_batchnorm: bool = setting(False, help="under torchrun: BatchNorm statistics over all processes "
                                                "(SyncBatchNorm, GPUs only)")
-    download: bool = setting(False, help="download the dataset if missing")
+    download: bool = shared("download")
     data_loading: str = setting(
         "auto", choices=DATA_LOADING,
         help="memory: decode the split once onto the device; stream: decode imagefolder:PATH batches from disk with "
