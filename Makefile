@@ -25,6 +25,7 @@ test: install
 
 lint: install
 	$(PY) -m ruff check ssl_bench tests scripts
+	$(VENV)/bin/lint-imports
 
 clean-venv:
 	rm -rf $(VENV)

@@ -51,7 +51,7 @@ from ssl_bench.methods.losses import barlow_twins_graph_loss, simclr_graph_loss,
 from ssl_bench.spectral import BarlowTwinsClosedForm, SimCLRClosedForm, VICRegClosedForm
 from ssl_bench.spectral.closed_forms import centred_laplacian_eigenpairs
 from ssl_bench.spectral.feature_maps import feature_map
-from ssl_bench.spectral.linear_training import LOSS_DEFAULTS, train_linear_map
+from ssl_bench.spectral.linear_training import LOSSES, loss_defaults, train_linear_map
 from ssl_bench.spectral.verification import (
     minimise,
     numerical_rank,
@@ -200,7 +200,7 @@ def aligned(train: ImageDataset, test: ImageDataset, seed: int) -> list[dict[str
     for name, (loss, overrides) in GD_METHODS.items():
         started = time.perf_counter()
         w = train_linear_map(x, graph, loss, dim, overrides, STEPS, BATCH, LR, seed)
-        params = {**LOSS_DEFAULTS[loss], **overrides}
+        params = {**loss_defaults(loss), **overrides}
         found = float(full_batch_loss(loss, x_t @ torch.tensor(w), graph_t, params))
         _, in_lda = minimise(lambda r, loss=loss, params=params: full_batch_loss(loss, x_t @ torch.tensor(lda) @ r, graph_t, params),
                              torch.eye(dim, dtype=torch.float64) / np.sqrt(np.var(lda_train, axis=0).mean()), adam_steps=300, max_iter=100)
@@ -441,7 +441,7 @@ def main() -> int:
             "features": "frozen random convnet (seeded like the run, 128 dims), whitened on the train images (ridge 0.1 x mean eigenvalue)",
             "regime": "linear Z = X W",
             "optimiser": f"Adam lr {LR}, cosine decay, {STEPS} steps, {BATCH} sampled edges per batch (graph restricted to the batch)",
-            "loss_defaults": LOSS_DEFAULTS, "augment": "simclr recipe", "seeds": seeds, "aligned_seed": seeds[0],
+            "loss_defaults": {loss: loss_defaults(loss) for loss in LOSSES}, "augment": "simclr recipe", "seeds": seeds, "aligned_seed": seeds[0],
             "knn": "k = 200 (and 20), cosine, T = 0.1", "linear": "ssl_bench.eval.linear_probe"}}
         if "aligned" in practical:
             results["aligned"] = aligned(balanced_subset(full_train, 2000, seeds[0]), test, seeds[0])

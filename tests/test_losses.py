@@ -111,8 +111,8 @@ def test_graph_forms_equal_two_view_forms_on_the_pair_graph(views):
     graph = pair_graph(B, views, device="cpu").double()
     index = view_index_of(B, views)
     torch.testing.assert_close(simclr_graph_loss(z, graph, 0.3), simclr_loss(z_a, z_b, 0.3))
-    torch.testing.assert_close(vicreg_graph_loss(z, graph, index), vicreg_loss(z_a, z_b))
-    torch.testing.assert_close(barlow_twins_graph_loss(z, graph, index), barlow_twins_loss(z_a, z_b))
+    torch.testing.assert_close(vicreg_graph_loss(z, graph, index, 25.0, 25.0, 1.0), vicreg_loss(z_a, z_b, 25.0, 25.0, 1.0))
+    torch.testing.assert_close(barlow_twins_graph_loss(z, graph, index, 5e-3), barlow_twins_loss(z_a, z_b, 5e-3))
 
 
 def test_vicreg_graph_invariance_is_the_dirichlet_energy():
@@ -156,6 +156,6 @@ def test_pair_graph_structure():
 
 def test_shape_errors_are_clear():
     with pytest.raises(ValueError, match=r"\(B, D\)"):
-        simclr_loss(torch.randn(4, 3), torch.randn(5, 3))
+        simclr_loss(torch.randn(4, 3), torch.randn(5, 3), 0.1)
     with pytest.raises(ValueError, match=r"\(N, N\)"):
-        vicreg_graph_loss(torch.randn(4, 3), torch.zeros(3, 3))
+        vicreg_graph_loss(torch.randn(4, 3), torch.zeros(3, 3), None, 25.0, 25.0, 1.0)

@@ -38,10 +38,10 @@ def test_loss_equals_a_transcription_of_algorithm_1(tau):
 
 def test_keys_get_no_gradient_and_matching_pairs_lower_the_loss():
     q_a, q_b, k_a, k_b = (t.requires_grad_() for t in _tensors(1))
-    loss = mocov3_loss(q_a, q_b, k_a, k_b)
+    loss = mocov3_loss(q_a, q_b, k_a, k_b, temperature=0.2)
     loss.backward()
     assert k_a.grad is None and k_b.grad is None and q_a.grad is not None
-    aligned = mocov3_loss(k_b.detach(), k_a.detach(), k_a.detach(), k_b.detach())
+    aligned = mocov3_loss(k_b.detach(), k_a.detach(), k_a.detach(), k_b.detach(), temperature=0.2)
     assert float(aligned) < float(loss.detach())
 
 

@@ -32,7 +32,7 @@ def view_index_of(batch_size: int, views: int = 2, device: torch.device | str | 
 
 
 # ----------------------------------------------------------------------------------------------- SimCLR
-def simclr_loss(z_a: Tensor, z_b: Tensor, temperature: float = 0.1) -> Tensor:
+def simclr_loss(z_a: Tensor, z_b: Tensor, temperature: float) -> Tensor:
     """NT-Xent (Chen et al. 2020), averaged over the 2B anchors.
 
     With u = normalise(cat(z_a, z_b)) (2B, D), s_ij = u_i . u_j / tau and p(i) the other view of i:
@@ -47,7 +47,7 @@ def simclr_loss(z_a: Tensor, z_b: Tensor, temperature: float = 0.1) -> Tensor:
     return F.cross_entropy(logits, positives)
 
 
-def simclr_graph_loss(z: Tensor, graph: Tensor, temperature: float = 0.1) -> Tensor:
+def simclr_graph_loss(z: Tensor, graph: Tensor, temperature: float) -> Tensor:
     """SimCLR in graph form: L = -(1 / sum G) sum_ij G_ij log softmax_{j != i}(cos(z_i, z_j) / tau).
 
     z: (N, D), graph: (N, N). For the two-view pair graph this is :func:`simclr_loss`.
@@ -80,9 +80,9 @@ def vicreg_covariance(z: Tensor) -> Tensor:
 def vicreg_loss(
     z_a: Tensor,
     z_b: Tensor,
-    invariance_weight: float = 25.0,
-    variance_weight: float = 25.0,
-    covariance_weight: float = 1.0,
+    invariance_weight: float,
+    variance_weight: float,
+    covariance_weight: float,
     eps: float = 1e-4,
 ) -> Tensor:
     """VICReg (Bardes et al. 2022), as in the official implementation.
@@ -90,7 +90,8 @@ def vicreg_loss(
     L = lambda * (1/(B D)) sum_b ||z_a,b - z_b,b||^2
       + mu * (v(z_a) + v(z_b)) / 2
       + nu * (c(z_a) + c(z_b)),
-    v = :func:`vicreg_variance`, c = :func:`vicreg_covariance`; defaults lambda = mu = 25, nu = 1.
+    v = :func:`vicreg_variance`, c = :func:`vicreg_covariance`; the method's defaults (lambda = mu = 25, nu = 1)
+    are declared once, in its MethodSpec (:mod:`ssl_bench.methods.vicreg`).
     """
     _check_pair(z_a, z_b)
     invariance = F.mse_loss(z_a, z_b)
@@ -102,10 +103,10 @@ def vicreg_loss(
 def vicreg_graph_loss(
     z: Tensor,
     graph: Tensor,
-    view_index: Tensor | None = None,
-    invariance_weight: float = 25.0,
-    variance_weight: float = 25.0,
-    covariance_weight: float = 1.0,
+    view_index: Tensor | None,
+    invariance_weight: float,
+    variance_weight: float,
+    covariance_weight: float,
     eps: float = 1e-4,
 ) -> Tensor:
     """VICReg in graph form.
@@ -137,7 +138,7 @@ def _barlow_objective(cross_correlation: Tensor, off_diagonal_weight: float) -> 
     return on_diagonal + off_diagonal_weight * off_diagonal
 
 
-def barlow_twins_loss(z_a: Tensor, z_b: Tensor, off_diagonal_weight: float = 5e-3) -> Tensor:
+def barlow_twins_loss(z_a: Tensor, z_b: Tensor, off_diagonal_weight: float) -> Tensor:
     """BarlowTwins (Zbontar et al. 2021): C = bn(z_a)^T bn(z_b) / B,
     L = sum_k (1 - C_kk)^2 + lambda sum_{k != l} C_kl^2, lambda = 5e-3 by default.
     """
@@ -147,7 +148,7 @@ def barlow_twins_loss(z_a: Tensor, z_b: Tensor, off_diagonal_weight: float = 5e-
 
 
 def barlow_twins_graph_loss(
-    z: Tensor, graph: Tensor, view_index: Tensor | None = None, off_diagonal_weight: float = 5e-3
+    z: Tensor, graph: Tensor, view_index: Tensor | None, off_diagonal_weight: float
 ) -> Tensor:
     """BarlowTwins in graph form: C = sum_{i<j} G_ij n_i n_j^T / sum_{i<j} G_ij over the related pairs,
     n = z batch-normalised per view (``view_index``) or over all rows; then the BarlowTwins objective of C.

@@ -24,7 +24,7 @@ def mocov3_contrastive(q: Tensor, k: Tensor, temperature: float) -> Tensor:
     return 2 * temperature * F.cross_entropy(logits, labels)
 
 
-def mocov3_loss(q_a: Tensor, q_b: Tensor, k_a: Tensor, k_b: Tensor, temperature: float = 0.2) -> Tensor:
+def mocov3_loss(q_a: Tensor, q_b: Tensor, k_a: Tensor, k_b: Tensor, temperature: float) -> Tensor:
     """Symmetrised MoCo v3 loss L = ctr(q_a, k_b) + ctr(q_b, k_a) (:func:`mocov3_contrastive`).
 
     q_a, q_b: (B, D) online predictions of views a and b; k_a, k_b: (B, D) momentum-encoder projections."""

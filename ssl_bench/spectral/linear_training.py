@@ -27,11 +27,14 @@ from ssl_bench.core.errors import UserError
 from ssl_bench.data.graph import validate_graph
 from ssl_bench.methods.losses import barlow_twins_graph_loss, simclr_graph_loss, vicreg_graph_loss, view_index_of
 
-LOSS_DEFAULTS: dict[str, dict[str, float]] = {
-    "simclr": {"temperature": 0.2},
-    "vicreg": {"invariance_weight": 25.0, "variance_weight": 25.0, "covariance_weight": 1.0},
-    "barlowtwins": {"off_diagonal_weight": 5e-3},
-}
+LOSSES = ("simclr", "vicreg", "barlowtwins")
+
+
+def loss_defaults(name: str) -> dict[str, float]:
+    """The loss parameters the method ``name`` trains with (its MethodSpec's, declared once there)."""
+    from ssl_bench.methods import METHODS
+
+    return dict(METHODS.get(name).loss_params)
 
 
 def batch_loss(name: str, z: Tensor, graph: Tensor, params: dict[str, float]) -> Tensor:
@@ -59,9 +62,9 @@ def train_linear_map(
 
     ``features`` (N, F) are used as given (standardise them first); W starts from N(0, 1/F) entries (seeded).
     """
-    if loss not in LOSS_DEFAULTS:
-        raise UserError(f"unknown loss {loss!r}; choose one of: {', '.join(LOSS_DEFAULTS)}")
-    params = {**LOSS_DEFAULTS[loss], **(loss_params or {})}
+    if loss not in LOSSES:
+        raise UserError(f"unknown loss {loss!r}; choose one of: {', '.join(LOSSES)}")
+    params = {**loss_defaults(loss), **(loss_params or {})}
     g = validate_graph(graph, n=features.shape[0])
     upper = sp.triu(g, k=1).tocoo()
     if upper.nnz == 0:
