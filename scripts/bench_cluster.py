@@ -20,7 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ssl_bench.bench.store import ResultStore, hardware_info
+from ssl_bench.bench.provenance import hardware_info
+from ssl_bench.bench.store import ResultStore
 
 SUITE = """
 name: cluster-bench

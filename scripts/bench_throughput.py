@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ssl_bench.bench.store import hardware_info
+from ssl_bench.bench.provenance import hardware_info
 from ssl_bench.core.devices import resolve_device
 from ssl_bench.data.augment import augment_config
 from ssl_bench.data.datasets import balanced_subset, load_dataset

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from ssl_bench.bench.store import hardware_info
+from ssl_bench.bench.provenance import hardware_info
 from ssl_bench.core.devices import resolve_device
 from ssl_bench.sources.trained import evaluate_run
 from ssl_bench.training.config import make_config

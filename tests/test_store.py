@@ -267,27 +267,32 @@ def test_export_csv_and_json(tmp_path: Path) -> None:
     assert math.isclose(runs[0]["metrics"]["knn_top1"], 0.5)
 
 
-def test_a_version_1_store_is_migrated_keeping_every_row(tmp_path: Path) -> None:
-    """Version 1 allowed kinds trained/spectral/baseline; opening it with version 2 keeps its rows and adds 'encoder'."""
+@pytest.mark.parametrize("version, kinds", [(1, "'trained', 'spectral', 'baseline'"),
+                                            (2, "'trained', 'spectral', 'baseline', 'encoder'")])
+def test_an_older_store_is_migrated_keeping_every_row(tmp_path: Path, version: int, kinds: str) -> None:
+    """Versions 1 and 2 listed the kinds of their day in a CHECK; opening one keeps its rows and then accepts every
+    registered source's kind (here 'features', which neither knew)."""
     from ssl_bench.bench import store as store_module
 
-    current = tmp_path / "v2.sqlite"
+    current = tmp_path / "current.sqlite"
     with ResultStore(current) as results:
         run_id = results.start_run(RunCell("s", "trained", "simclr", "synthetic", backbone="mlp", epochs=1))
         results.finish_run(run_id, {"knn_top1": 0.5}, epoch_metrics=[{"epoch": 1, "loss": 2.0}])
-    old = tmp_path / "v1.sqlite"
+    old = tmp_path / f"v{version}.sqlite"
+    schema = store_module._SCHEMA.replace("kind            TEXT NOT NULL,",
+                                          f"kind            TEXT NOT NULL CHECK (kind IN ({kinds})),")
     with sqlite3.connect(old) as conn:
-        conn.executescript(store_module._SCHEMA.replace(", 'encoder'", ""))
-        conn.execute("PRAGMA user_version = 1")
-        conn.execute(f"ATTACH DATABASE '{current}' AS v2")
-        conn.execute("INSERT INTO runs SELECT * FROM v2.runs")
-        conn.execute("INSERT INTO epoch_metrics SELECT * FROM v2.epoch_metrics")
+        conn.executescript(schema)
+        conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute(f"ATTACH DATABASE '{current}' AS now")
+        conn.execute("INSERT INTO runs SELECT * FROM now.runs")
+        conn.execute("INSERT INTO epoch_metrics SELECT * FROM now.epoch_metrics")
     with sqlite3.connect(old) as conn, pytest.raises(sqlite3.IntegrityError):
-        conn.execute("UPDATE runs SET kind = 'encoder'")  # version 1 refuses the new kind
+        conn.execute("UPDATE runs SET kind = 'features'")  # the old schema refuses a kind it did not list
     with ResultStore(old) as results:
         [record] = results.runs()
         assert record.run_id == run_id and record.metrics == {"knn_top1": 0.5} and record.epoch_metrics[0]["loss"] == 2.0
-        results.start_run(RunCell("s", "encoder", "torchvision:resnet18", "synthetic"))
+        results.start_run(RunCell("s", "features", "elsewhere", "synthetic", backbone="features"))
     with sqlite3.connect(old) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)

@@ -23,7 +23,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ssl_bench.bench.store import RunCell, git_commit, hardware_info, package_version
+from ssl_bench.bench.provenance import git_commit, hardware_info, package_version
+from ssl_bench.bench.store import RunCell
 from ssl_bench.core import distributed
 from ssl_bench.core.checkpoint import atomic_write_json
 from ssl_bench.core.errors import UserError

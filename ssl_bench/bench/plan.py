@@ -38,7 +38,7 @@ def plan_suite(suite: Suite, device: str = "auto") -> dict[str, Any]:
         row = {"run_id": cell.run_id, "kind": cell.kind, "method": cell.method, "backbone": cell.backbone,
                "dataset": cell.dataset, "seed": cell.seed, "epochs": cell.epochs, "estimate_s": None}
         info = datasets[cell.dataset]
-        if cell.kind == "trained" and info["channels"] and info["image_size"]:
+        if cell.epochs and info["channels"] and info["image_size"]:
             config = train_config(cell)
             images = min(cell.hparams.get("subset") or info["train_images"] or 0, info["train_images"] or 0)
             steps = images // config.batch_size * cell.epochs

@@ -90,7 +90,7 @@ def compare_references(references: tuple[PublishedResult, ...], rows: Any) -> tu
     """Each reference beside the trained leaderboard row of its method and dataset (``rows``: LeaderboardRow)."""
     comparisons = []
     for reference in references:
-        matches = [row for row in rows if row.kind == "trained" and row.method == reference.method
+        matches = [row for row in rows if row.epochs and row.method == reference.method
                    and row.dataset == reference.dataset and reference.metric in row.metrics]
         summary = matches[0].metrics[reference.metric] if len(matches) == 1 else None
         ours = None if summary is None else 100 * summary.mean

@@ -29,16 +29,13 @@ A connection must not cross ``fork``: open one ``ResultStore`` per process.
 from __future__ import annotations
 
 import csv
-import functools
 import hashlib
 import io
 import json
 import math
 import os
-import platform
 import socket
 import sqlite3
-import subprocess
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -47,12 +44,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ssl_bench import __version__
+from ssl_bench.bench.provenance import git_commit, hardware_info, package_version
 from ssl_bench.core.errors import UserError
 from ssl_bench.core.settings import STORE_ENV
 
-SCHEMA_VERSION = 2  # 2: kind "encoder" (encoders trained elsewhere); version 1 stores are migrated on open
+SCHEMA_VERSION = 3  # 2: kind "encoder"; 3: any registered source kind. Older stores are migrated on open
 DEFAULT_STORE = Path("results/ssl_bench.sqlite")
-KINDS = ("trained", "spectral", "baseline", "encoder")
 STATUSES = ("running", "done", "failed")
 BUSY_TIMEOUT_S = 60.0
 EXPORT_FORMATS = ("csv", "json")
@@ -61,7 +58,7 @@ _SCHEMA = """
 CREATE TABLE runs (
     run_id          TEXT PRIMARY KEY,
     suite           TEXT NOT NULL,
-    kind            TEXT NOT NULL CHECK (kind IN ('trained', 'spectral', 'baseline', 'encoder')),
+    kind            TEXT NOT NULL,
     method          TEXT NOT NULL,
     dataset         TEXT NOT NULL,
     split           TEXT NOT NULL,
@@ -114,8 +111,9 @@ class RunCell:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise UserError(f"unknown run kind {self.kind!r}; choose one of: {', '.join(KINDS)}")
+        kinds = source_kinds()
+        if self.kind not in kinds:
+            raise UserError(f"unknown run kind {self.kind!r}; choose one of: {', '.join(kinds)}")
 
     @property
     def run_id(self) -> str:
@@ -236,8 +234,8 @@ class ResultStore:
                     raise UserError(f"{self.path} is an SQLite file but not an ssl-bench results store; "
                                     f"pass --store with another path")
                 _create_schema(conn)
-            elif version == 1:
-                _migrate_from_version_1(conn)
+            elif version in (1, 2):
+                _recreate_tables(conn)
             elif version > SCHEMA_VERSION:
                 raise UserError(f"results store {self.path} has schema version {version}, newer than this "
                                 f"ssl-bench ({__version__}) understands ({SCHEMA_VERSION}); upgrade ssl-bench")
@@ -405,67 +403,6 @@ class ResultStore:
         raise UserError(f"unknown export format {format!r}; choose one of: {', '.join(EXPORT_FORMATS)}")
 
 
-# --- environment of a run ---------------------------------------------------------------------------
-
-
-def hardware_info() -> dict[str, Any]:
-    """CPU model and the number of CPUs this process may use; GPU model, count and memory when CUDA is up."""
-    return dict(_hardware_info())
-
-
-@functools.lru_cache(maxsize=1)
-def _hardware_info() -> dict[str, Any]:
-    info: dict[str, Any] = {"cpu_model": _cpu_model(), "cpu_count": _usable_cpus(), "machine": platform.machine(),
-                            "gpu_model": None, "gpu_count": 0, "gpu_memory_gb": None}
-    try:
-        import torch
-    except ImportError:
-        return info
-    info["torch_threads"] = torch.get_num_threads()
-    if torch.cuda.is_available():
-        count = torch.cuda.device_count()
-        properties = [torch.cuda.get_device_properties(index) for index in range(count)]
-        info.update(gpu_model=", ".join(sorted({p.name for p in properties})), gpu_count=count,
-                    gpu_memory_gb=round(min(p.total_memory for p in properties) / 2**30, 1))
-    return info
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
-def _usable_cpus() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-@functools.lru_cache(maxsize=1)
-def git_commit() -> str:
-    """``git rev-parse HEAD`` of the repository holding this package, ``-dirty`` when tracked files changed;
-    ``unknown`` outside a git checkout."""
-    here = Path(__file__).resolve().parent
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10)
-        if head.returncode != 0:
-            return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-
-
-def package_version() -> str:
-    return __version__
-
-
 # --- helpers ----------------------------------------------------------------------------------------
 
 
@@ -477,9 +414,17 @@ def _create_schema(conn: sqlite3.Connection) -> None:
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
-def _migrate_from_version_1(conn: sqlite3.Connection) -> None:
-    """Version 1 -> 2 inside the caller's transaction: the tables are created afresh with kind 'encoder' allowed
-    (SQLite cannot alter a CHECK constraint) and every row and per-epoch row is copied over as it was."""
+def source_kinds() -> list[str]:
+    """The kinds a run may have: the registered sources (:mod:`ssl_bench.sources`), read without importing them."""
+    from ssl_bench.core.registry import plugin_names
+
+    return plugin_names("ssl_bench.sources")
+
+
+def _recreate_tables(conn: sqlite3.Connection) -> None:
+    """Version 1 or 2 -> 3 inside the caller's transaction: the tables are created afresh without the CHECK on
+    ``kind`` that listed the kinds of their day (SQLite cannot alter a CHECK constraint), and every row and per-epoch
+    row is copied over as it was."""
     conn.execute("DROP INDEX runs_by_suite")
     for table in ("runs", "epoch_metrics"):
         conn.execute(f"ALTER TABLE {table} RENAME TO {table}_v1")

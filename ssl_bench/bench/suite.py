@@ -102,7 +102,7 @@ def load_suite(path: str | Path) -> Suite:
         run_settings[evaluation] = settings
     launch = check_mapping(spec.get("launcher") or {}, "launcher")
     make_launch_settings(launch)
-    references = parse_references(spec.get("references"), datasets, {c.method for c in cells if c.kind == "trained"})
+    references = parse_references(spec.get("references"), datasets, {c.method for c in cells if c.epochs})
     return Suite(name, tuple(cells), evaluations, run_settings, launch, references, _parity(spec, path))
 
 

@@ -8,9 +8,10 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from ssl_bench.bench.store import KINDS, ResultStore
+from ssl_bench.bench.store import ResultStore
 from ssl_bench.commands._flags import add_shared_argument
 from ssl_bench.core.errors import UserError
+from ssl_bench.core.registry import plugin_names
 
 NAME = "compare"
 HELP = "Mean difference of a metric between two runs or two methods over seeds, with a 95 percent confidence interval."
@@ -29,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--suite", help="with --methods: only this suite")
     parser.add_argument("--dataset", help="with --methods: only this dataset")
     parser.add_argument("--backbone", help="with --methods: only this backbone")
-    parser.add_argument("--kind", choices=KINDS, help="with --methods: only this kind of run")
+    parser.add_argument("--kind", choices=plugin_names("ssl_bench.sources"), help="with --methods: only this kind of run")
     parser.add_argument("--confidence", type=float, default=0.95, help="confidence level (default 0.95)")
     add_shared_argument(parser, "store")
     add_shared_argument(parser, "json")

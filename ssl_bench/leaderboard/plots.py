@@ -18,9 +18,8 @@ from matplotlib.ticker import MaxNLocator
 from ssl_bench.eval.probe import probe_rows
 from ssl_bench.leaderboard.stats import Summary
 from ssl_bench.leaderboard.table import Leaderboard, LeaderboardRow, MetricColumn, metric_column
+from ssl_bench.sources.base import ordered_sources
 
-KIND_COLORS = {"trained": "#1f77b4", "spectral": "#ff7f0e", "baseline": "#7f7f7f", "encoder": "#2ca02c"}
-KIND_MARKERS = {"trained": "o", "spectral": "s", "baseline": "^", "encoder": "D"}
 EPOCH_KEYS = ("knn_top1", "linear_top1", "loss", "effective_rank")
 PROBE_MEASURES = ("invariance", "equivariance_r2")
 _RC = {"svg.hashsalt": "ssl-bench", "svg.fonttype": "none", "font.size": 8.0, "axes.grid": True,
@@ -152,7 +151,7 @@ def _configuration_scatter(board: Leaderboard, rows: list[LeaderboardRow],
     for row in rows:
         x, y = point(row)
         axes.errorbar(x_scale * x.mean, 100 * y.mean, xerr=x_scale * (x.std or 0.0) if x_percent else None,
-                      yerr=100 * (y.std or 0.0), fmt=KIND_MARKERS.get(row.kind, "o"), color=colors[row.label],
+                      yerr=100 * (y.std or 0.0), fmt=_look(row.kind)[1], color=colors[row.label],
                       capsize=2, label=row.label)
     return figure, axes
 
@@ -169,7 +168,7 @@ def methods_bar(board: Leaderboard) -> Plot | None:
     positions = list(range(len(rows)))[::-1]
     summaries = [row.metrics[column.key] for row in rows]
     axes.barh(positions, [100 * s.mean for s in summaries], xerr=[100 * (s.std or 0.0) for s in summaries],
-              color=[KIND_COLORS.get(row.kind, "black") for row in rows], capsize=2)
+              color=[_look(row.kind)[0] for row in rows], capsize=2)
     axes.set_yticks(positions, [row.label for row in rows])
     axes.set_xlabel(_axis_label(column.key))
     _kind_legend(axes, {row.kind for row in rows})
@@ -217,7 +216,7 @@ def _label_colors(board: Leaderboard) -> dict[str, Any]:
     tab20, tab20b, tab20c = (matplotlib.colormaps[name].colors for name in ("tab20", "tab20b", "tab20c"))
     palette = [*tab20[0::2], *tab20[1::2], *[shades[i::4][j] for i in range(4) for j in range(5)
                                             for shades in (tab20b, tab20c)]]
-    rows = sorted(board.rows, key=lambda row: row.kind != "trained")  # stable: board order within each group
+    rows = sorted(board.rows, key=lambda row: not row.epochs)  # trained rows first; stable: board order within each
     return {row.label: palette[index % len(palette)] for index, row in enumerate(rows)}
 
 
@@ -242,13 +241,22 @@ def _figure_legend(figure: Figure) -> None:
 def _marker_legend(axes: Any, kinds: set[str]) -> None:
     from matplotlib.lines import Line2D
 
-    handles = [Line2D([], [], marker=marker, color="black", linestyle="none", label=kind)
-               for kind, marker in KIND_MARKERS.items() if kind in kinds]
+    handles = [Line2D([], [], marker=source.marker, color="black", linestyle="none", label=source.kind)
+               for source in ordered_sources() if source.kind in kinds]
     axes.legend(handles=handles, loc="lower right", fontsize=7, title="kind", title_fontsize=7)
 
 
 def _kind_legend(axes: Any, kinds: set[str]) -> None:
     from matplotlib.patches import Patch
 
-    handles = [Patch(color=color, label=kind) for kind, color in KIND_COLORS.items() if kind in kinds]
+    handles = [Patch(color=source.colour, label=source.kind) for source in ordered_sources() if source.kind in kinds]
     axes.legend(handles=handles, loc="lower right", fontsize=7)
+
+
+def _look(kind: str) -> tuple[str, str]:
+    """(colour, marker) of the rows of ``kind``: its registered source's; black circles for a kind no source
+    registers here (a store written elsewhere)."""
+    from ssl_bench.sources.base import SOURCES
+
+    source = SOURCES.get(kind) if kind in SOURCES else None
+    return (source.colour, source.marker) if source else ("black", "o")

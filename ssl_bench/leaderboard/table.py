@@ -15,8 +15,7 @@ from ssl_bench.bench.references import PublishedResult, ReferenceComparison, com
 from ssl_bench.bench.store import RunRecord, flatten_metrics
 from ssl_bench.eval import MetricColumn, leaderboard_columns, metric_value
 from ssl_bench.leaderboard.stats import Summary
-
-KIND_ORDER = ("trained", "spectral", "baseline", "encoder")
+from ssl_bench.sources.base import ordered_sources
 
 
 def all_columns() -> tuple[MetricColumn, ...]:
@@ -133,7 +132,8 @@ def _row_order(row: LeaderboardRow, columns: tuple[MetricColumn, ...]) -> tuple[
     """Dataset, then the first column's mean (best first, missing last), then names."""
     primary = row.metrics.get(columns[0].key) if columns else None
     score = primary.mean if primary is not None and math.isfinite(primary.mean) else -math.inf
-    kind = KIND_ORDER.index(row.kind) if row.kind in KIND_ORDER else len(KIND_ORDER)
+    order = [source.kind for source in ordered_sources()]
+    kind = order.index(row.kind) if row.kind in order else len(order)
     return (row.dataset, row.split, -score, kind, row.method, row.backbone, row.epochs,
             json.dumps(row.hparams, sort_keys=True), row.suite)
 
@@ -170,12 +170,12 @@ def _labels(firsts: list[RunRecord]) -> dict[str, str]:
     for r in firsts:
         by_kind.setdefault(r.kind, []).append(r)
     varying = {kind: _differing_hparams(group) for kind, group in by_kind.items()}
-    epochs_vary = len({r.epochs for r in by_kind.get("trained", [])}) > 1
+    epochs_vary = len({r.epochs for r in firsts if r.epochs}) > 1  # among the trained rows
 
     def own(r: RunRecord) -> str:
         shown = {key: value for key, value in r.hparams.items() if key in varying[r.kind]}
         return " · ".join(filter(None, (r.method + (f"/{r.backbone}" if r.backbone else ""),
-                                        f"{r.epochs} ep" if r.kind == "trained" and epochs_vary else "",
+                                        f"{r.epochs} ep" if r.epochs and epochs_vary else "",
                                         format_hparams(shown) if shown else "")))
 
     labels = {r.run_id: own(r) for r in firsts}

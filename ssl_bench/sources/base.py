@@ -82,7 +82,8 @@ class Source:
     rank > 0); ``record(request, result)`` (optional) keeps the result where the source lives (a run directory);
     ``check(request)`` (optional) validates a suite cell before anything runs. In a suite file, the blocks under
     the key ``section`` become rows by ``block_rows(block, context)``; ``order`` places the section's cells among
-    the others' (lower first). ``has_encoder``: its rows carry an encoder of single images (``SourceRow.encoder``)
+    the others' (lower first), also in the leaderboards, where its rows are drawn in ``colour`` with ``marker``.
+    ``has_encoder``: its rows carry an encoder of single images (``SourceRow.encoder``)
     for the evaluations that need one (the probe)."""
 
     kind: str
@@ -91,6 +92,8 @@ class Source:
     section: str
     block_rows: Callable[[Any, SuiteContext], list[BlockRow]]
     order: int
+    colour: str = "black"
+    marker: str = "o"
     has_encoder: bool = False
     prepare: Callable[[RowRequest], bool] | None = None
     record: Callable[[RowRequest, dict[str, Any]], None] | None = None

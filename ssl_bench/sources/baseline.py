@@ -59,7 +59,7 @@ def _block_rows(block: Any, suite: SuiteContext) -> list[BlockRow]:
 
 
 SOURCES.register("baseline")(Source(
-    kind="baseline", rows=_rows, check=_check, section="baselines", block_rows=_block_rows, order=30,
+    kind="baseline", rows=_rows, check=_check, section="baselines", block_rows=_block_rows, order=30, colour="#7f7f7f", marker="^",
     description="a network that is not trained (raw pixels, random-init)"))
 
 

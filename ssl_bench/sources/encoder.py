@@ -55,7 +55,7 @@ def _block_rows(block: Any, suite: SuiteContext) -> list[BlockRow]:
 
 
 SOURCES.register("encoder")(Source(
-    kind="encoder", rows=_rows, check=_check, section="encoders", block_rows=_block_rows, order=40,
+    kind="encoder", rows=_rows, check=_check, section="encoders", block_rows=_block_rows, order=40, colour="#2ca02c", marker="D",
     description="an encoder trained elsewhere, with its weights (--encoder, encoders:)"))
 
 

@@ -148,7 +148,7 @@ def _block_rows(block: Any, suite: SuiteContext) -> list[BlockRow]:
 
 
 SOURCES.register("spectral")(Source(
-    kind="spectral", rows=_rows, check=_check, section="spectral", block_rows=_block_rows, order=20,
+    kind="spectral", rows=_rows, check=_check, section="spectral", block_rows=_block_rows, order=20, colour="#ff7f0e", marker="s",
     description="a closed-form spectral embedding fitted on the train images (ssl-bench spectral)"))
 
 

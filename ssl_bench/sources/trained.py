@@ -115,7 +115,7 @@ def _block_rows(block: Any, suite: SuiteContext) -> list[BlockRow]:
 
 SOURCES.register("trained")(Source(
     kind="trained", rows=_rows, has_encoder=True, prepare=_train, record=_record, check=_check, section="trained",
-    block_rows=_block_rows, order=10,
+    block_rows=_block_rows, order=10, colour="#1f77b4", marker="o",
     description="a run trained by ssl-bench train (or a suite): its last checkpoint's encoder"))
 
 
