@@ -167,7 +167,27 @@ def default_store_path() -> Path:
 
 
 class ResultStore:
-    """The results database. ``create=False`` refuses to create a missing file (for read-only commands)."""
+    """The results database.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The SQLite file (default ``$SSL_BENCH_STORE`` or ``results/ssl_bench.sqlite``).
+    create : bool
+        False refuses to create a missing file (for read-only commands).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = tempfile.mkdtemp()
+    >>> with ResultStore(pathlib.Path(folder) / "results.sqlite") as store:
+    ...     cell = RunCell("demo", "baseline", "raw-pixels", "synthetic", backbone="pixels")
+    ...     run_id = store.start_run(cell)
+    ...     store.finish_run(run_id, metrics={"knn_top1": 0.81})
+    ...     [run] = store.runs(suite="demo")
+    >>> run.status, run.metrics, run.run_id == cell.run_id
+    ('done', {'knn_top1': 0.81}, True)
+    """
 
     def __init__(self, path: str | Path | None = None, *, create: bool = True) -> None:
         self.path = Path(path) if path is not None else default_store_path()

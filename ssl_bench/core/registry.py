@@ -24,7 +24,15 @@ _BY_PACKAGE: dict[str, Registry] = {}  # the registry of each plugin package, on
 
 def plugin_names(package: str) -> list[str]:
     """The names of ``package``'s registry, sorted: its plugin modules' (file names, ``_`` read as ``-``) and any
-    registered so far from elsewhere; only the package's own ``__init__`` is imported."""
+    registered so far from elsewhere; only the package's own ``__init__`` is imported.
+
+    Examples
+    --------
+    >>> plugin_names("ssl_bench.methods")
+    ['barlowtwins', 'byol', 'mocov3', 'simclr', 'simsiam', 'vicreg']
+    >>> plugin_names("ssl_bench.sources.baselines")
+    ['random-init', 'raw-pixels']
+    """
     module = importlib.import_module(package)
     skip = set(getattr(module, "NOT_PLUGINS", ()))
     files = {info.name.replace("_", "-") for info in pkgutil.iter_modules(module.__path__)

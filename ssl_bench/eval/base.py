@@ -141,6 +141,28 @@ def evaluate_features(splits: FeatureSplits, evaluations: Sequence[str] = DEFAUL
 
     The metrics of each evaluation are merged in; ``protocol[name]`` holds how each was measured. ``n_train``,
     ``n_test`` and ``feature_dim`` describe the features.
+
+    Parameters
+    ----------
+    splits : FeatureSplits
+        Frozen features and labels of the train split (the kNN database, the probe's training data) and of the
+        test split (only scored).
+    evaluations : sequence of str
+        Registered evaluations that need features (default kNN and the linear probe).
+    seed : int
+        Seed of every random choice inside the evaluations (the linear probe's held-out part).
+
+    Examples
+    --------
+    >>> import torch
+    >>> generator = torch.Generator().manual_seed(0)
+    >>> train_labels, test_labels = torch.arange(40) % 4, torch.arange(20) % 4
+    >>> centres = 5 * torch.eye(4, 8)
+    >>> train = centres[train_labels] + torch.randn(40, 8, generator=generator)
+    >>> test = centres[test_labels] + torch.randn(20, 8, generator=generator)
+    >>> result = evaluate_features(FeatureSplits(train, train_labels, test, test_labels, 4), ["knn", "rankme"])
+    >>> result["knn_top1"], round(result["rankme"], 2), result["n_train"]
+    (1.0, 7.06, 40)
     """
     wanted = set(check_evaluations(evaluations, "features"))
     result: dict[str, Any] = {}

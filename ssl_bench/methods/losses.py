@@ -37,6 +37,27 @@ def simclr_loss(z_a: Tensor, z_b: Tensor, temperature: float) -> Tensor:
 
     With u = normalise(cat(z_a, z_b)) (2B, D), s_ij = u_i . u_j / tau and p(i) the other view of i:
         L = -(1 / 2B) sum_i log( exp(s_{i p(i)}) / sum_{j != i} exp(s_ij) ).
+
+    Parameters
+    ----------
+    z_a, z_b : Tensor
+        (B, D) projections of the two views of the same B images, row b of each from image b.
+    temperature : float
+        tau; SimCLR's default (0.2 here, solo-learn's CIFAR value) is in its MethodSpec.
+
+    Returns
+    -------
+    Tensor
+        The scalar loss.
+
+    Examples
+    --------
+    >>> import torch
+    >>> generator = torch.Generator().manual_seed(0)
+    >>> z_a = torch.randn(8, 4, generator=generator)
+    >>> z_b = z_a + 0.1 * torch.randn(8, 4, generator=generator)
+    >>> round(simclr_loss(z_a, z_b, temperature=0.2).item(), 4)
+    0.7607
     """
     _check_pair(z_a, z_b)
     batch = z_a.shape[0]
@@ -92,6 +113,24 @@ def vicreg_loss(
       + nu * (c(z_a) + c(z_b)),
     v = :func:`vicreg_variance`, c = :func:`vicreg_covariance`; the method's defaults (lambda = mu = 25, nu = 1)
     are declared once, in its MethodSpec (:mod:`ssl_bench.methods.vicreg`).
+
+    Parameters
+    ----------
+    z_a, z_b : Tensor
+        (B, D) projections of the two views.
+    invariance_weight, variance_weight, covariance_weight : float
+        lambda, mu and nu.
+    eps : float
+        Added to the variance under the square root of the hinge.
+
+    Examples
+    --------
+    >>> import torch
+    >>> generator = torch.Generator().manual_seed(0)
+    >>> z_a = torch.randn(8, 4, generator=generator)
+    >>> z_b = z_a + 0.1 * torch.randn(8, 4, generator=generator)
+    >>> round(vicreg_loss(z_a, z_b, 25.0, 25.0, 1.0).item(), 4)
+    5.1189
     """
     _check_pair(z_a, z_b)
     invariance = F.mse_loss(z_a, z_b)
@@ -140,7 +179,23 @@ def _barlow_objective(cross_correlation: Tensor, off_diagonal_weight: float) -> 
 
 def barlow_twins_loss(z_a: Tensor, z_b: Tensor, off_diagonal_weight: float) -> Tensor:
     """BarlowTwins (Zbontar et al. 2021): C = bn(z_a)^T bn(z_b) / B,
-    L = sum_k (1 - C_kk)^2 + lambda sum_{k != l} C_kl^2, lambda = 5e-3 by default.
+    L = sum_k (1 - C_kk)^2 + lambda sum_{k != l} C_kl^2 (the method's lambda, 5e-3, is in its MethodSpec).
+
+    Parameters
+    ----------
+    z_a, z_b : Tensor
+        (B, D) projections of the two views; each is batch-normalised per feature.
+    off_diagonal_weight : float
+        lambda.
+
+    Examples
+    --------
+    >>> import torch
+    >>> generator = torch.Generator().manual_seed(0)
+    >>> z_a = torch.randn(8, 4, generator=generator)
+    >>> z_b = z_a + 0.1 * torch.randn(8, 4, generator=generator)
+    >>> round(barlow_twins_loss(z_a, z_b, 5e-3).item(), 4)
+    0.0125
     """
     _check_pair(z_a, z_b)
     cross_correlation = _batch_normalise(z_a).T @ _batch_normalise(z_b) / z_a.shape[0]

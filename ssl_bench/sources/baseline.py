@@ -66,6 +66,28 @@ SOURCES.register("baseline")(Source(
 def evaluate_baseline(name: str, dataset: str, backbone: str = "convnet", subset: int | None = None,
                       seed: int = 0, evaluations: Sequence[str] | None = None, device: str = "auto",
                       download: bool = False) -> dict[str, Any]:
-    """Evaluate the baseline ``name`` (``raw-pixels``, ``random-init``, ...) like a trained run."""
+    """Evaluate the baseline ``name`` (``raw-pixels``, ``random-init``, ...) like a trained run.
+
+    Parameters
+    ----------
+    name : str
+        A registered baseline (:mod:`ssl_bench.sources.baselines`).
+    dataset : str
+        A registered dataset; its train split (or a seeded class-balanced ``subset`` of it) is the kNN database
+        and the probe's training data, its test split is scored.
+    backbone : str
+        The network of the baselines that take one (random-init).
+
+    Returns
+    -------
+    dict
+        Every metric, and ``protocol``: how the features were made and how each evaluation measured them.
+
+    Examples
+    --------
+    >>> result = evaluate_baseline("raw-pixels", "synthetic", subset=100, evaluations=["knn"], device="cpu")
+    >>> result["n_train"], result["n_test"], result["protocol"]["backbone"], 0 <= result["knn_top1"] <= 1
+    (100, 500, 'pixels', True)
+    """
     return evaluate_source("baseline", RowRequest(name, dataset, backbone, subset, seed, device=device,
                                                   download=download), evaluations)

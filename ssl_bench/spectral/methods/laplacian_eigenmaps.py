@@ -98,6 +98,16 @@ class LaplacianEigenmaps(SpectralEstimator):
 
     Attributes: ``embedding_`` (N, K), ``eigenvalues_`` (K,) ascending Laplacian eigenvalues.
     References: Belkin & Niyogi, Neural Computation 2003; Bengio et al., NIPS 2004 (out of sample).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).normal(size=(60, 5))
+    >>> estimator = LaplacianEigenmaps(n_components=2, n_neighbors=5).fit(x)
+    >>> estimator.embedding_.shape, estimator.transform(x[:3]).shape
+    ((60, 2), (3, 2))
+    >>> np.round(estimator.eigenvalues_, 3)
+    array([0.136, 0.187])
     """
 
     takes_graph = True

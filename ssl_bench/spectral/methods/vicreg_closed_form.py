@@ -16,6 +16,19 @@ class VICRegClosedForm(LinearClosedForm):
 
     Attributes: ``components_`` W (F, K), ``mean_`` (F,), ``eigenvalues_`` lambda (K,) ascending (Dirichlet energy
     per unit variance), ``column_std_`` s_k (K,). Reference: Balestriero & LeCun, NeurIPS 2022, Prop 1, Thm 1-2.
+
+    Examples
+    --------
+    Three noisy views of each of 20 images, related by the views graph; new rows embed as (x - mean) W:
+
+    >>> import numpy as np
+    >>> from ssl_bench.data.graph import views_graph
+    >>> rng = np.random.default_rng(0)
+    >>> images = rng.normal(size=(20, 6))
+    >>> views = np.concatenate([images + 0.1 * rng.normal(size=images.shape) for _ in range(3)])
+    >>> estimator = VICRegClosedForm(n_components=2).fit(views, graph=views_graph(20, 3))
+    >>> estimator.components_.shape, estimator.transform(images).shape
+    ((6, 2), (20, 2))
     """
 
     def __init__(self, n_components: int = 32, reg: float = 0.1, invariance_weight: float | None = None, variance_weight: float = 25.0,
