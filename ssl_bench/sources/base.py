@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ssl_bench import __version__
 from ssl_bench.core.errors import UserError
 from ssl_bench.core.registry import Registry
 from ssl_bench.core.settings import DEFAULT_DATASET, MIN_SUBSET
@@ -41,6 +42,37 @@ class RowRequest:
 
 
 @dataclass(frozen=True)
+class RowProtocol:
+    """How a row's features were made, fixed before any data was seen: the fields every row has, and the source's
+    own (``details``: a closed form's graph and feature map, an encoder's weights and input statistics, ...).
+    Each evaluation adds its own protocol beside it, under its name."""
+
+    dataset: str
+    database: str  # the train split the features were scored against: "train split (N images)"
+    queries: str  # "test split (N images)"
+    method: str
+    backbone: str
+    features: str
+    epochs: int
+    seed: int
+    subset: int | None
+    details: dict[str, Any] = field(default_factory=dict)
+    package_version: str = __version__
+
+    @classmethod
+    def of_splits(cls, train: Any, test: Any, **fields: Any) -> RowProtocol:
+        """The protocol of a row scored on ``train`` (the kNN database) and ``test`` (the queries)."""
+        return cls(dataset=train.name, database=f"train split ({len(train)} images)",
+                   queries=f"test split ({len(test)} images)", **fields)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored form: the common fields and the details side by side."""
+        common = {name: getattr(self, name) for name in ("dataset", "database", "queries", "method", "backbone",
+                                                         "features", "epochs", "seed", "subset", "package_version")}
+        return {**common, **self.details}
+
+
+@dataclass(frozen=True)
 class SourceRow:
     """What a source yields: ``splits`` (frozen features), ``protocol`` (how they were made; each evaluation adds
     its own under its name), ``extras`` (results of making them, merged into the metrics), ``clock`` (a running
@@ -48,7 +80,7 @@ class SourceRow:
     evaluation needs an encoder of single images) and ``history`` (a trained run's epoch records)."""
 
     splits: FeatureSplits
-    protocol: dict[str, Any]
+    protocol: RowProtocol
     extras: dict[str, Any] = field(default_factory=dict)
     clock: StageClock | None = None
     encoder: Callable[[], EncoderTarget] | None = None

@@ -13,6 +13,7 @@ from ssl_bench.models.encoder import NormalisedEncoder
 from ssl_bench.sources.base import (
     SOURCES,
     BlockRow,
+    RowProtocol,
     RowRequest,
     Source,
     SourceRow,
@@ -21,7 +22,7 @@ from ssl_bench.sources.base import (
     check_names,
 )
 from ssl_bench.sources.baselines import BASELINES
-from ssl_bench.sources.encoding import encoder_splits, split_protocol
+from ssl_bench.sources.encoding import encoder_splits
 from ssl_bench.sources.rows import evaluate_source
 from ssl_bench.training.config import TrainConfig
 
@@ -35,8 +36,9 @@ def _rows(request: RowRequest) -> SourceRow:
     mean, std = normalization_stats(train)
     network = baseline.network(request.backbone, train.channels, train.image_size, request.seed)
     encoder = NormalisedEncoder(network, mean, std).eval()
-    protocol = {**split_protocol(train, test), "method": request.name, "backbone": baseline.fixed_backbone or request.backbone,
-                "features": baseline.features, "epochs": 0, "seed": request.seed, "subset": request.subset}
+    protocol = RowProtocol.of_splits(train, test, method=request.name,
+                                     backbone=baseline.fixed_backbone or request.backbone, features=baseline.features,
+                                     epochs=0, seed=request.seed, subset=request.subset)
     return SourceRow(encoder_splits(encoder, train, test, request.device), protocol)
 
 

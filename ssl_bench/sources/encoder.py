@@ -12,8 +12,8 @@ from ssl_bench.core.validation import check_keys, check_mapping
 from ssl_bench.data.datasets import load_dataset, train_split
 from ssl_bench.models.inputs import check_input_protocol
 from ssl_bench.models.pretrained import pretrained_encoder
-from ssl_bench.sources.base import SOURCES, BlockRow, RowRequest, Source, SourceRow, SuiteContext
-from ssl_bench.sources.encoding import encoder_splits, split_protocol
+from ssl_bench.sources.base import SOURCES, BlockRow, RowProtocol, RowRequest, Source, SourceRow, SuiteContext
+from ssl_bench.sources.encoding import encoder_splits
 from ssl_bench.sources.rows import evaluate_source
 
 BLOCK_KEYS = ("spec", "weights", "image_size", "normalization")
@@ -27,8 +27,10 @@ def _rows(request: RowRequest) -> SourceRow:
     test = load_dataset(request.dataset, "test", download=request.download)
     encoder, protocol = pretrained_encoder(request.name, settings["weights"], train, settings.get("image_size"),
                                            settings.get("normalization"))
+    common = {key: protocol.pop(key) for key in ("method", "backbone", "features", "epochs")}
     return SourceRow(encoder_splits(encoder, train, test, request.device),
-                     {**split_protocol(train, test), **protocol, "seed": request.seed, "subset": request.subset})
+                     RowProtocol.of_splits(train, test, **common, seed=request.seed, subset=request.subset,
+                                           details=protocol))
 
 
 def _check(request: RowRequest) -> None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from torch import Tensor, nn
 
-from ssl_bench import __version__
 from ssl_bench.core.devices import resolve_device
 from ssl_bench.data.datasets import ImageDataset
 from ssl_bench.data.streaming import StreamedSplit
@@ -39,9 +38,3 @@ def encoder_splits(encoder: Encoder, train: Split, test: Split, device: str = "a
 
     return FeatureSplits(features("train", train), train.labels.to(torch_device), features("test", test),
                          test.labels.to(torch_device), train.num_classes)
-
-
-def split_protocol(train: Split, test: Split) -> dict[str, Any]:
-    """The protocol fields of the data every encoder row is scored on."""
-    return {"dataset": train.name, "database": f"train split ({len(train)} images)",
-            "queries": f"test split ({len(test)} images)", "package_version": __version__}

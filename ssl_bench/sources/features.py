@@ -20,12 +20,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from ssl_bench import __version__
 from ssl_bench.core.errors import UserError
 from ssl_bench.core.validation import check_keys, check_mapping
 from ssl_bench.data.datasets import ImageDataset, load_dataset, train_split
 from ssl_bench.eval.base import FeatureSplits
-from ssl_bench.sources.base import SOURCES, BlockRow, RowRequest, Source, SourceRow, SuiteContext, block_subset
+from ssl_bench.sources.base import (
+    SOURCES,
+    BlockRow,
+    RowProtocol,
+    RowRequest,
+    Source,
+    SourceRow,
+    SuiteContext,
+    block_subset,
+)
 from ssl_bench.sources.rows import evaluate_source
 
 BLOCK_KEYS = ("name", "train", "test", "subset")
@@ -41,11 +49,10 @@ def _rows(request: RowRequest) -> SourceRow:
                         f"{arrays['test'].shape[1]}; write both with the same encoder")
     splits = FeatureSplits(torch.from_numpy(arrays["train"]), train.labels, torch.from_numpy(arrays["test"]),
                            test.labels, train.num_classes)
-    protocol = {"dataset": train.name, "database": f"train split ({len(train)} images)",
-                "queries": f"test split ({len(test)} images)", "package_version": __version__,
-                "method": request.name, "backbone": "features", "features": f"{paths['train'].name} / "
-                f"{paths['test'].name}", "feature_files": {split: str(path) for split, path in paths.items()},
-                "epochs": 0, "seed": request.seed, "subset": request.subset}
+    protocol = RowProtocol.of_splits(train, test, method=request.name, backbone="features",
+                                     features=f"{paths['train'].name} / {paths['test'].name}", epochs=0,
+                                     seed=request.seed, subset=request.subset,
+                                     details={"feature_files": {split: str(path) for split, path in paths.items()}})
     return SourceRow(splits, protocol)
 
 

@@ -38,7 +38,7 @@ def evaluate_row(kind: str, request: RowRequest, evaluations: Sequence[str] | No
     result.update(row.extras)
     if row.clock:
         result["peak_memory_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    result["protocol"].update(row.protocol)
+    result["protocol"].update(row.protocol.to_dict())
     if on_encoder:
         target = row.encoder()
         for name in on_encoder:

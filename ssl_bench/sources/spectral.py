@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from ssl_bench import __version__
 from ssl_bench.core.errors import UserError
 from ssl_bench.core.stage_clock import StageClock
 from ssl_bench.core.validation import check_keys, check_mapping
@@ -19,6 +18,7 @@ from ssl_bench.eval.base import FeatureSplits
 from ssl_bench.sources.base import (
     SOURCES,
     BlockRow,
+    RowProtocol,
     RowRequest,
     Source,
     SourceRow,
@@ -115,18 +115,17 @@ def _fit_data(estimator: Any, phi: FeatureMap, train: ImageDataset, settings: Sp
 
 
 def _protocol(request: RowRequest, settings: SpectralSettings, phi: FeatureMap, params: dict[str, Any],
-              train: ImageDataset, test: ImageDataset, uses_views: bool) -> dict[str, Any]:
-    return {
-        "dataset": train.name, "database": f"train split ({len(train)} images)",
-        "queries": f"test split ({len(test)} images)", "method": request.name, "backbone": settings.features,
-        "features": f"{request.name} embedding of {phi.description}", "feature_map": settings.features,
-        "feature_dim": phi.dim, "graph": settings.graph, "dim": settings.dim, "seed": request.seed,
-        "subset": request.subset, "epochs": 0, "package_version": __version__,
+              train: ImageDataset, test: ImageDataset, uses_views: bool) -> RowProtocol:
+    details = {
+        "feature_map": settings.features, "feature_dim": phi.dim, "graph": settings.graph, "dim": settings.dim,
         **({"n_neighbors": settings.n_neighbors, "knn_search": params["knn_method"]} if "n_neighbors" in params else {}),
         **({"reg": params["reg"]} if "reg" in params else {}),
         **({"n_landmarks": settings.n_landmarks} if "n_landmarks" in params else {}),
         **({"n_views": settings.n_views, "augment": "simclr"} if uses_views else {}),
     }
+    return RowProtocol.of_splits(train, test, method=request.name, backbone=settings.features,
+                                 features=f"{request.name} embedding of {phi.description}", epochs=0,
+                                 seed=request.seed, subset=request.subset, details=details)
 
 
 def _check(request: RowRequest) -> None:

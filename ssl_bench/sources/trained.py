@@ -18,8 +18,17 @@ from ssl_bench.core.validation import check_keys, check_mapping, check_value
 from ssl_bench.data.datasets import load_dataset
 from ssl_bench.data.streaming import load_split
 from ssl_bench.eval.base import EncoderTarget
-from ssl_bench.sources.base import SOURCES, BlockRow, RowRequest, Source, SourceRow, SuiteContext, check_names
-from ssl_bench.sources.encoding import encoder_splits, split_protocol
+from ssl_bench.sources.base import (
+    SOURCES,
+    BlockRow,
+    RowProtocol,
+    RowRequest,
+    Source,
+    SourceRow,
+    SuiteContext,
+    check_names,
+)
+from ssl_bench.sources.encoding import encoder_splits
 from ssl_bench.sources.rows import evaluate_source
 from ssl_bench.training.config import TrainConfig, config_keys, make_config
 from ssl_bench.training.run_dir import load_encoder, load_run_config
@@ -58,9 +67,9 @@ def _rows(request: RowRequest) -> SourceRow:
                        config.workers)
     splits = encoder_splits(encoder, train, test, request.device,
                             cache_dir=run_dir / "features" / f"{features}-epoch{len(history)}")
-    protocol = {**split_protocol(train, test), "method": config.method, "backbone": config.backbone,
-                "features": features, "epochs": len(history), "checkpoint": "final epoch", "seed": config.seed,
-                "subset": config.subset, "batch_size": config.batch_size}
+    protocol = RowProtocol.of_splits(train, test, method=config.method, backbone=config.backbone, features=features,
+                                     epochs=len(history), seed=config.seed, subset=config.subset,
+                                     details={"checkpoint": "final epoch", "batch_size": config.batch_size})
     extras = {"final_epoch": {key: history[-1][key] for key in FINAL_EPOCH_KEYS}} if history else {}
     return SourceRow(splits, protocol, extras, encoder=lambda: encoder_target(run_dir, config, request.device),
                      history=history)
