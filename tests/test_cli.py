@@ -51,10 +51,22 @@ def test_eval_of_a_folder_that_is_no_run(tmp_path, capsys):
 
 
 def test_missing_dataset_is_one_line_with_the_fix(tmp_path, monkeypatch, capsys):
-    import ssl_bench.data.datasets as datasets
+    import ssl_bench.data.datasets.base as datasets
 
     monkeypatch.setenv("SSL_BENCH_DATA", str(tmp_path))
     monkeypatch.setattr(datasets, "DEBIAN_FASHION_MNIST", tmp_path / "nowhere")
     assert main(["eval", "--baseline", "raw-pixels", "--dataset", "mnist", "--json"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "--download" in err
+
+
+def test_a_flag_named_no_something_sets_its_own_setting_and_a_negated_flag_clears_one() -> None:
+    """--no-leaderboard (the setting no_leaderboard) once read as no_leaderboard = False under argparse's
+    BooleanOptionalAction, so suite run wrote leaderboards/SUITE/ into the working folder; --no-amp negates amp."""
+    from ssl_bench.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["suite", "run", "s.yaml", "--no-leaderboard"]).no_leaderboard is True
+    assert parser.parse_args(["suite", "run", "s.yaml"]).no_leaderboard is None
+    train = parser.parse_args(["train", "--no-amp", "--compile"])
+    assert train.amp is False and train.compile is True

@@ -14,16 +14,18 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from ssl_bench.cli import main
 from ssl_bench.core.errors import UserError
-from ssl_bench.data import datasets
 from ssl_bench.data.datasets import (
     ImageDataset,
     balanced_subset,
     dataset_table,
+    idx,
     load_dataset,
     make_synthetic,
     normalization_stats,
     read_idx,
+    torchvision_sets,
 )
+from ssl_bench.data.datasets import base as datasets
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -37,7 +39,7 @@ def write_idx_set(folder: Path, n: int, seed: int, compress: bool) -> tuple[np.n
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     result = None
-    for split, (image_stem, label_stem) in datasets.IDX_FILES.items():
+    for split, (image_stem, label_stem) in idx.IDX_FILES.items():
         images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
         labels = rng.integers(0, 10, size=n, dtype=np.uint8)
         for stem, array in ((image_stem, images), (label_stem, labels)):
@@ -308,7 +310,7 @@ def test_torchvision_arrays_become_nchw_uint8(monkeypatch, name):
         data = nchw if name == "stl10" else nchw.transpose(0, 2, 3, 1).copy()  # CIFAR stores (N, H, W, C)
         labels = targets = [3, 1, 4, 1]
 
-    monkeypatch.setattr(datasets, "_torchvision_set", lambda *args, **kwargs: StandIn())
+    monkeypatch.setattr(torchvision_sets, "_torchvision_set", lambda *args, **kwargs: StandIn())
     ds = datasets.DATASETS.get(name).load("", "test")
     assert np.array_equal(ds.images.numpy(), nchw) and ds.labels.tolist() == [3, 1, 4, 1]
     assert ds.labels.dtype == torch.int64 and ds.name == name

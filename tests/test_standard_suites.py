@@ -20,7 +20,8 @@ from ssl_bench.bench.parity import parity_rows
 from ssl_bench.bench.suite import load_suite
 from ssl_bench.cli import main
 from ssl_bench.core.errors import UserError
-from ssl_bench.data import datasets
+from ssl_bench.data.datasets import base as datasets
+from ssl_bench.data.datasets import torchvision_sets
 from ssl_bench.methods import METHODS
 from ssl_bench.training.loop import run_epoch, setup
 from ssl_bench.training.recipe import effective_recipe
@@ -114,7 +115,7 @@ def generated_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: AN
             self.data = images if name == "stl10" else images.transpose(0, 2, 3, 1).copy()  # CIFAR: (N, H, W, C)
             self.labels = self.targets = rng.integers(0, classes, size=16).tolist()
 
-    monkeypatch.setattr(datasets, "_torchvision_set", lambda name, split, download: StandIn(name))
+    monkeypatch.setattr(torchvision_sets, "_torchvision_set", lambda name, split, download: StandIn(name))
     folder = tmp_path / "imagenet100"
     for split in ("train", "test"):
         for index in range(100):

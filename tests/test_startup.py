@@ -48,6 +48,7 @@ def test_no_command_module_and_no_help_imports_a_heavy_library() -> None:
     ("ssl_bench.training.optimizers", "ssl_bench.training.optimizers.base:OPTIMIZERS"),
     ("ssl_bench.sources.baselines", "ssl_bench.sources.baselines:BASELINES"),
     ("ssl_bench.sources", "ssl_bench.sources.base:SOURCES"),
+    ("ssl_bench.data.datasets", "ssl_bench.data.datasets.base:DATASETS"),
 ])
 def test_a_plugin_package_names_what_its_registry_holds(package: str, registry: str) -> None:
     import importlib

@@ -61,6 +61,8 @@ def add_field_argument(parser: argparse.ArgumentParser | Any, field: dataclasses
     if kind is dict:
         parser.add_argument(flag, dest=field.name, type=_key_value, action="append", default=[],
                             metavar=KEY_VALUE, help=help_text)
+    elif kind is bool and flag.startswith("--no-"):  # BooleanOptionalAction would read --no-X as X = False
+        parser.add_argument(flag, dest=field.name, action="store_const", const=True, default=None, help=help_text)
     elif kind is bool:
         parser.add_argument(flag, dest=field.name, action=argparse.BooleanOptionalAction, default=None,
                             help=help_text)

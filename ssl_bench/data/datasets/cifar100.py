@@ -1,0 +1,6 @@
+"""``cifar100``: read by torchvision (:mod:`ssl_bench.data.datasets.torchvision_sets`)."""
+
+from ssl_bench.data.datasets.base import DATASETS
+from ssl_bench.data.datasets.torchvision_sets import torchvision_spec
+
+DATASETS.register("cifar100")(torchvision_spec("cifar100", 50000, 10000, 32, 100))
