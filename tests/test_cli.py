@@ -70,3 +70,41 @@ def test_a_flag_named_no_something_sets_its_own_setting_and_a_negated_flag_clear
     assert parser.parse_args(["suite", "run", "s.yaml"]).no_leaderboard is None
     train = parser.parse_args(["train", "--no-amp", "--compile"])
     assert train.amp is False and train.compile is True
+
+
+def _one_error_line(capsys: pytest.CaptureFixture) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
+def test_a_truncated_value_is_one_line_naming_the_flag(tmp_path, capsys) -> None:
+    """--augment "crop_scale=[0.2," ended in an 80-line yaml traceback (exit 1)."""
+    for flag, value in (("--augment", "crop_scale=[0.2,"), ("--param", "projector_dims=[64,")):
+        assert main(["train", "--method", "vicreg", "--dataset", "synthetic", flag, value,
+                     "--out", str(tmp_path / "run")]) == 2
+        line = _one_error_line(capsys)
+        assert flag in line and "is not a value" in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_weights_that_overflow_after_the_last_finite_loss_stop_in_one_line(tmp_path, capsys) -> None:
+    """--lr 1e12 with one step per epoch: the loss was finite, the weights after the step were not, and the collapse
+    diagnostics ended in torch.linalg.svdvals' traceback."""
+    assert main(["train", "--method", "vicreg", "--dataset", "synthetic", "--subset", "64", "--batch-size", "64",
+                 "--epochs", "1", "--lr", "1e12", "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    line = _one_error_line(capsys)
+    assert "non-finite at epoch 1, after step 1" in line and "lower --lr" in line
+
+
+def test_resume_reads_the_run_and_refuses_a_run_that_never_started(tmp_path, capsys) -> None:
+    """--resume on a folder without a run trained from scratch without a word; --resume --out RUN needed every
+    flag again ("no method given")."""
+    assert main(["train", "--resume", "--out", str(tmp_path / "none"), "--quiet"]) == 2
+    assert "no run to continue at" in _one_error_line(capsys) and not (tmp_path / "none").exists()
+    run = tmp_path / "run"
+    assert main(["train", "--method", "simclr", "--dataset", "synthetic", "--subset", "128", "--batch-size", "64",
+                 "--epochs", "1", "--out", str(run), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(run), "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"run_dir": str(run)}

@@ -20,10 +20,16 @@ S = TypeVar("S")
 
 
 def _key_value(text: str) -> tuple[str, object]:
+    """KEY=VALUE with VALUE read as YAML (a number, a list [a, b], a string); a malformed VALUE is one line."""
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     key, value = text.split("=", 1)
-    return key, yaml.safe_load(value)
+    try:
+        return key, yaml.safe_load(value)
+    except yaml.YAMLError as err:
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise argparse.ArgumentTypeError(f"{key}={value!r} is not a value ({problem}); write a number, a string or "
+                                         f"a complete list such as {key}=[0.2,1.0]") from None
 
 
 def _comma_list(text: str) -> list[str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from ssl_bench.commands._flags import add_dataclass_arguments, dataclass_values, settings_from
 from ssl_bench.core.registry import plugin_names
@@ -40,7 +42,28 @@ def run(args: argparse.Namespace) -> int:
 
     command = settings_from(args, TrainCommand)
     values = dataclass_values(args, TrainConfig, load_yaml(command.config) if command.config else {})
+    if command.resume:
+        values = {**_saved_settings(values), **values}
     run_dir = train(make_config(values), resume=command.resume, progress=not command.quiet)
     if is_main_process():
         print(json.dumps({"run_dir": str(run_dir)}))
     return 0
+
+
+def _saved_settings(values: dict[str, Any]) -> dict[str, Any]:
+    """What the run to resume was started with (its config.json), under the flags given: ``train --resume --out
+    RUN`` needs no other flag. A run that was never started is one line, before anything is written."""
+    from ssl_bench.core.errors import UserError
+    from ssl_bench.training.config import make_config
+
+    run_dir = Path(values["out"]) if values.get("out") else make_config(values).run_dir()
+    saved = run_dir / "config.json"
+    if not saved.is_file():
+        raise UserError(f"--resume: there is no run to continue at {run_dir} (no config.json); drop --resume to "
+                        "start it, or pass the --out of an existing run")
+    try:
+        found = json.loads(saved.read_text())
+    except ValueError as err:
+        raise UserError(f"{saved} is corrupt ({err}); retrain the run") from None
+    found.pop("package_version", None)
+    return found

@@ -126,15 +126,22 @@ def optimizer_settings(config: TrainConfig) -> tuple[str, float, float]:
     return name, base_lr * config.batch_size / 256, weight_decay
 
 
+class NonFiniteOutputs(ValueError):
+    """The network's features or embeddings hold NaN or infinity (its weights overflowed)."""
+
+
 @torch.no_grad()
 def collapse_diagnostics(model: SSLModel, views: Tensor) -> dict[str, float]:
     """Per-dimension std of l2-normalised embeddings (times sqrt(D); ~1 healthy, ~0 collapsed, SimSiam's
-    measure) and the effective rank exp(H(sigma / sum sigma)) of the backbone features (Roy & Vetterli 2007)."""
+    measure) and the effective rank exp(H(sigma / sum sigma)) of the backbone features (Roy & Vetterli 2007).
+    :class:`NonFiniteOutputs` when the network's outputs are not finite."""
     was_training = model.training
     model.eval()
     features = model.backbone(views).flatten(1).float()
     embeddings = nn.functional.normalize(model.projector(features).float(), dim=1)
     model.train(was_training)
+    if not (torch.isfinite(features).all() and torch.isfinite(embeddings).all()):
+        raise NonFiniteOutputs("the network's outputs are not finite")
     std_ratio = embeddings.std(dim=0).mean().item() * embeddings.shape[1] ** 0.5
     singular = torch.linalg.svdvals(features - features.mean(dim=0))
     p = singular / singular.sum().clamp_min(1e-12)
@@ -267,13 +274,21 @@ def run_epoch(training: Training, epoch: int, progress: bool) -> dict[str, Any]:
             bar.set_postfix(loss=f"{recent[-1]:.4f}", img_s=f"{(step + 1) * config.batch_size / seconds:.0f}")
             bar.update(len(recent))
     seconds = time.perf_counter() - started
+    try:
+        diagnostics = collapse_diagnostics(model, training.probe_views)
+    except NonFiniteOutputs:  # the losses were finite, the weights after the last step are not
+        raise UserError(
+            f"the network's outputs became non-finite at epoch {epoch + 1}, after step {steps}: the learning rate "
+            f"({optimizer.param_groups[0]['lr']:.3g}) is likely too high, or a loss parameter is degenerate; lower "
+            "--lr or check --param (finished epochs are kept in the checkpoint)"
+        ) from None
     return {
         "epoch": epoch + 1,
         "loss": losses.mean().item(),
         "lr": optimizer.param_groups[0]["lr"],
         "images_per_s": steps * config.batch_size / seconds,
         "seconds": seconds,
-        **collapse_diagnostics(model, training.probe_views),
+        **diagnostics,
     }
 
 
