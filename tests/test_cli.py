@@ -108,3 +108,7 @@ def test_resume_reads_the_run_and_refuses_a_run_that_never_started(tmp_path, cap
     capsys.readouterr()
     assert main(["train", "--resume", "--out", str(run), "--quiet"]) == 0
     assert json.loads(capsys.readouterr().out) == {"run_dir": str(run)}
+    again = tmp_path / "again"  # a run's config.json is a --config (it holds package_version besides the settings)
+    assert main(["train", "--config", str(run / "config.json"), "--out", str(again), "--quiet"]) == 0
+    assert json.loads((again / "config.json").read_text()) == {**json.loads((run / "config.json").read_text()),
+                                                               "out": str(again)}

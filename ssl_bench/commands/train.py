@@ -41,7 +41,9 @@ def run(args: argparse.Namespace) -> int:
     from ssl_bench.training.loop import train
 
     command = settings_from(args, TrainCommand)
-    values = dataclass_values(args, TrainConfig, load_yaml(command.config) if command.config else {})
+    base = load_yaml(command.config) if command.config else {}
+    base.pop("package_version", None)  # a run's own config.json is a valid --config
+    values = dataclass_values(args, TrainConfig, base)
     if command.resume:
         values = {**_saved_settings(values), **values}
     run_dir = train(make_config(values), resume=command.resume, progress=not command.quiet)
