@@ -33,11 +33,9 @@ def evaluate_row(kind: str, request: RowRequest, evaluations: Sequence[str] | No
     row = source.rows(request)
     with row.clock.stage("evaluation") if row.clock else contextlib.nullcontext():
         result = evaluate_features(row.splits, on_features, request.seed)
-    if row.clock:
-        result["stages"] = row.clock.stages
     result.update(row.extras)
-    if row.clock:
-        result["peak_memory_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if row.clock:  # the stages, evaluation included, and the process's peak memory so far
+        result.update(stages=row.clock.stages, peak_memory_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     result["protocol"].update(row.protocol.to_dict())
     if on_encoder:
         target = row.encoder()
