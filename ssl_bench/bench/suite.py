@@ -82,12 +82,12 @@ def load_suite(path: str | Path) -> Suite:
     """Parse and validate a suite file; every mistake is reported before any run starts."""
     from ssl_bench.core.settings import load_yaml
     from ssl_bench.eval import DEFAULT_EVALUATIONS, check_evaluations
-    from ssl_bench.sources.base import check_names
+    from ssl_bench.sources.base import check_names, ordered_sources
 
     path = Path(path)
     spec = load_yaml(path, "suite file")
-    sources = _sources()
-    check_keys(spec, (*TOP_LEVEL_KEYS, *(s.section for s in sources), *_encoder_evaluations()), f"{path}")
+    sources, encoder_evaluations = ordered_sources(), _encoder_evaluations()
+    check_keys(spec, (*TOP_LEVEL_KEYS, *(s.section for s in sources), *encoder_evaluations), f"{path}")
     name = spec.get("name") or path.stem
     check_value("name", name, str)
     datasets, seeds = _datasets(spec), _seeds(spec)
@@ -96,20 +96,14 @@ def load_suite(path: str | Path) -> Suite:
     if not cells:
         raise UserError(f"suite {path} has no runs; add methods under one of: {', '.join(s.section for s in sources)}")
     run_settings = {}
-    for evaluation in _encoder_evaluations():
+    for evaluation, allowed in encoder_evaluations.items():
         settings = check_mapping(spec.get(evaluation) or {}, evaluation)
-        check_keys(settings, _encoder_evaluations()[evaluation], evaluation)
+        check_keys(settings, allowed, evaluation)
         run_settings[evaluation] = settings
     launch = check_mapping(spec.get("launcher") or {}, "launcher")
     make_launch_settings(launch)
     references = parse_references(spec.get("references"), datasets, {c.method for c in cells if c.epochs})
     return Suite(name, tuple(cells), evaluations, run_settings, launch, references, _parity(spec, path))
-
-
-def _sources() -> list[Any]:
-    from ssl_bench.sources.base import ordered_sources
-
-    return ordered_sources()
 
 
 def _encoder_evaluations() -> dict[str, tuple[str, ...]]:

@@ -42,11 +42,12 @@ def _scalar_type(annotation: Any) -> type:
     return typing.get_origin(kind) or kind
 
 
-def add_field_argument(parser: argparse.ArgumentParser | Any, field: dataclasses.Field, annotation: Any) -> None:
+def add_field_argument(parser: argparse.ArgumentParser | Any, field: dataclasses.Field, annotation: Any,
+                       help: str | None = None) -> None:
     """One flag for ``field`` (``--field-name`` unless the field names its flag; a positional argument when its
-    metadata says so). Its default is None, so that only the flags given override a config file or the
-    dataclass's own defaults."""
-    meta = field.metadata
+    metadata says so), with the field's help or ``help``. Its default is None, so that only the flags given
+    override a config file or the dataclass's own defaults."""
+    meta = {**field.metadata, **({"help": help} if help else {})}
     choices = declared_choices(field)
     default = field.default if field.default is not dataclasses.MISSING else None
     shown = field.default_factory() if field.default_factory is not dataclasses.MISSING else default
@@ -98,10 +99,7 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser | Any, settings: typ
 def add_shared_argument(parser: argparse.ArgumentParser | Any, name: str, help: str | None = None) -> None:
     """The shared flag ``name`` (a key of :data:`ssl_bench.core.settings.SHARED`), with the command's own help."""
     field, annotation = SHARED[name]
-    if help:
-        field = dataclasses.field(default=field.default, metadata={**field.metadata, "help": help})
-        field.name = name
-    add_field_argument(parser, field, annotation)
+    add_field_argument(parser, field, annotation, help)
 
 
 def dataclass_values(args: argparse.Namespace, settings: type, base: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from ssl_bench.commands._encoder import add_encoder_arguments, encoder_settings
 from ssl_bench.commands._flags import add_dataclass_arguments, settings_from
 from ssl_bench.core.errors import UserError
 from ssl_bench.core.registry import plugin_names
-from ssl_bench.core.settings import setting, shared
-from ssl_bench.spectral.settings import spectral_setting
+from ssl_bench.core.settings import setting, setting_like, shared
+from ssl_bench.spectral.settings import SpectralSettings
 from ssl_bench.training.config import FEATURES
 
 NAME = "probe"
@@ -42,7 +42,7 @@ class ProbeSettings:
                                    help="probe a closed-form spectral method instead (fitted here, embeds out of sample)")
     dataset: str = shared("dataset", help="with --spectral or --encoder: the dataset")
     subset: int = shared("subset", 5000, help="with --spectral: train images it is fitted on")
-    dim: int = spectral_setting("dim", help="with --spectral: embedding dimension")
+    dim: int = setting_like(SpectralSettings, "dim", help="with --spectral: embedding dimension")
     transforms: list[str] | None = setting(None, comma_separated=True, metavar="A,B,...",
                                            choices=lambda: plugin_names("ssl_bench.probes.transforms"),
                                            help="comma-separated transforms (default: rotate,translate,scale,hflip,"

@@ -61,16 +61,29 @@ def load_yaml(path: str | Path, what: str = "config file") -> dict[str, Any]:
     return data
 
 
+def _field_of(settings: type, name: str) -> dataclasses.Field:
+    return {found.name: found for found in dataclasses.fields(settings)}[name]
+
+
 def default_of(settings: type, name: str) -> Any:
     """The declared default of the field ``name`` of the settings dataclass ``settings``."""
-    found = {f.name: f for f in dataclasses.fields(settings)}[name]
+    found = _field_of(settings, name)
     return found.default_factory() if found.default is dataclasses.MISSING else found.default
+
+
+def setting_like(settings: type, name: str, default: Any = dataclasses.MISSING, help: str | None = None) -> Any:
+    """The field ``name`` of the settings dataclass ``settings`` declared again in another one: the same type, range
+    and choices, with its own ``default`` and ``help`` where the other one says more (``ssl-bench probe --dim`` is
+    :class:`~ssl_bench.spectral.settings.SpectralSettings`' ``dim``)."""
+    found = _field_of(settings, name)
+    metadata = {**found.metadata, **({"help": help} if help else {})}
+    return field(default=found.default if default is dataclasses.MISSING else default, metadata=metadata)
 
 
 @dataclass(frozen=True)
 class SharedSettings:
     """The settings every command means the same way, declared once: a command's settings dataclass takes them
-    with :func:`shared`, a hand-built parser with :func:`ssl_bench.commands._flags.add_shared_arguments`."""
+    with :func:`shared`, a hand-built parser with :func:`ssl_bench.commands._flags.add_shared_argument`."""
 
     dataset: str = setting(DEFAULT_DATASET, metavar="NAME", help="dataset (ssl-bench datasets lists them)")
     subset: int | None = setting(None, minimum=MIN_SUBSET, metavar="N", hint="leave it out for the whole training split",
@@ -89,8 +102,5 @@ SHARED: dict[str, tuple[dataclasses.Field, Any]] = {
 
 
 def shared(name: str, default: Any = dataclasses.MISSING, help: str | None = None) -> Any:
-    """The shared setting ``name`` as a field of another settings dataclass: the same type, range and choices,
-    with its own ``default`` and ``help`` where the command says more."""
-    found = SHARED[name][0]
-    metadata = {**found.metadata, **({"help": help} if help else {})}
-    return field(default=found.default if default is dataclasses.MISSING else default, metadata=metadata)
+    """The shared setting ``name`` as a field of another settings dataclass (:func:`setting_like`)."""
+    return setting_like(SharedSettings, name, default, help)

@@ -53,13 +53,6 @@ class SpectralSettings:
         resolve_search(self.knn_search, 0)
 
 
-def spectral_setting(name: str, help: str | None = None) -> Any:
-    """The field ``name`` of :class:`SpectralSettings` for another settings dataclass (``ssl-bench probe --dim``):
-    the same type, range and default."""
-    found = {f.name: f for f in dataclasses.fields(SpectralSettings)}[name]
-    return dataclasses.field(default=found.default, metadata={**found.metadata, **({"help": help} if help else {})})
-
-
 def spectral_setting_keys() -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(SpectralSettings))
 
