@@ -148,6 +148,21 @@ def block_subset(block: dict[str, Any], default: int | None) -> int | None:
     return subset
 
 
+def check_strings(entry: dict[str, Any], keys: tuple[str, ...], section: str) -> None:
+    """One UserError line unless each of ``keys`` of a ``section`` entry is a non-empty string."""
+    for key in keys:
+        if not isinstance(entry.get(key), str) or not entry[key]:
+            raise UserError(f"each {section} entry needs {key}: (a string), got {entry.get(key)!r}")
+
+
+def suite_file(suite: SuiteContext, value: str, key: str, section: str) -> Path:
+    """The file ``value`` of a ``section`` entry's ``key``, relative to the suite file; one line when it is not there."""
+    path = (suite.path.parent / value).resolve()
+    if not path.is_file():
+        raise UserError(f"{section}: no {key} file at {path}; fix {key}: (relative to {suite.path.parent})")
+    return path
+
+
 def check_names(value: Any, what: str) -> list[str]:
     """A name or a list of names (strings); anything else is one UserError line."""
     names = as_list(value)

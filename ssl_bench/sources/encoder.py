@@ -4,15 +4,23 @@ with weights from a state dict or a Lightning checkpoint) as a row, under the sa
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from ssl_bench.core.errors import UserError
 from ssl_bench.core.validation import check_keys, check_mapping
 from ssl_bench.data.datasets import load_dataset, train_split
 from ssl_bench.models.inputs import check_input_protocol
 from ssl_bench.models.pretrained import pretrained_encoder
-from ssl_bench.sources.base import SOURCES, BlockRow, RowProtocol, RowRequest, Source, SourceRow, SuiteContext
+from ssl_bench.sources.base import (
+    SOURCES,
+    BlockRow,
+    RowProtocol,
+    RowRequest,
+    Source,
+    SourceRow,
+    SuiteContext,
+    check_strings,
+    suite_file,
+)
 from ssl_bench.sources.encoding import encoder_splits
 from ssl_bench.sources.rows import evaluate_source
 
@@ -42,14 +50,10 @@ def _block_rows(block: Any, suite: SuiteContext) -> list[BlockRow]:
     published weights) and optional ``image_size``, ``normalization``; all checked before anything runs."""
     encoder = check_mapping(block, "each encoders entry (spec:, weights: and optional image_size:, normalization:)")
     check_keys(encoder, BLOCK_KEYS, "encoders")
-    for key in ("spec", "weights"):
-        if not isinstance(encoder.get(key), str) or not encoder[key]:
-            raise UserError(f"each encoders entry needs {key}: (a string), got {encoder.get(key)!r}")
+    check_strings(encoder, ("spec", "weights"), "encoders")
     weights = encoder["weights"]
     if weights != "default":
-        weights = str((suite.path.parent / weights).resolve())
-        if not Path(weights).is_file():
-            raise UserError(f"encoders: no weights file at {weights}; fix weights: (relative to {suite.path.parent})")
+        weights = str(suite_file(suite, weights, "weights", "encoders"))
     check_input_protocol(encoder.get("image_size"), encoder.get("normalization"))
     settings = {"subset": suite.subset, "weights": weights, "image_size": encoder.get("image_size"),
                 "normalization": encoder.get("normalization")}

@@ -33,6 +33,8 @@ from ssl_bench.sources.base import (
     SourceRow,
     SuiteContext,
     block_subset,
+    check_strings,
+    suite_file,
 )
 from ssl_bench.sources.rows import evaluate_source
 
@@ -77,13 +79,8 @@ def _block_rows(block: Any, suite: SuiteContext) -> list[BlockRow]:
     """A ``features:`` entry: ``name``, ``train`` and ``test`` files (relative to the suite file), ``subset``."""
     entry = check_mapping(block, "each features entry (name:, train:, test: and optional subset:)")
     check_keys(entry, BLOCK_KEYS, "features")
-    for key in ("name", "train", "test"):
-        if not isinstance(entry.get(key), str) or not entry[key]:
-            raise UserError(f"each features entry needs {key}: (a string), got {entry.get(key)!r}")
-    files = {split: (suite.path.parent / entry[split]).resolve() for split in ("train", "test")}
-    for split, path in files.items():
-        if not path.is_file():
-            raise UserError(f"features: no {split} file at {path}; fix {split}: (relative to {suite.path.parent})")
+    check_strings(entry, ("name", "train", "test"), "features")
+    files = {split: suite_file(suite, entry[split], split, "features") for split in ("train", "test")}
     settings = {"subset": block_subset(entry, suite.subset), **{split: str(path) for split, path in files.items()}}
     return [BlockRow(entry["name"], "features", settings)]
 
