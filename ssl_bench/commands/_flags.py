@@ -105,10 +105,10 @@ def add_shared_argument(parser: argparse.ArgumentParser | Any, name: str, help: 
 def dataclass_values(args: argparse.Namespace, settings: type, base: dict[str, Any] | None = None) -> dict[str, Any]:
     """``base`` (e.g. a config file's values), then every flag of ``settings`` that was given (dict flags merged
     key by key)."""
-    values = dict(base or {})
+    values, hints = dict(base or {}), typing.get_type_hints(settings)
     for field in dataclasses.fields(settings):
         given = getattr(args, field.name)
-        if isinstance(given, list) and _scalar_type(typing.get_type_hints(settings)[field.name]) is dict:
+        if isinstance(given, list) and _scalar_type(hints[field.name]) is dict:
             if given:
                 values[field.name] = {**(values.get(field.name) or {}), **dict(given)}
         elif given is not None:
