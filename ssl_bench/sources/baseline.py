@@ -42,12 +42,9 @@ def _rows(request: RowRequest) -> SourceRow:
     return SourceRow(encoder_splits(encoder, train, test, request.device), protocol)
 
 
-def _check(request: RowRequest) -> None:
-    BASELINES.get(request.name)
-
-
 def _block_rows(block: Any, suite: SuiteContext) -> list[BlockRow]:
-    """A ``baselines:`` block: ``methods``, ``backbones`` (for the baselines that take one) and ``subset``."""
+    """A ``baselines:`` block: ``methods`` (each looked up here), ``backbones`` (for the baselines that take one) and
+    ``subset``."""
     baselines = check_mapping(block, "each baselines block (methods:, backbones:, subset:)")
     check_keys(baselines, BLOCK_KEYS, "baselines")
     subset = block_subset(baselines, suite.subset)
@@ -61,7 +58,7 @@ def _block_rows(block: Any, suite: SuiteContext) -> list[BlockRow]:
 
 
 SOURCES.register("baseline")(Source(
-    kind="baseline", rows=_rows, check=_check, section="baselines", block_rows=_block_rows, order=30, colour="#7f7f7f", marker="^",
+    kind="baseline", rows=_rows, section="baselines", block_rows=_block_rows, order=30, colour="#7f7f7f", marker="^",
     description="a network that is not trained (raw pixels, random-init)"))
 
 

@@ -47,14 +47,13 @@ def _check(request: RowRequest) -> None:
 
 def _block_rows(block: Any, suite: SuiteContext) -> list[BlockRow]:
     """An ``encoders:`` entry: ``spec``, ``weights`` (relative to the suite file, or ``default``: the library's
-    published weights) and optional ``image_size``, ``normalization``; all checked before anything runs."""
+    published weights) and optional ``image_size``, ``normalization`` (checked by :func:`_check`)."""
     encoder = check_mapping(block, "each encoders entry (spec:, weights: and optional image_size:, normalization:)")
     check_keys(encoder, BLOCK_KEYS, "encoders")
     check_strings(encoder, ("spec", "weights"), "encoders")
     weights = encoder["weights"]
     if weights != "default":
         weights = str(suite_file(suite, weights, "weights", "encoders"))
-    check_input_protocol(encoder.get("image_size"), encoder.get("normalization"))
     settings = {"subset": suite.subset, "weights": weights, "image_size": encoder.get("image_size"),
                 "normalization": encoder.get("normalization")}
     return [BlockRow(encoder["spec"], encoder["spec"], settings)]

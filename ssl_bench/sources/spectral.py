@@ -134,15 +134,13 @@ def _check(request: RowRequest) -> None:
 
 
 def _block_rows(block: Any, suite: SuiteContext) -> list[BlockRow]:
-    """A ``spectral:`` block: ``methods``, an optional ``subset`` and any setting of ``ssl-bench spectral``."""
+    """A ``spectral:`` block: ``methods``, an optional ``subset`` and any setting of ``ssl-bench spectral`` (each
+    row's method and settings are checked by :func:`_check`)."""
     spectral = check_mapping(block, "each spectral block (methods: and settings)")
     check_keys(spectral, ("methods", "subset", *spectral_setting_keys()), "spectral")
     methods = check_names(spectral.pop("methods", []), "spectral methods")
     subset = block_subset(spectral, suite.subset)
     spectral.pop("subset", None)
-    make_spectral_settings(spectral)
-    for method in methods:
-        SPECTRAL_METHODS.get(method)
     return [BlockRow(method, "pixels", {"subset": subset, **spectral}) for method in methods]
 
 
