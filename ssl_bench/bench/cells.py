@@ -2,7 +2,7 @@
 
 The run directory holds its own lock (``flock`` on ``.cell.lock``; the kernel drops it when the holder dies, even
 by SIGKILL), so after any kill a rerun never runs a cell twice at once. The cell's outcome (metrics, protocol,
-hardware, scheduler ids, wall time; or its error) is written atomically as ``outcome.json``; the results store only
+hardware, scheduler ids, wall time; or its error) and the cell itself are written atomically as ``outcome.json``; the results store only
 ever reads finished outcome files (:meth:`ssl_bench.bench.store.ResultStore.ingest`), so no result travels through a
 shared database and a half-written result is never read.
 """
@@ -19,6 +19,7 @@ import socket
 import time
 import traceback
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,7 @@ def run_cell(cell: RunCell, evaluations: tuple[str, ...], run_settings: dict[str
             return None
         outcome.update(_attempt_record(started, earlier_attempts_seconds(outcome.get("epoch_metrics"))))
         outcome["peak_memory_mb"] = _peak_memory_mb()
+        outcome["cell"] = asdict(cell)  # the outcome file says which run it is (ssl-bench runs import reads it)
         atomic_write_json(run_dir / OUTCOME, outcome)
         return outcome
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass
 
 from ssl_bench.commands._encoder import add_encoder_arguments, encoder_settings
@@ -10,7 +11,7 @@ from ssl_bench.commands._flags import add_dataclass_arguments, settings_from
 from ssl_bench.commands._output import print_result
 from ssl_bench.core.errors import UserError
 from ssl_bench.core.registry import plugin_names
-from ssl_bench.core.settings import default_of, setting, shared
+from ssl_bench.core.settings import MANUAL_SUITE, default_of, setting, shared
 from ssl_bench.eval import evaluations_setting
 from ssl_bench.training.config import FEATURES, TrainConfig
 
@@ -38,6 +39,9 @@ class EvalSettings:
     device: str = shared("device")
     download: bool = shared("download")
     json: bool = shared("json", help="print one JSON object (default: a short summary)")
+    store: str | None = shared("store", help="also record the result in this results store (created if missing), "
+                                             "where compare and leaderboard see it")
+    suite: str | None = setting(None, help=f"with --store: the board the row joins (default: {MANUAL_SUITE})")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,11 +50,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ssl_bench.api import add_run, record_result
     from ssl_bench.sources.baseline import evaluate_baseline
     from ssl_bench.sources.encoder import evaluate_pretrained
     from ssl_bench.sources.trained import evaluate_run
 
     settings, encoder = settings_from(args, EvalSettings), encoder_settings(args)
+    if settings.suite is not None and settings.store is None:
+        raise UserError("--suite names the board of a recorded result; add --store PATH or drop --suite")
     if sum(given is not None for given in (settings.run_dir, settings.baseline, encoder)) != 1:
         baselines = "|".join(plugin_names("ssl_bench.sources.baselines"))
         raise UserError(f"give a RUN_DIR, --baseline {baselines} or --encoder SPEC --weights PATH, one of them "
@@ -67,5 +74,18 @@ def run(args: argparse.Namespace) -> int:
     else:
         result = evaluate_run(settings.run_dir, evaluations=settings.evaluations, features=settings.features,
                               device=settings.device)
+    if settings.store is not None:
+        suite = settings.suite or MANUAL_SUITE
+        if settings.run_dir:
+            run_id = add_run(settings.run_dir, settings.store, suite=suite, features=settings.features, result=result)
+        elif encoder:
+            hparams = {"weights": encoder.weights, "image_size": encoder.image_size,
+                       "normalization": encoder.normalization}
+            run_id = record_result(result, settings.store, suite=suite, hparams=hparams, source=encoder.weights,
+                                   tool="ssl-bench eval --encoder")
+        else:
+            run_id = record_result(result, settings.store, suite=suite, kind="baseline",
+                                   tool="ssl-bench eval --baseline")
+        print(f"recorded run {run_id} in {settings.store} (suite {suite})", file=sys.stderr)
     print_result(result, settings.json)
     return 0

@@ -19,6 +19,7 @@ from ssl_bench.core.errors import UserError
 
 DEFAULT_DATASET = "fashion-mnist"  # the dataset every command and suite uses when none is named
 MIN_SUBSET = 2  # the fewest training images anything can be fitted and evaluated on
+MANUAL_SUITE = "manual"  # the board of runs recorded by hand (eval --store, runs add, runs import, the Python API)
 STORE_ENV = "SSL_BENCH_STORE"  # the results store when --store is not given (else results/ssl_bench.sqlite)
 
 

@@ -189,6 +189,12 @@ def _labels(firsts: list[RunRecord]) -> dict[str, str]:
     return labels
 
 
+def _provenance(r: RunRecord) -> str:
+    """``from TOOL`` for a row recorded from a result document (imported, added by hand), else ""."""
+    provenance = r.protocol.get("provenance")
+    return f"from {provenance.get('tool', 'elsewhere')}" if isinstance(provenance, dict) else ""
+
+
 def _differing_hparams(group: list[RunRecord]) -> set[str]:
     """Hyper-parameter names not shared by every run of ``group`` (absent from some, or set to other values)."""
     return {name for r in group for name in r.hparams} - _shared_hparams(group).keys()
@@ -259,7 +265,8 @@ def format_seconds(summary: Summary | None) -> str:
 
 
 def identity_columns(board: Leaderboard) -> list[tuple[str, Callable[[LeaderboardRow], str]]]:
-    """The columns naming a configuration; hyper-parameters and suite only when they tell rows apart."""
+    """The columns naming a configuration; hyper-parameters and suite only when they tell rows apart, and where
+    some row was recorded from a result document (imported, added by hand), the tool that made each."""
     several_splits = len(board.splits) > 1
     columns: list[tuple[str, Callable[[LeaderboardRow], str]]] = [
         ("Method", lambda row: row.method),
@@ -272,6 +279,8 @@ def identity_columns(board: Leaderboard) -> list[tuple[str, Callable[[Leaderboar
         columns.append(("Hyper-parameters", lambda row: format_hparams(_distinct_hparams(board, row))))
     if len(board.suites) > 1:
         columns.append(("Suite", lambda row: row.suite))
+    if any(_provenance(row.runs[0]) for row in board.rows):
+        columns.append(("Recorded", lambda row: _provenance(row.runs[0]) or "by the suite"))
     return columns
 
 

@@ -171,18 +171,29 @@ def pretrained_encoder(spec: str, weights: str, train: Any, image_size: int | No
 
     ``normalization``: imagenet (default for torchvision:/timm: networks) or dataset (default for ssl-bench's
     backbones: ``train``'s per-channel statistics, as ssl-bench's own runs use)."""
+    check_input_protocol(image_size, normalization)
+    external = spec.startswith(("torchvision:", "timm:"))
+    network, channels = build_encoder_network(spec, weights, train.channels, image_size or train.image_size)
+    return wrapped_encoder(network, f"encoder:{spec}", spec, weights, channels, train, image_size,
+                           normalization or ("imagenet" if external else "dataset"))
+
+
+def wrapped_encoder(network: nn.Module, method: str, backbone: str, weights: str, channels: int, train: Any,
+                    image_size: int | None, normalization: str) -> tuple[PretrainedEncoder, dict[str, Any]]:
+    """``network`` (which takes ``channels`` channels) under the input protocol for images like ``train``'s, and
+    the protocol row's fields; the network itself is not changed (no mode, no device, no weights)."""
     from ssl_bench.data.datasets import normalization_stats
 
     check_input_protocol(image_size, normalization)
-    external = spec.startswith(("torchvision:", "timm:"))
-    normalization = normalization or ("imagenet" if external else "dataset")
-    network, channels = build_encoder_network(spec, weights, train.channels, image_size or train.image_size)
     mean, std = (IMAGENET_MEAN, IMAGENET_STD) if normalization == "imagenet" else normalization_stats(train)
+    if channels not in (train.channels, 3):
+        raise UserError(f"{backbone} takes {channels} channels but {train.name} has {train.channels}; only grey -> 3 "
+                        f"channels is mapped (replicated)")
     if len(mean) != channels and channels != 3:
-        raise UserError(f"--normalization {normalization} has {len(mean)} channels but {spec} takes {channels}; "
+        raise UserError(f"--normalization {normalization} has {len(mean)} channels but {backbone} takes {channels}; "
                         f"use --normalization dataset")
-    protocol = {"method": f"encoder:{spec}", "backbone": spec, "weights": weights, "features": "backbone",
+    protocol = {"method": method, "backbone": backbone, "weights": weights, "features": "backbone",
                 "input_size": image_size or train.image_size, "normalization": normalization,
                 "normalization_mean": [round(float(m), 6) for m in mean],
                 "normalization_std": [round(float(s), 6) for s in std], "epochs": 0}
-    return PretrainedEncoder(network, channels, image_size, tuple(mean), tuple(std)).eval(), protocol
+    return PretrainedEncoder(network, channels, image_size, tuple(mean), tuple(std)), protocol

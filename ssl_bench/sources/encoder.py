@@ -9,7 +9,7 @@ from typing import Any
 from ssl_bench.core.validation import check_keys, check_mapping
 from ssl_bench.data.datasets import load_dataset, train_split
 from ssl_bench.models.inputs import check_input_protocol
-from ssl_bench.models.pretrained import pretrained_encoder
+from ssl_bench.models.pretrained import pretrained_encoder, wrapped_encoder
 from ssl_bench.sources.base import (
     SOURCES,
     BlockRow,
@@ -25,16 +25,23 @@ from ssl_bench.sources.encoding import encoder_splits
 from ssl_bench.sources.rows import evaluate_source
 
 BLOCK_KEYS = ("spec", "weights", "image_size", "normalization")
+IN_MEMORY = "in memory (Python API)"  # the protocol's weights of an nn.Module given to evaluate_encoder
 
 
 def _rows(request: RowRequest) -> SourceRow:
     """``request.name``: the encoder's spec; ``settings``: ``weights`` and optional ``image_size``,
-    ``normalization``."""
+    ``normalization``; or, from Python (:func:`ssl_bench.api.evaluate_encoder`), ``module`` (an ``nn.Module``
+    named ``request.name``) with its ``channels``."""
     settings = request.settings
     train = train_split(request.dataset, request.subset, request.seed, request.download)
     test = load_dataset(request.dataset, "test", download=request.download)
-    encoder, protocol = pretrained_encoder(request.name, settings["weights"], train, settings.get("image_size"),
-                                           settings.get("normalization"))
+    if "module" in settings:
+        encoder, protocol = wrapped_encoder(settings["module"], request.name, request.backbone, IN_MEMORY,
+                                            settings.get("channels") or train.channels, train,
+                                            settings.get("image_size"), settings.get("normalization") or "dataset")
+    else:
+        encoder, protocol = pretrained_encoder(request.name, settings["weights"], train, settings.get("image_size"),
+                                               settings.get("normalization"))
     common = {key: protocol.pop(key) for key in ("method", "backbone", "features", "epochs")}
     return SourceRow(encoder_splits(encoder, train, test, request.device),
                      RowProtocol.of_splits(train, test, **common, seed=request.seed, subset=request.subset,
