@@ -17,6 +17,10 @@ import torch  # noqa: E402
 
 from ssl_bench.core.errors import UserError
 
+# An installable plugin package (tests/test_plugins.py pip-installs it); importing its modules here would register
+# its method in this process.
+collect_ignore = ["example_plugin"]
+
 
 def fashion_mnist_available() -> bool:
     from ssl_bench.data.datasets import load_dataset

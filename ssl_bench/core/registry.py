@@ -5,11 +5,18 @@ registers ``alpha-req``), plus the package's other modules, listed in the packag
 therefore known without importing any plugin (:func:`plugin_names`: the CLI's choices and help stay free of torch
 and scikit-learn), and its registry imports the plugins the first time it is read: adding a method, an evaluation,
 a spectral method, a baseline or an optimiser is adding a file.
+
+Another installed package adds plugins without editing this one: an entry point in the group named like the plugin
+package (``[project.entry-points."ssl_bench.methods"] my-method = "my_package.my_method"``) names the module that
+registers it. Its name is known from the package metadata alone (no import), and the registry imports the module
+with its own plugins and checks that it registered the entry point's name.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+import importlib.metadata
 import importlib.util
 import pkgutil
 from typing import Callable, Generic, Iterator, TypeVar
@@ -23,8 +30,9 @@ _BY_PACKAGE: dict[str, Registry] = {}  # the registry of each plugin package, on
 
 
 def plugin_names(package: str) -> list[str]:
-    """The names of ``package``'s registry, sorted: its plugin modules' (file names, ``_`` read as ``-``) and any
-    registered so far from elsewhere; only the package's own ``__init__`` is imported.
+    """The names of ``package``'s registry, sorted: its plugin modules' (file names, ``_`` read as ``-``), the
+    entry points of installed packages in the group ``package``, and any registered so far from elsewhere; only the
+    package's own ``__init__`` is imported.
 
     Examples
     --------
@@ -33,12 +41,23 @@ def plugin_names(package: str) -> list[str]:
     >>> plugin_names("ssl_bench.sources.baselines")
     ['random-init', 'raw-pixels']
     """
+    registry = _BY_PACKAGE.get(package)
+    installed = {entry.name for entry in installed_plugins(package)}
+    return sorted(plugin_files(package) | installed | (set(registry._items) if registry is not None else set()))
+
+
+def plugin_files(package: str) -> set[str]:
+    """The names of ``package``'s own plugin modules (file names, ``_`` read as ``-``)."""
     module = importlib.import_module(package)
     skip = set(getattr(module, "NOT_PLUGINS", ()))
-    files = {info.name.replace("_", "-") for info in pkgutil.iter_modules(module.__path__)
-             if info.name not in skip and not info.name.startswith("_")}
-    registry = _BY_PACKAGE.get(package)
-    return sorted(files | (set(registry._items) if registry is not None else set()))
+    return {info.name.replace("_", "-") for info in pkgutil.iter_modules(module.__path__)
+            if info.name not in skip and not info.name.startswith("_")}
+
+
+@functools.cache
+def installed_plugins(package: str) -> tuple[importlib.metadata.EntryPoint, ...]:
+    """The entry points of other installed packages in the group ``package`` (read once per process)."""
+    return tuple(importlib.metadata.entry_points(group=package))
 
 
 class Registry(Generic[T]):
@@ -68,11 +87,31 @@ class Registry(Generic[T]):
         if self._discovered:
             return
         self._discovered = True  # before importing: a plugin may read the registry while it registers
-        for name in plugin_names(self.package):
+        entries = {entry.name: entry for entry in installed_plugins(self.package)}
+        files = plugin_files(self.package)
+        for name in sorted(files):
+            if name in entries:
+                raise UserError(f"{_where(self.kind, entries[name])} has the name of ssl-bench's own {self.kind}; "
+                                f"rename its entry point")
             importlib.import_module(f"{self.package}.{name.replace('-', '_')}")
             if name not in self._items:
                 raise ValueError(f"{self.package}.{name.replace('-', '_')} must register the {self.kind} {name!r} "
                                  f"(a plugin module registers the name of its file)")
+        for entry in entries.values():
+            self._load_installed(entry)
+
+    def _load_installed(self, entry: importlib.metadata.EntryPoint) -> None:
+        """Import an installed package's plugin; one line naming the package when it fails or registers another
+        name."""
+        try:
+            entry.load()
+        except Exception as err:  # noqa: BLE001 - whatever a third-party module raises, the user sees which it is
+            detail = str(err).splitlines()[0][:160] if str(err) else ""
+            raise UserError(f"{_where(self.kind, entry)} cannot be loaded ({type(err).__name__}: {detail}); fix or "
+                            f"uninstall that package") from None
+        if entry.name not in self._items:
+            raise UserError(f"{_where(self.kind, entry)} did not register {entry.name!r}; its module must register "
+                            f"that name in ssl-bench's {self.kind} registry, or its entry point be renamed")
 
     def get(self, name: str) -> T:
         self._discover()
@@ -102,3 +141,9 @@ def lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], objec
         return getattr(importlib.import_module(f"{package}.{exports[name]}"), name)
 
     return __getattr__
+
+
+def _where(kind: str, entry: importlib.metadata.EntryPoint) -> str:
+    dist = getattr(entry, "dist", None)
+    package = f"{dist.name} {dist.version}" if dist is not None else "(unknown)"
+    return f"the {kind} {entry.name!r} of the installed package {package} ({entry.value})"
