@@ -46,6 +46,7 @@ def test_no_command_module_and_no_help_imports_a_heavy_library() -> None:
     ("ssl_bench.models.backbones", "ssl_bench.models.backbones.base:BACKBONES"),
     ("ssl_bench.probes.transforms", "ssl_bench.probes.transforms.base:TRANSFORMS"),
     ("ssl_bench.training.optimizers", "ssl_bench.training.optimizers.base:OPTIMIZERS"),
+    ("ssl_bench.training.trackers", "ssl_bench.training.trackers.base:TRACKERS"),
     ("ssl_bench.sources.baselines", "ssl_bench.sources.baselines:BASELINES"),
     ("ssl_bench.sources", "ssl_bench.sources.base:SOURCES"),
     ("ssl_bench.data.datasets", "ssl_bench.data.datasets.base:DATASETS"),

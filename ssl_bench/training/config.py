@@ -77,6 +77,11 @@ class TrainConfig:
              "(8 GiB). Same results either way")
     workers: int = setting(help="DataLoader workers when streaming (default: min(8, CPU cores))", minimum=0,
                            hint="0 decodes in the training process", default_factory=default_workers)
+    trackers: list[str] = setting(
+        help="where each epoch's record also goes, beside metrics.json: tensorboard (RUN_DIR/tensorboard/), wandb, "
+             "mlflow (offline by default; pip install 'ssl-bench[wandb]' / '[mlflow]'); '' for none",
+        metavar="NAMES", comma_separated=True, choices=lambda: plugin_names("ssl_bench.training.trackers"),
+        default_factory=lambda: ["tensorboard"])
 
     def run_dir(self) -> Path:
         if self.out:
@@ -89,7 +94,7 @@ class TrainConfig:
 
     def identity(self) -> dict[str, Any]:
         """The keys that make two runs the same run (a checkpoint may only be resumed under these)."""
-        runtime = ("out", "device", "download", "compile", "sync_batchnorm", "data_loading", "workers")
+        runtime = ("out", "device", "download", "compile", "sync_batchnorm", "data_loading", "workers", "trackers")
         return {k: v for k, v in self.to_dict().items() if k not in runtime}
 
 

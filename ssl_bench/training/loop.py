@@ -41,6 +41,7 @@ from ssl_bench.methods import METHODS, SSLModel
 from ssl_bench.training.config import TrainConfig, make_config
 from ssl_bench.training.optim import build_optimizer, warmup_cosine
 from ssl_bench.training.run_dir import build_model, recipe_of, write_data_record
+from ssl_bench.training.trackers import check_trackers, open_trackers, scalars
 
 LOSS_CHECK_EVERY_ON_GPU = 25  # steps between reading losses back from a GPU (NaN check, progress bar)
 COLLAPSE_STD_RATIO = 0.1  # sqrt(D) * std of l2-normalised embeddings: ~1 healthy, ~0 collapsed
@@ -318,6 +319,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     if checkpoint_path.exists() and not resume:
         raise UserError(f"{config.run_dir()} already holds a run; pass --resume to continue it or choose another --out")
     check_output_dir(config.run_dir())
+    check_trackers(config.trackers)
     with distributed.process_group() as rank_device:
         # The DDP wrapper must be gone before the group is left (see process_group): it lives in _train_epochs.
         return _train_epochs(config, checkpoint_path if resume and checkpoint_path.exists() else None, progress,
@@ -335,19 +337,27 @@ def _train_epochs(config: TrainConfig, checkpoint_path: Path | None, progress: b
         attempt = 1 + max((record.get("attempt", 1) for record in training.history), default=0)
         if training.main:
             print(f"resuming {training.run_dir} at epoch {training.start_epoch + 1}/{config.epochs}", file=sys.stderr)
-    for epoch in range(training.start_epoch, config.epochs):
-        record = {**run_epoch(training, epoch, progress), "attempt": attempt}
-        training.history.append(record)
-        augment_states = distributed.gather_objects(training.augment_generator.get_state().cpu())
-        if not training.main:
-            continue
-        if record["collapsed"]:
-            print(f"warning: representation collapse at epoch {epoch + 1} (embedding std ratio "
-                  f"{record['embedding_std_ratio']:.3f}); try a lower lr or the default loss weights", file=sys.stderr)
-        save(training, epoch + 1, augment_states)
-        if progress:
-            print(f"epoch {epoch + 1}/{config.epochs} loss {record['loss']:.4f} "
-                  f"{record['images_per_s']:.0f} img/s", file=sys.stderr)
+    trackers = open_trackers(config.trackers, training.run_dir, config.to_dict()) if training.main else []
+    try:
+        for epoch in range(training.start_epoch, config.epochs):
+            record = {**run_epoch(training, epoch, progress), "attempt": attempt}
+            training.history.append(record)
+            augment_states = distributed.gather_objects(training.augment_generator.get_state().cpu())
+            if not training.main:
+                continue
+            if record["collapsed"]:
+                print(f"warning: representation collapse at epoch {epoch + 1} (embedding std ratio "
+                      f"{record['embedding_std_ratio']:.3f}); try a lower lr or the default loss weights",
+                      file=sys.stderr)
+            save(training, epoch + 1, augment_states)
+            for tracker in trackers:
+                tracker.log(epoch + 1, scalars(record))
+            if progress:
+                print(f"epoch {epoch + 1}/{config.epochs} loss {record['loss']:.4f} "
+                      f"{record['images_per_s']:.0f} img/s", file=sys.stderr)
+    finally:
+        for tracker in trackers:
+            tracker.close()
     return training.run_dir
 
 
