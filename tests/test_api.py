@@ -165,7 +165,7 @@ def test_record_result_and_a_suite_cells_outcome_file_reach_another_store_with_t
     suite.write_text("name: tiny\ndatasets: [synthetic]\nsubset: 200\nseeds: [0]\nevaluations: [knn]\n"
                      "baselines:\n  methods: [raw-pixels]\n")
     assert main(["suite", "run", str(suite), "--store", str(tmp_path / "b.sqlite"), "--runs-dir",
-                 str(tmp_path / "runs"), "--quiet"]) == 0
+                 str(tmp_path / "runs"), "--no-leaderboard", "--quiet"]) == 0
     (outcome_file,) = (tmp_path / "runs").rglob("outcome.json")
     assert import_result(outcome_file, tmp_path / "c.sqlite")[1]
     (original,) = open_store(tmp_path / "b.sqlite").runs()

@@ -76,3 +76,46 @@ def test_the_page_renders_without_console_errors_fits_1400_px_and_sorts(tmp_path
     assert measured["page_width"] <= measured["window_width"], measured  # nothing runs off the right edge
     assert measured["figures"] == 4  # per-epoch, kNN vs linear, methods, accuracy against cost
     assert measured["ascending_first"] < measured["descending_first"]  # clicking a header sorts, twice reverses
+
+
+SITE_HARNESS = """<!DOCTYPE html><html><body>
+<iframe id="page" src="index.html" style="width:1400px;height:900px;border:0"></iframe>
+<script>
+document.getElementById("page").onload = () => {
+  const doc = document.getElementById("page").contentDocument;
+  const links = [...doc.querySelectorAll("a")].map((a) => a.getAttribute("href"));
+  document.body.dataset.result = JSON.stringify({
+    page_width: doc.documentElement.scrollWidth, window_width: doc.documentElement.clientWidth, links: links,
+    cells: [...doc.querySelectorAll("tbody tr:first-child td")].map((td) => td.textContent)});
+};
+</script></body></html>"""
+
+
+def test_the_site_index_links_every_board_and_report_fits_1400_px_and_has_no_console_error(tmp_path):
+    from ssl_bench.cli import main
+
+    _store(tmp_path / "store.sqlite")
+    site = tmp_path / "site"
+    for suite in ("page", "again"):
+        with ResultStore(tmp_path / "store.sqlite") as results:
+            render_leaderboard(results, site / suite, suite="page")
+    (site / "bench").mkdir()
+    (site / "bench" / "README.md").write_text("# Speed of the training loop\n")
+    assert main(["leaderboard", "--site", str(site)]) == 0
+    (site / "harness.html").write_text(SITE_HARNESS)
+    result = subprocess.run(
+        [BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files",
+         "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000", "--window-size=1450,1000",
+         "--dump-dom", (site / "harness.html").as_uri()],
+        capture_output=True, text=True, timeout=120)
+    assert not [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
+    found = re.search(r'data-result="([^"]+)"', result.stdout)
+    assert found, result.stdout[-2000:]
+    measured = __import__("json").loads(found.group(1).replace("&quot;", '"'))
+    assert measured["page_width"] <= measured["window_width"], measured
+    assert measured["links"] == ["again/index.html", "page/index.html", "bench/README.md"]
+    assert all((site / link).is_file() for link in measured["links"])  # every link resolves
+    # the best kNN (0.85 = vicreg's 0.84 mean of seeds 0.84, 0.85 -> 84.5) and linear (0.86) with their rows
+    assert measured["cells"][3].startswith("84.5 (vicreg") and measured["cells"][4].startswith("86.0 (vicreg")
+    assert measured["cells"][7].endswith("UTC")  # when the last run finished
+    assert main(["leaderboard", "--site", str(site), "--suite", "page"]) == 2

@@ -22,7 +22,7 @@ from ssl_bench.leaderboard.table import (
 )
 
 HPARAMS_TITLE = "Hyper-parameters"
-_CSS = """
+CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 0; color: #222; background: #fff; }
 main { max-width: 1200px; margin: 0 auto; padding: 1rem 1.5rem 3rem; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
@@ -70,7 +70,7 @@ def to_html(board: Leaderboard, plots: list[Plot]) -> str:
     title = f"ssl-bench leaderboard: {board.title}"
     parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">', f"<title>{escape(title)}</title>",
-             f"<style>{_CSS}</style>", "</head>", "<body>", "<main>", f"<h1>{escape(title)}</h1>", "<dl>"]
+             f"<style>{CSS}</style>", "</head>", "<body>", "<main>", f"<h1>{escape(title)}</h1>", "<dl>"]
     for label, text in header_lines(board):
         parts.append(f"<dt>{escape(label)}</dt><dd>{escape(text)}</dd>")
     parts += ["</dl>", "<p>Click a column header to sort.</p>", "<h2>Leaderboard</h2>", *_leaderboard_table(board)]

@@ -76,7 +76,7 @@ def _identity(run: RunRecord) -> dict[str, Any]:
 def _run(run: RunRecord) -> dict[str, Any]:
     return {**_identity(run), "metrics": run.metrics, "protocol": run.protocol, "wall_time_s": run.wall_time_s,
             "peak_memory_mb": run.peak_memory_mb, "hardware": describe_hardware(run.hardware),
-            "package_version": run.package_version, "git_commit": run.git_commit}
+            "package_version": run.package_version, "git_commit": run.git_commit, "finished_at": run.finished_at}
 
 
 def _blank(value: float | None) -> float | str:
