@@ -421,3 +421,31 @@ def test_a_block_subset_out_of_range_is_one_line(tmp_path, value, message):
     with pytest.raises(UserError) as err:
         load_suite(path)
     assert str(err.value) == message
+
+
+def test_a_cpu_batch_over_the_pixel_budget_is_extrapolated_along_a_line_with_its_intercept(monkeypatch):
+    import types
+
+    import ssl_bench.bench.plan as plan
+
+    timed = []
+
+    def fake_step_seconds(config, batch, channels, size, device):  # a step costs 0.05 s + 0.001 s per image
+        timed.append(batch)
+        return 0.05 + 0.001 * batch
+
+    monkeypatch.setattr(plan, "_step_seconds", fake_step_seconds)
+    config = types.SimpleNamespace(batch_size=512)
+    cpu = __import__("torch").device("cpu")
+    largest = plan.CPU_PIXEL_BUDGET // (3 * 64 * 64)  # 96 images of 3x64x64
+    assert plan._cell_step_seconds(config, 3, 64, cpu) == pytest.approx(0.05 + 0.001 * 512)
+    assert timed == [largest // 2, largest]  # two batches within the budget, never the cell's 512
+    timed.clear()
+    assert plan._cell_step_seconds(types.SimpleNamespace(batch_size=64), 3, 32, cpu) == pytest.approx(0.114)
+    assert timed == [64]  # within the budget: timed as it is
+
+
+def test_long_estimates_read_in_minutes_and_hours():
+    from ssl_bench.commands.suite import duration
+
+    assert [duration(s) for s in (42, 750, 12024333)] == ["42 s", "12.5 min", "3,340 h"]

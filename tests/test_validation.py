@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from ssl_bench.bench.suite import load_suite
 from ssl_bench.cli import main
 from ssl_bench.core.errors import UserError
+from ssl_bench.core.settings import declared_choices
 from ssl_bench.methods import METHODS
 from ssl_bench.spectral.settings import SpectralSettings, make_spectral_settings
 from ssl_bench.training.config import TrainConfig, make_config
@@ -42,6 +43,9 @@ def _in_declared_range(obj: object) -> None:
     for field in dataclasses.fields(obj):
         value, meta = getattr(obj, field.name), field.metadata
         if value is None or isinstance(value, (str, dict, bool)):
+            continue
+        if isinstance(value, list):  # a list of names: each one of the declared choices
+            assert all(item in declared_choices(field) for item in value), (field.name, value)
             continue
         assert isinstance(value, (int, float)) and math.isfinite(value), (field.name, value, hints[field.name])
         if meta.get("minimum") is not None:

@@ -1,16 +1,21 @@
 """What a suite will run, the data it needs and an estimate of its cost, without running it (``--dry-run``).
 
-The training estimate is measured, not guessed: one warm-up and two timed optimiser steps of each distinct
-(method, backbone, batch, image shape, heads) on random images of the dataset's shape, on the device the suite would
-use, times the steps of each cell (train images // batch x epochs). On a CPU the steps are timed at a batch of at
-most :data:`CPU_MEASURED_BATCH` and scaled linearly to the cell's batch (a ResNet step at batch 256 and 224 px
-needs tens of GB there). It leaves out augmentation, data loading and evaluation, so it is a lower bound; closed
-forms and baselines are listed without an estimate. ``imagefolder[@S]:PATH`` data is counted when the folder is
+The training estimate is measured, not guessed: the optimiser step of each distinct (method, backbone, batch, image
+shape, heads) on random images of the dataset's shape, on the device the suite would use, times the steps of each
+cell (train images // batch x epochs). A step is timed as the median of at least :data:`MIN_TIMED_STEPS` steps
+lasting at least :data:`MIN_TIMED_S` in all, after at least :data:`WARMUP_STEPS` untimed ones lasting
+:data:`MIN_WARMUP_S` (the first steps allocate and choose kernels; measured: without the time floor the first model
+timed in a process read up to 60% slow). On a CPU a batch larger than :data:`CPU_PIXEL_BUDGET` pixels (a ResNet step at batch 256 and 224
+px needs tens of GB there) is timed at the largest batch within it and at half of it, and extrapolated along that
+line (intercept included: a fixed cost per step is not scaled with the batch). It leaves out augmentation, data
+loading and evaluation: the model-only part of a cell's training; closed forms and baselines are listed without an
+estimate. ``imagefolder[@S]:PATH`` data is counted when the folder is
 there (its train images listed, not decoded).
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 from typing import Any
 
@@ -20,8 +25,12 @@ from ssl_bench.bench.cells import train_config
 from ssl_bench.bench.suite import Suite
 from ssl_bench.data.datasets import dataset_available, dataset_spec
 
-TIMED_STEPS = 2
-CPU_MEASURED_BATCH = 32
+WARMUP_STEPS = 3
+MIN_WARMUP_S = 1.0
+MIN_TIMED_STEPS = 3
+MAX_TIMED_STEPS = 20
+MIN_TIMED_S = 1.0
+CPU_PIXEL_BUDGET = 128 * 3 * 32 * 32  # a CIFAR batch of 128: measured as it is on any CPU
 
 
 def plan_suite(suite: Suite, device: str = "auto") -> dict[str, Any]:
@@ -45,16 +54,14 @@ def plan_suite(suite: Suite, device: str = "auto") -> dict[str, Any]:
             key = (config.method, config.backbone, config.batch_size, info["channels"], info["image_size"],
                    repr(sorted(config.method_params.items())))
             if key not in step_cache:
-                measured = config.batch_size if torch_device.type == "cuda" else min(config.batch_size, CPU_MEASURED_BATCH)
-                seconds = _step_seconds(config, measured, info["channels"], info["image_size"], torch_device)
-                step_cache[key] = seconds * config.batch_size / measured
+                step_cache[key] = _cell_step_seconds(config, info["channels"], info["image_size"], torch_device)
             row.update({"steps": steps, "step_s": round(step_cache[key], 4), "estimate_s": round(steps * step_cache[key], 1)})
             total += steps * step_cache[key]
         cells.append(row)
     return {"suite": suite.name, "cells": cells, "datasets": datasets, "device": str(torch_device),
             "training_estimate_s": round(total, 1),
             "estimate": "model-only optimiser steps measured here (augmentation, data loading and evaluation "
-                        "excluded: a lower bound); closed forms and baselines not estimated"}
+                        "excluded); closed forms and baselines not estimated"}
 
 
 def _dataset_info(name: str) -> dict[str, Any]:
@@ -71,8 +78,22 @@ def _dataset_info(name: str) -> dict[str, Any]:
     return info
 
 
+def _cell_step_seconds(config: Any, channels: int, image_size: int, device: torch.device) -> float:
+    """Seconds per optimiser step at the cell's batch: timed at that batch, or on a CPU beyond
+    :data:`CPU_PIXEL_BUDGET` timed at two smaller batches and extrapolated along their line."""
+    batch = config.batch_size
+    largest = max(2, CPU_PIXEL_BUDGET // (channels * image_size * image_size))
+    if device.type == "cuda" or batch <= largest:
+        return _step_seconds(config, batch, channels, image_size, device)
+    small, large = max(2, largest // 2), largest
+    seconds_small = _step_seconds(config, small, channels, image_size, device)
+    seconds_large = _step_seconds(config, large, channels, image_size, device)
+    per_image = max(seconds_large - seconds_small, 0.0) / (large - small)
+    return seconds_large + per_image * (batch - large)
+
+
 def _step_seconds(config: Any, batch_size: int, channels: int, image_size: int, device: torch.device) -> float:
-    """Seconds per optimiser step of the cell's model on random images of ``batch_size`` and its shape."""
+    """Median seconds per optimiser step of the cell's model on random images of ``batch_size`` and its shape."""
     from ssl_bench.training.loop import optimizer_settings
     from ssl_bench.training.optim import build_optimizer
     from ssl_bench.training.run_dir import build_model
@@ -84,17 +105,19 @@ def _step_seconds(config: Any, batch_size: int, channels: int, image_size: int, 
     shape = (batch_size, channels, image_size, image_size)
     view_a, view_b = torch.randn(shape, device=device), torch.randn(shape, device=device)
 
-    def step() -> None:
+    def step() -> float:
+        started = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
         model(view_a, view_b).backward()
         optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - started
 
-    step()  # warm-up
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    started = time.perf_counter()
-    for _ in range(TIMED_STEPS):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.perf_counter() - started) / TIMED_STEPS
+    warmup = [step() for _ in range(WARMUP_STEPS)]
+    while sum(warmup) < MIN_WARMUP_S and len(warmup) < MAX_TIMED_STEPS:  # the first model of a process warms longer
+        warmup.append(step())
+    times: list[float] = []
+    while len(times) < MIN_TIMED_STEPS or (sum(times) < MIN_TIMED_S and len(times) < MAX_TIMED_STEPS):
+        times.append(step())
+    return statistics.median(times)

@@ -114,16 +114,15 @@ def _print_plan(plan: dict, as_json: bool) -> None:
         print(json.dumps(plan, indent=2))
         return
     for row in plan["cells"]:
-        estimate = "-" if row["estimate_s"] is None else f"{row['estimate_s']:.0f} s ({row['steps']} steps)"
+        estimate = "-" if row["estimate_s"] is None else f"{duration(row['estimate_s'])} ({row['steps']} steps)"
         print(f"{row['run_id']}  {row['kind']:<8}  {row['method']:<22} {row['backbone']:<10} {row['dataset']:<16} "
               f"seed {row['seed']:<3} {estimate}")
     for name, info in plan["datasets"].items():
         where = "found" if info["available"] else "MISSING (pass --download where the dataset allows it)"
         print(f"data {name}: {info['train_images']} train / {info['test_images']} test images, "
               f"{info['channels']}x{info['image_size']}x{info['image_size']}, {where}")
-    hours = plan["training_estimate_s"] / 3600
-    print(f"suite {plan['suite']}: {len(plan['cells'])} cells; training >= {plan['training_estimate_s']:.0f} s "
-          f"({hours:.1f} h) on {plan['device']}; {plan['estimate']}")
+    print(f"suite {plan['suite']}: {len(plan['cells'])} cells; training about {duration(plan['training_estimate_s'])} "
+          f"on {plan['device']}; {plan['estimate']}")
 
 
 def _print_status(name: str, rows: list[dict], as_json: bool) -> None:
@@ -140,3 +139,12 @@ def _print_status(name: str, rows: list[dict], as_json: bool) -> None:
     left = sum(count for state, count in states.items() if state != "done")
     print(f"suite {name}: " + ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
           + f"; {left} of {len(rows)} left")
+
+
+def duration(seconds: float) -> str:
+    """``42 s``, ``12.5 min``, ``3.4 h``, ``2,150 h``: a time a person reads at a glance."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:,.1f} h" if seconds < 100 * 3600 else f"{seconds / 3600:,.0f} h"
