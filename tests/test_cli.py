@@ -112,3 +112,16 @@ def test_resume_reads_the_run_and_refuses_a_run_that_never_started(tmp_path, cap
     assert main(["train", "--config", str(run / "config.json"), "--out", str(again), "--quiet"]) == 0
     assert json.loads((again / "config.json").read_text()) == {**json.loads((run / "config.json").read_text()),
                                                                "out": str(again)}
+
+
+def test_a_finished_run_is_not_extended_and_a_refused_resume_leaves_its_files(tmp_path, capsys) -> None:
+    run = tmp_path / "run"
+    assert main(["train", "--method", "simclr", "--dataset", "synthetic", "--subset", "128", "--batch-size", "64",
+                 "--epochs", "1", "--out", str(run), "--trackers", "", "--quiet"]) == 0
+    files = {path.name: path.read_bytes() for path in run.iterdir() if path.is_file()}
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(run), "--epochs", "2", "--quiet"]) == 2
+    assert "trained for --epochs 1, not 2" in _one_error_line(capsys)
+    assert {path.name: path.read_bytes() for path in run.iterdir() if path.is_file()} == files
+    assert main(["train", "--resume", "--out", str(run)]) == 0
+    assert "already trained (1 epochs); nothing to resume" in capsys.readouterr().err

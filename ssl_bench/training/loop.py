@@ -217,12 +217,19 @@ def setup(config: TrainConfig, rank_device: torch.device | None = None) -> Train
         augment_generator=torch.Generator(device=device).manual_seed(config.seed + 1 + 1000 * rank),
         probe_views=probe_views,
     )
-    if training.main:
-        training.run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(training.run_dir / "config.json", {**config.to_dict(), "package_version": __version__})
-        write_data_record(training.run_dir, data.channels, data.image_size, augment.config.mean, augment.config.std,
-                          len(data))
     return training
+
+
+def write_run_files(training: Training) -> None:
+    """The run's ``config.json`` and data record (after a checkpoint to resume was found to fit: a refused resume
+    leaves the run's files as they were)."""
+    if not training.main:
+        return
+    augment, run_dir = training.augment, training.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(run_dir / "config.json", {**training.config.to_dict(), "package_version": __version__})
+    write_data_record(run_dir, augment.channels, augment.size, augment.config.mean, augment.config.std,
+                      training.n_images)
 
 
 def restore(training: Training, checkpoint_path: Path) -> None:
@@ -335,8 +342,11 @@ def _train_epochs(config: TrainConfig, checkpoint_path: Path | None, progress: b
     if checkpoint_path is not None:
         restore(training, checkpoint_path)
         attempt = 1 + max((record.get("attempt", 1) for record in training.history), default=0)
-        if training.main:
+        if training.main and training.start_epoch >= config.epochs:
+            print(f"{training.run_dir} is already trained ({config.epochs} epochs); nothing to resume", file=sys.stderr)
+        elif training.main:
             print(f"resuming {training.run_dir} at epoch {training.start_epoch + 1}/{config.epochs}", file=sys.stderr)
+    write_run_files(training)
     trackers = open_trackers(config.trackers, training.run_dir, config.to_dict()) if training.main else []
     try:
         for epoch in range(training.start_epoch, config.epochs):
@@ -375,6 +385,12 @@ def _stop_if_not_finite(losses: list[float], first_step: int, epoch: int, optimi
 def _check_same_run(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
     saved_identity = make_config(saved).identity()
     differing = sorted(k for k, v in config.identity().items() if saved_identity.get(k) != v)
+    if differing == ["epochs"]:
+        raise UserError(
+            f"{path.parent} was trained for --epochs {saved_identity['epochs']}, not {config.epochs}: its warm-up and "
+            "cosine learning-rate schedule span the run's epochs, so a run cannot be extended or shortened; resume "
+            f"it with --epochs {saved_identity['epochs']}, or train a new run (another --out) for {config.epochs}"
+        )
     if differing:
         raise UserError(
             f"checkpoint {path} was made with different settings ({', '.join(differing)}); "
