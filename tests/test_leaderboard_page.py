@@ -26,13 +26,15 @@ HARNESS = """<!DOCTYPE html><html><body>
 document.getElementById("page").onload = () => {
   const doc = document.getElementById("page").contentDocument;
   const root = doc.documentElement;
+  const scroller = doc.querySelector(".table-scroll");  // the leaderboard table, wall-time column last
   const header = doc.querySelector("table.sortable th:nth-child(7)");  // the first accuracy column
   header.click();
   const first = doc.querySelector("table.sortable tbody tr td:nth-child(7)").dataset.sort;
   header.click();
   const top = doc.querySelector("table.sortable tbody tr td:nth-child(7)").dataset.sort;
   document.body.dataset.result = JSON.stringify({
-    page_width: root.scrollWidth, window_width: root.clientWidth, figures: doc.querySelectorAll("figure svg").length,
+    page_width: root.scrollWidth, window_width: root.clientWidth, table_width: scroller.scrollWidth,
+    table_room: scroller.clientWidth, last_column: scroller.querySelector("thead th:last-child").textContent, figures: doc.querySelectorAll("figure svg").length,
     ascending_first: parseFloat(first), descending_first: parseFloat(top)});
 };
 </script></body></html>"""
@@ -74,6 +76,8 @@ def test_the_page_renders_without_console_errors_fits_1400_px_and_sorts(tmp_path
     assert found, result.stdout[-2000:]
     measured = __import__("json").loads(found.group(1).replace("&quot;", '"'))
     assert measured["page_width"] <= measured["window_width"], measured  # nothing runs off the right edge
+    # the leaderboard's last column (wall time) is on screen without scrolling the table sideways
+    assert measured["last_column"].startswith("Wall time") and measured["table_width"] <= measured["table_room"]
     assert measured["figures"] == 4  # per-epoch, kNN vs linear, methods, accuracy against cost
     assert measured["ascending_first"] < measured["descending_first"]  # clicking a header sorts, twice reverses
 

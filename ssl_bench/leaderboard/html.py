@@ -24,19 +24,19 @@ from ssl_bench.leaderboard.table import (
 HPARAMS_TITLE = "Hyper-parameters"
 CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 0; color: #222; background: #fff; }
-main { max-width: 1200px; margin: 0 auto; padding: 1rem 1.5rem 3rem; }
+main { max-width: 1360px; margin: 0 auto; padding: 1rem 1.5rem 3rem; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
 dt { font-weight: 600; }
 dd { margin: 0; }
 .table-scroll { overflow-x: auto; max-width: 100%; margin: .5rem 0 1.5rem; }
-table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
-th, td { padding: .25rem .6rem; border-bottom: 1px solid #ddd; text-align: left; white-space: nowrap; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: 13px; }
+th, td { padding: .25rem .45rem; border-bottom: 1px solid #ddd; text-align: left; white-space: nowrap; }
 td.num, th.num { text-align: right; }
-th { cursor: pointer; background: #f4f4f4; position: sticky; top: 0; }
+th { cursor: pointer; background: #f4f4f4; position: sticky; top: 0; white-space: normal; vertical-align: bottom; }
 th[data-order="asc"]::after { content: " \\25B2"; }
 th[data-order="desc"]::after { content: " \\25BC"; }
 td.best { font-weight: 700; }
-td.wrap { white-space: normal; min-width: 10rem; max-width: 24rem; overflow-wrap: anywhere; }
+td.wrap { white-space: normal; min-width: 9rem; max-width: 18rem; overflow-wrap: anywhere; }
 figure { margin: 1rem 0 2rem; overflow-x: auto; }
 figure svg { max-width: 100%; height: auto; }
 pre { white-space: pre-wrap; font-size: 12px; }

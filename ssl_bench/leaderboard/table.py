@@ -265,14 +265,16 @@ def format_seconds(summary: Summary | None) -> str:
 
 
 def identity_columns(board: Leaderboard) -> list[tuple[str, Callable[[LeaderboardRow], str]]]:
-    """The columns naming a configuration; hyper-parameters and suite only when they tell rows apart, and where
+    """The columns naming a configuration; dataset, hyper-parameters and suite only when they tell rows apart (a
+    board of one dataset names it in its header), and where
     some row was recorded from a result document (imported, added by hand), the tool that made each."""
     several_splits = len(board.splits) > 1
     columns: list[tuple[str, Callable[[LeaderboardRow], str]]] = [
         ("Method", lambda row: row.method),
         ("Kind", lambda row: row.kind),
         ("Backbone", lambda row: row.backbone or "—"),
-        ("Dataset", lambda row: f"{row.dataset} ({row.split})" if several_splits else row.dataset),
+        *([("Dataset", lambda row: f"{row.dataset} ({row.split})" if several_splits else row.dataset)]
+          if several_splits or len({row.dataset for row in board.rows}) > 1 else []),
         ("Epochs", lambda row: str(row.epochs) if row.epochs else "—"),
     ]
     if any(_distinct_hparams(board, row) for row in board.rows):
@@ -298,6 +300,9 @@ def header_lines(board: Leaderboard) -> list[tuple[str, str]]:
         lines.append(("Suites", ", ".join(board.suites)))
     lines.append(("Hardware", "; ".join(f"{text} ({count} runs)" for text, count in board.hardware) or "—"))
     lines.append(("Code", "; ".join(f"{text} ({count} runs)" for text, count in board.code) or "—"))
+    datasets = sorted({row.dataset for row in board.rows})
+    if len(datasets) == 1:
+        lines.append(("Dataset", datasets[0]))
     if len(board.splits) == 1:
         lines.append(("Evaluation split", board.splits[0]))
     if board.hparams_shared:
