@@ -65,6 +65,11 @@ def _mean_by(pairs: list[tuple[float, float]]) -> tuple[list[float], list[float]
     return xs, [math.fsum(by_x[x]) / len(by_x[x]) for x in xs]
 
 
+CURVE_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<")
+CURVE_STYLES = ((0, ()), (0, (6, 3)), (0, (1, 2)), (3, (4, 2, 1, 2)))  # solid, dashed, dotted, dash-dot: equal
+# curves (min-max scaled losses start at 1 and end at 0) show each other's dashes and markers
+
+
 def accuracy_vs_epochs(board: Leaderboard) -> Plot | None:
     """Per-epoch metrics (mean over seeds) of the trained configurations, one panel per metric. Losses of different
     methods live on different scales and signs (BarlowTwins ~1e3, InfoNCE ~5, SimSiam's negative cosine ~-1), so the
@@ -85,8 +90,10 @@ def accuracy_vs_epochs(board: Leaderboard) -> Plot | None:
     figure = Figure(figsize=(3.6 * len(curves) + 1.5, 3.0), layout="constrained")
     for index, (key, lines) in enumerate(curves.items()):
         axes = figure.add_subplot(1, len(curves), index + 1)
-        for row, xs, ys in lines:
-            axes.plot(xs, ys, marker="o", markersize=3, label=row.label, color=colors[row.label])
+        for order, (row, xs, ys) in enumerate(lines):
+            axes.plot(xs, ys, marker=CURVE_MARKERS[order % len(CURVE_MARKERS)], markersize=4, markerfacecolor="none",
+                      alpha=0.9, label=row.label,
+                      color=colors[row.label], linestyle=CURVE_STYLES[order % len(CURVE_STYLES)])
         axes.set_xlabel("epoch")
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_ylabel("loss, min-max scaled per configuration" if key == "loss" else _axis_label(key))
