@@ -54,13 +54,15 @@ class EncoderTarget:
     ``encoder(features)``: the encoder of ``features`` ("backbone" or "projector"), uint8 images (N, C, H, W) ->
     (N, F), on ``device``; ``test``: the test split (an :class:`~ssl_bench.data.datasets.ImageDataset`);
     ``out_dir``: where the evaluation may write files; ``describe(features)``: a title and the protocol of that
-    encoder."""
+    encoder; ``augmented_views(images, q, seed)`` (a trained run's): backbone features (N, q, F) of q views of
+    each uint8 image (N, C, H, W), augmented as the run was trained, drawn with ``seed``."""
 
     encoder: Callable[[str], Callable[[Tensor], Tensor]]
     test: Any
     out_dir: Path
     describe: Callable[[str], tuple[str, dict[str, Any]]]
     device: Any
+    augmented_views: Callable[[Tensor, int, int], Tensor] | None = None
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
+from torch import Tensor
+
 from ssl_bench.core import distributed
 from ssl_bench.core.checkpoint import atomic_write_json
 from ssl_bench.core.devices import resolve_device
 from ssl_bench.core.settings import default_of
 from ssl_bench.core.validation import check_keys, check_mapping, check_value
+from ssl_bench.data.augment import BatchAugment, default_augment
 from ssl_bench.data.datasets import load_dataset
 from ssl_bench.data.streaming import load_split
 from ssl_bench.eval.base import EncoderTarget
@@ -31,7 +35,7 @@ from ssl_bench.sources.base import (
 from ssl_bench.sources.encoding import encoder_splits
 from ssl_bench.sources.rows import evaluate_source
 from ssl_bench.training.config import TrainConfig, config_keys, make_config
-from ssl_bench.training.run_dir import load_encoder, load_run_config
+from ssl_bench.training.run_dir import load_encoder, load_run_config, read_data_record, recipe_of
 
 FINAL_EPOCH_KEYS = ("loss", "embedding_std_ratio", "effective_rank", "collapsed")
 CELL_KEYS = ("method", "backbone", "epochs", "seed", "dataset", "out", "subset")  # set by the suite's grid
@@ -86,7 +90,31 @@ def encoder_target(run_dir: Path, config: TrainConfig, device: str) -> EncoderTa
                  "features": features, "run_seed": config.seed})
 
     return EncoderTarget(encoder=lambda features: load_encoder(run_dir, features)[0].to(torch_device), test=test,
-                         out_dir=run_dir, describe=describe, device=torch_device)
+                         out_dir=run_dir, describe=describe, device=torch_device,
+                         augmented_views=lambda images, q, seed: augmented_views(run_dir, config, images, q, seed,
+                                                                                 torch_device))
+
+
+def augmented_views(run_dir: Path, config: TrainConfig, images: Tensor, q: int, seed: int,
+                    device: torch.device, batch: int = 256) -> Tensor:
+    """Backbone features (N, q, F) of ``q`` views of each uint8 image of ``images: (N, C, H, W)``, augmented by the
+    run's training recipe (its overrides and normalisation included), the views drawn from a generator seeded
+    with ``seed``; the network in eval mode."""
+    encoder, _ = load_encoder(run_dir, "backbone")
+    network = encoder.network.to(device).eval()
+    data = read_data_record(run_dir)
+    augment = BatchAugment(default_augment(recipe_of(config), data["channels"], data["image_size"],
+                                           {"mean": data["mean"], "std": data["std"], **config.augment}),
+                           data["channels"], data["image_size"])
+    generator = torch.Generator(device=device).manual_seed(seed)
+    features = []
+    with torch.inference_mode():
+        for start in range(0, len(images), batch):
+            chunk, views = images[start : start + batch].to(device), []
+            while len(views) < q:
+                views.extend(network(view).flatten(1).float() for view in augment.two_views(chunk, generator))
+            features.append(torch.stack(views[:q], dim=1))
+    return torch.cat(features).clone()
 
 
 def _record(request: RowRequest, result: dict[str, Any]) -> None:

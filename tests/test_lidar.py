@@ -1,0 +1,76 @@
+"""LiDAR against matrices with known answers and a NumPy/SciPy transcription of the paper's equations, and on a
+trained run: views drawn from its training augmentations, seeded."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from ssl_bench.cli import main
+from ssl_bench.core.errors import UserError
+from ssl_bench.eval.lidar import DELTA, EPSILON, lidar
+
+
+def _transcription(e: np.ndarray) -> float:
+    """Thilak et al. 2024, Section 3, written out with NumPy and SciPy's matrix square root."""
+    n, q, d = e.shape
+    mu_i = e.mean(axis=1)
+    mu = mu_i.mean(axis=0)
+    s_b = sum(np.outer(m - mu, m - mu) for m in mu_i) / (n - 1)
+    s_w = sum(np.outer(e[i, j] - mu_i[i], e[i, j] - mu_i[i]) for i in range(n) for j in range(q)) / (n * (q - 1))
+    root = scipy.linalg.sqrtm(s_w + DELTA * np.eye(d)).real
+    inverse_root = np.linalg.inv(root)
+    eigenvalues = np.clip(np.linalg.eigvalsh(inverse_root @ s_b @ inverse_root), 0, None)
+    p = (eigenvalues + EPSILON) / (eigenvalues + EPSILON).sum()
+    return float(np.exp(-(p * np.log(p)).sum()))
+
+
+def _separated(k: int, d: int = 8, n: int = 48) -> np.ndarray:
+    """n classes: means +-2 e_j on k of d axes (each axis and sign equally often: S_b = c P_k), two views
+    mu_i +- 0.5 e_(i mod d) (each axis equally often: S_w = c' I)."""
+    e = np.zeros((n, 2, d))
+    for i in range(n):
+        mean, offset = np.zeros(d), np.zeros(d)
+        mean[i % k] = 2.0 if (i // k) % 2 == 0 else -2.0
+        offset[i % d] = 0.5
+        e[i, 0], e[i, 1] = mean + offset, mean - offset
+    return e
+
+
+@pytest.mark.parametrize("k", [1, 3, 8])
+def test_equal_separation_along_k_of_d_directions_gives_k(k):
+    """S_lidar has k equal eigenvalues and d - k zeros, so LiDAR = k up to eps."""
+    assert lidar(torch.from_numpy(_separated(k))) == pytest.approx(k, rel=1e-6)
+
+
+def test_lidar_equals_the_transcription_on_random_features():
+    rng = np.random.default_rng(0)
+    for n, q, d in ((30, 4, 6), (50, 3, 20), (12, 8, 40)):
+        e = rng.normal(size=(n, 1, d)) * rng.uniform(0.2, 3, size=d) + 0.3 * rng.normal(size=(n, q, d))
+        assert lidar(torch.from_numpy(e)) == pytest.approx(_transcription(e), rel=1e-6)
+
+
+def test_collapsed_features_have_lidar_one_and_bad_shapes_are_refused():
+    rng = np.random.default_rng(1)
+    line = rng.normal(size=(40, 1, 1)) * np.ones((1, 1, 5)) + 1e-3 * rng.normal(size=(40, 4, 5))
+    assert lidar(torch.from_numpy(line)) == pytest.approx(1.0, abs=0.05)
+    with pytest.raises(UserError, match="LiDAR needs"):
+        lidar(torch.zeros(10, 1, 4))
+
+
+def test_lidar_of_a_trained_run_is_seeded_and_stored_with_its_protocol(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--method", "vicreg", "--dataset", "synthetic", "--subset", "200", "--batch-size", "64",
+                 "--epochs", "1", "--out", str(run), "--trackers", "", "--quiet"]) == 0
+    values = []
+    for _ in range(2):
+        capsys.readouterr()
+        assert main(["eval", str(run), "--evaluations", "knn", "lidar", "--json"]) == 0
+        values.append(json.loads(capsys.readouterr().out)["lidar"])
+    assert values[0] == values[1] and 1 <= values[0]["value"] <= 128
+    assert values[0]["protocol"]["views"] == 8 and values[0]["protocol"]["augmentation"] == "the run's training recipe"
+    assert main(["eval", "--baseline", "raw-pixels", "--dataset", "synthetic", "--evaluations", "lidar"]) == 2
