@@ -187,3 +187,24 @@ def test_a_late_non_finite_loss_names_its_own_step() -> None:
     _stop_if_not_finite([1.0, 0.5], 0, 0, optimizer)  # finite: no error
     with pytest.raises(UserError, match=r"loss became inf at epoch 3, step 27:"):
         _stop_if_not_finite([1.0, float("inf"), float("nan")], 25, 2, optimizer)
+
+
+def test_the_collapse_diagnostic_fires_on_a_collapsed_network_and_not_on_a_healthy_early_run(tmp_path, capsys):
+    from ssl_bench.methods import build_method
+    from ssl_bench.models.backbones import build_backbone
+    from ssl_bench.training.loop import collapse_diagnostics
+
+    # healthy: VICReg after one epoch on 200 images, whose normalised embeddings read a std ratio of ~0.03 (the
+    # old rule said "collapse") while its backbone features have an effective rank of ~90
+    assert main(["train", "--method", "vicreg", "--dataset", "synthetic", "--subset", "200", "--batch-size", "64",
+                 "--epochs", "1", "--out", str(tmp_path / "run"), "--trackers", "", "--quiet"]) == 0
+    (record,) = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert record["embedding_std_ratio"] < 0.1 and record["effective_rank"] > 50 and not record["collapsed"]
+    assert "collapse" not in capsys.readouterr().err
+    # collapsed: every image maps to the same backbone features (the last layer outputs its bias only)
+    model = build_method("vicreg", *build_backbone("convnet", 1, 16)).eval()
+    last = [module for module in model.backbone.modules() if hasattr(module, "weight") and module.weight is not None][-1]
+    with torch.no_grad():
+        last.weight.zero_()
+    found = collapse_diagnostics(model, torch.randn(64, 1, 16, 16))
+    assert found["effective_rank"] < 2 and found["embedding_std_ratio"] < 0.1 and found["collapsed"]

@@ -45,6 +45,7 @@ from ssl_bench.training.trackers import check_trackers, open_trackers, scalars
 
 LOSS_CHECK_EVERY_ON_GPU = 25  # steps between reading losses back from a GPU (NaN check, progress bar)
 COLLAPSE_STD_RATIO = 0.1  # sqrt(D) * std of l2-normalised embeddings: ~1 healthy, ~0 collapsed
+COLLAPSE_RANK_FRACTION = 0.05  # ... and an effective rank of the backbone features below 5% of its maximum
 
 
 def training_data(config: TrainConfig) -> ImageDataset | StreamedSplit:
@@ -134,8 +135,12 @@ class NonFiniteOutputs(ValueError):
 @torch.no_grad()
 def collapse_diagnostics(model: SSLModel, views: Tensor) -> dict[str, float]:
     """Per-dimension std of l2-normalised embeddings (times sqrt(D); ~1 healthy, ~0 collapsed, SimSiam's
-    measure) and the effective rank exp(H(sigma / sum sigma)) of the backbone features (Roy & Vetterli 2007).
-    :class:`NonFiniteOutputs` when the network's outputs are not finite."""
+    measure) and the effective rank exp(H(sigma / sum sigma)) of the centred backbone features (Roy & Vetterli
+    2007). ``collapsed``: both are low (std ratio < :data:`COLLAPSE_STD_RATIO` and effective rank below
+    :data:`COLLAPSE_RANK_FRACTION` of min(N, F)). The std ratio alone fired on healthy runs: a projector whose
+    outputs share a large mean (VICReg's, early on) has normalised embeddings close together while the backbone
+    features have an effective rank of 90 of 128. :class:`NonFiniteOutputs` when the network's outputs are not
+    finite."""
     was_training = model.training
     model.eval()
     features = model.backbone(views).flatten(1).float()
@@ -147,7 +152,9 @@ def collapse_diagnostics(model: SSLModel, views: Tensor) -> dict[str, float]:
     singular = torch.linalg.svdvals(features - features.mean(dim=0))
     p = singular / singular.sum().clamp_min(1e-12)
     effective_rank = torch.exp(-(p * torch.log(p.clamp_min(1e-12))).sum()).item()
-    return {"embedding_std_ratio": std_ratio, "effective_rank": effective_rank, "collapsed": std_ratio < COLLAPSE_STD_RATIO}
+    low_rank = effective_rank < COLLAPSE_RANK_FRACTION * min(features.shape)
+    return {"embedding_std_ratio": std_ratio, "effective_rank": effective_rank,
+            "collapsed": std_ratio < COLLAPSE_STD_RATIO and low_rank}
 
 
 @dataclass
@@ -357,8 +364,8 @@ def _train_epochs(config: TrainConfig, checkpoint_path: Path | None, progress: b
                 continue
             if record["collapsed"]:
                 print(f"warning: representation collapse at epoch {epoch + 1} (embedding std ratio "
-                      f"{record['embedding_std_ratio']:.3f}); try a lower lr or the default loss weights",
-                      file=sys.stderr)
+                      f"{record['embedding_std_ratio']:.3f}, effective rank {record['effective_rank']:.1f}); try a "
+                      "lower lr or the default loss weights", file=sys.stderr)
             save(training, epoch + 1, augment_states)
             for tracker in trackers:
                 tracker.log(epoch + 1, scalars(record))
