@@ -99,7 +99,9 @@ class MetricColumn:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """A registered evaluation; ``order`` places its columns among the others' (lower first)."""
+    """A registered evaluation; ``order`` places its columns among the others' (lower first). ``caveat(metrics,
+    protocol)`` (optional) says, for one run, why its number may mislead (a choice at the edge of a grid), or None;
+    boards mark the evaluation's columns of such rows and list the caveats."""
 
     name: str
     needs: str
@@ -109,6 +111,7 @@ class Evaluation:
     description: str
     order: int
     settings: tuple[str, ...] = field(default=())
+    caveat: Callable[[dict[str, Any], dict[str, Any]], str | None] | None = None
 
     def __post_init__(self) -> None:
         if self.needs not in NEEDS:

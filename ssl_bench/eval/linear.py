@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -182,8 +183,19 @@ def evaluate_linear(splits: FeatureSplits, seed: int = 0) -> EvaluationOutput:
     return EvaluationOutput({"linear_top1": probe["top1"], "linear_fit": probe["fit"]}, probe["protocol"])
 
 
+def grid_edge_caveat(metrics: dict[str, Any], protocol: dict[str, Any]) -> str | None:
+    """A run's caveat when its probe chose an edge of its weight-decay grid: the best value may lie beyond it."""
+    fit, grid = metrics.get("linear_fit"), (protocol.get("linear") or {}).get("grid")
+    if not isinstance(fit, dict) or not grid or len(grid) < 2 or fit.get("weight_decay") not in (min(grid), max(grid)):
+        return None
+    edge = "lower" if fit["weight_decay"] == min(grid) else "upper"
+    return (f"the linear probe chose the {edge} edge of its weight-decay grid ({fit['weight_decay']:g}); "
+            "the best value may lie beyond it")
+
+
 EVALUATIONS.register("linear")(Evaluation(
     name="linear", needs="features", evaluate=evaluate_linear, metric_keys=("linear_top1", "linear_fit"),
+    caveat=grid_edge_caveat,
     columns=(MetricColumn("linear_top1", "linear top-1", True, 1, metric_value("linear_top1")),),
     description="linear probe top-1 on the test split (L-BFGS logistic regression, weight decay chosen on train)",
     order=20,

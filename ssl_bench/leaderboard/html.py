@@ -12,6 +12,8 @@ from ssl_bench.leaderboard.stats import Summary
 from ssl_bench.leaderboard.table import (
     Leaderboard,
     MetricColumn,
+    caveat_notes,
+    format_cell,
     format_hparams,
     format_seconds,
     format_summary,
@@ -97,11 +99,14 @@ def _leaderboard_table(board: Leaderboard) -> list[str]:
     body = []
     for row in board.rows:
         cells = [_text_td(cell(row), wrap=title == HPARAMS_TITLE) for title, cell in identity]
-        cells += [_metric_td(row.metrics.get(c.key), c, best=c.key in row.best) for c in board.columns]
+        cells += [_metric_td(row.metrics.get(c.key), c, best=c.key in row.best, text=format_cell(row, c),
+                             title=row.caveats.get(c.key)) for c in board.columns]
         cells += [_number_td(str(len(row.runs)), len(row.runs)),
                   _number_td(format_seconds(row.wall_time), row.wall_time.mean if row.wall_time else None)]
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return _table(head, body)
+    notes = caveat_notes(board)
+    return _table(head, body) + (["<ul class=\"caveats\">" + "".join(f"<li>{escape(note)}</li>" for note in notes)
+                                  + "</ul>"] if notes else [])
 
 
 def _runs_table(board: Leaderboard) -> list[str]:
@@ -165,10 +170,13 @@ def _th(title: str, numeric: bool = False) -> str:
     return f'<th class="num">{escape(title)}</th>' if numeric else f"<th>{escape(title)}</th>"
 
 
-def _metric_td(summary: Summary | None, column: MetricColumn, best: bool) -> str:
+def _metric_td(summary: Summary | None, column: MetricColumn, best: bool, text: str | None = None,
+               title: str | None = None) -> str:
     classes = "num best" if best else "num"
     sort = "-Infinity" if summary is None else repr(summary.mean)
-    return f'<td class="{classes}" data-sort="{sort}">{escape(format_summary(summary, column))}</td>'
+    hover = f' title="{escape(title)}"' if title else ""
+    shown = format_summary(summary, column) if text is None else text
+    return f'<td class="{classes}" data-sort="{sort}"{hover}>{escape(shown)}</td>'
 
 
 def _number_td(text: str, value: float | None) -> str:

@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from ssl_bench.bench.references import PublishedResult, ReferenceComparison, compare_references
 from ssl_bench.bench.store import RunRecord, flatten_metrics
-from ssl_bench.eval import MetricColumn, leaderboard_columns, metric_value
+from ssl_bench.eval import MetricColumn, leaderboard_columns, metric_value, ordered
 from ssl_bench.leaderboard.stats import Summary
 from ssl_bench.sources.base import ordered_sources
 
@@ -48,6 +48,7 @@ class LeaderboardRow:
     wall_time: Summary | None
     best: frozenset[str]
     label: str
+    caveats: dict[str, str] = field(default_factory=dict)  # column key -> why its number may mislead
 
     @property
     def seeds(self) -> tuple[int, ...]:
@@ -125,7 +126,31 @@ def _row(runs: list[RunRecord], columns: tuple[MetricColumn, ...], labels: dict[
     walls = tuple(run.wall_time_s for run in runs if run.wall_time_s is not None)
     return LeaderboardRow(first.suite, first.kind, first.method, first.backbone, first.dataset, first.split,
                           first.epochs, first.hparams, tuple(runs), metrics, Summary(walls) if walls else None,
-                          frozenset(), labels[first.run_id])
+                          frozenset(), labels[first.run_id], _caveats(runs, columns))
+
+
+def _caveats(runs: list[RunRecord], columns: tuple[MetricColumn, ...]) -> dict[str, str]:
+    """Each shown column's caveat for this row: its evaluation's ``caveat`` of the first run that has one."""
+    keys = {column.key for column in columns}
+    found: dict[str, str] = {}
+    for evaluation in ordered():
+        texts = [evaluation.caveat(run.metrics, run.protocol) for run in runs] if evaluation.caveat else []
+        text = next((text for text in texts if text), None)
+        if text:
+            found.update({column.key: text for column in evaluation.columns if column.key in keys})
+    return found
+
+
+CAVEAT_MARK = "‡"
+
+
+def caveat_notes(board: Leaderboard) -> list[str]:
+    """One line per distinct caveat on the board, naming its rows: what the ‡ beside a number means."""
+    rows_by_text: dict[str, list[str]] = {}
+    for row in board.rows:
+        for text in dict.fromkeys(row.caveats.values()):
+            rows_by_text.setdefault(text, []).append(row.label)
+    return [f"{CAVEAT_MARK} {', '.join(labels)}: {text}" for text, labels in rows_by_text.items()]
 
 
 def _row_order(row: LeaderboardRow, columns: tuple[MetricColumn, ...]) -> tuple[Any, ...]:
@@ -247,6 +272,12 @@ def _shared_protocol(done: list[RunRecord]) -> dict[str, str]:
 def _varying_protocol(done: list[RunRecord]) -> dict[str, tuple[str, ...]]:
     return {key: tuple(sorted(set(values))) for key, values in _protocol_values(done).items()
             if len(set(values)) > 1}
+
+
+def format_cell(row: LeaderboardRow, column: MetricColumn) -> str:
+    """The row's summary of ``column`` (:func:`format_summary`), with the caveat mark when it has one."""
+    text = format_summary(row.metrics.get(column.key), column)
+    return f"{text} {CAVEAT_MARK}" if column.key in row.caveats else text
 
 
 def format_summary(summary: Summary | None, column: MetricColumn) -> str:
