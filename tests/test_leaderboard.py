@@ -417,3 +417,16 @@ def test_a_linear_probe_at_the_edge_of_its_grid_is_marked_and_explained(tmp_path
     board = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
     assert [row["caveats"] for row in board["rows"] if row["method"] == "random-init"] == [{}]
     assert 'title="the linear probe chose the upper edge' in (tmp_path / "board" / "index.html").read_text()
+
+
+def test_k_200_on_a_small_database_is_marked_on_the_headline_column_only(tmp_path: Path) -> None:
+    with ResultStore(tmp_path / "store.sqlite") as store:
+        for n_train in (1000, 60000):
+            cell = RunCell("k", "baseline", "raw-pixels", "synthetic", backbone="pixels", hparams={"n": n_train})
+            store.finish_run(store.start_run(cell), {"knn_top1": 0.5, "knn_top1_k20": 0.67, "n_train": n_train},
+                             protocol={"knn": {"k": 200}})
+        render_leaderboard(store, tmp_path / "board", suite="k")
+    board = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
+    caveats = {row["hparams"]["n"]: row["caveats"] for row in board["rows"]}
+    assert caveats[60000] == {} and list(caveats[1000]) == ["knn_top1"]
+    assert "votes with 20% of the 1000-image database" in caveats[1000]["knn_top1"]

@@ -100,8 +100,8 @@ class MetricColumn:
 @dataclass(frozen=True)
 class Evaluation:
     """A registered evaluation; ``order`` places its columns among the others' (lower first). ``caveat(metrics,
-    protocol)`` (optional) says, for one run, why its number may mislead (a choice at the edge of a grid), or None;
-    boards mark the evaluation's columns of such rows and list the caveats."""
+    protocol)`` (optional) says, for one run, why its headline number may mislead (a choice at the edge of a grid),
+    or None; boards mark the evaluation's first column of such rows and list the caveats."""
 
     name: str
     needs: str

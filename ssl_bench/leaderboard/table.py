@@ -130,14 +130,15 @@ def _row(runs: list[RunRecord], columns: tuple[MetricColumn, ...], labels: dict[
 
 
 def _caveats(runs: list[RunRecord], columns: tuple[MetricColumn, ...]) -> dict[str, str]:
-    """Each shown column's caveat for this row: its evaluation's ``caveat`` of the first run that has one."""
+    """Each evaluation's caveat for this row (of the first run that has one), on the evaluation's first (headline)
+    column when it is shown."""
     keys = {column.key for column in columns}
     found: dict[str, str] = {}
     for evaluation in ordered():
         texts = [evaluation.caveat(run.metrics, run.protocol) for run in runs] if evaluation.caveat else []
         text = next((text for text in texts if text), None)
-        if text:
-            found.update({column.key: text for column in evaluation.columns if column.key in keys})
+        if text and evaluation.columns and evaluation.columns[0].key in keys:
+            found[evaluation.columns[0].key] = text
     return found
 
 
