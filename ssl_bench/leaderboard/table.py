@@ -14,7 +14,7 @@ from typing import Any, Callable
 from ssl_bench.bench.references import PublishedResult, ReferenceComparison, compare_references
 from ssl_bench.bench.store import RunRecord, flatten_metrics
 from ssl_bench.eval import MetricColumn, leaderboard_columns, metric_value, ordered
-from ssl_bench.leaderboard.stats import Summary
+from ssl_bench.leaderboard.stats import Summary, difference_ci
 from ssl_bench.sources.base import ordered_sources
 
 
@@ -49,6 +49,7 @@ class LeaderboardRow:
     best: frozenset[str]
     label: str
     caveats: dict[str, str] = field(default_factory=dict)  # column key -> why its number may mislead
+    tied: frozenset[str] = frozenset()  # columns where this row cannot be told apart from the best (noise)
 
     @property
     def seeds(self) -> tuple[int, ...]:
@@ -166,16 +167,51 @@ def _row_order(row: LeaderboardRow, columns: tuple[MetricColumn, ...]) -> tuple[
 
 def _mark_best(rows: list[LeaderboardRow], columns: tuple[MetricColumn, ...]) -> list[LeaderboardRow]:
     """Bold the highest mean of each ranked column among the rows of the same dataset and split (ties all bold);
-    probe columns describe a representation and are not ranked."""
-    ranked = {column.key for column in columns if column.ranked}
-    best: dict[tuple[str, str, str], float] = {}
+    probe columns describe a representation and are not ranked. Mark as ``tied`` the rows that cannot be told apart
+    from the best (:func:`_indistinguishable`)."""
+    ranked = {column.key: column for column in columns if column.ranked}
+    best: dict[tuple[str, str, str], LeaderboardRow] = {}
     for row in rows:
         for key, summary in row.metrics.items():
             if key in ranked and math.isfinite(summary.mean):
                 slot = (row.dataset, row.split, key)
-                best[slot] = max(best.get(slot, -math.inf), summary.mean)
-    return [replace(row, best=frozenset(key for key, summary in row.metrics.items()
-                                        if summary.mean == best.get((row.dataset, row.split, key)))) for row in rows]
+                if slot not in best or summary.mean > best[slot].metrics[key].mean:
+                    best[slot] = row
+    marked = []
+    for row in rows:
+        tops = {key: best[(row.dataset, row.split, key)] for key in row.metrics if (row.dataset, row.split, key) in best}
+        bold = frozenset(key for key, top in tops.items() if row.metrics[key].mean == top.metrics[key].mean)
+        tied = frozenset(key for key, top in tops.items() if key not in bold
+                         and _indistinguishable(row, top, ranked[key], rows))
+        marked.append(replace(row, best=bold, tied=tied))
+    return marked
+
+
+def _per_seed(row: LeaderboardRow, column: MetricColumn) -> dict[int, float]:
+    found = {run.seed: column.extract(run.metrics) for run in row.runs}
+    return {seed: value for seed, value in found.items() if value is not None}
+
+
+def _indistinguishable(row: LeaderboardRow, top: LeaderboardRow, column: MetricColumn,
+                       rows: list[LeaderboardRow]) -> bool:
+    """Whether ``row`` cannot be told apart from ``top`` in ``column`` at 95%: the t interval of the difference over
+    seeds (paired when both have the same seeds, Welch otherwise; :func:`difference_ci`) holds 0; or, with too few
+    seeds for one, the difference is within t * s * sqrt(1/n_row + 1/n_top) for s the seed spread pooled over the
+    rows of ``row``'s kind on this dataset with two or more seeds. False when there is no noise estimate at all."""
+    ours, theirs = _per_seed(row, column), _per_seed(top, column)
+    interval = difference_ci(theirs, ours)
+    if interval.low is not None:
+        return interval.low <= 0
+    peers = [summary for other in rows if other.kind == row.kind and other.dataset == row.dataset
+             and (summary := other.metrics.get(column.key)) is not None and summary.n >= 2]
+    df = sum(summary.n - 1 for summary in peers)
+    if not df:
+        return False
+    from scipy import stats
+
+    pooled = math.sqrt(math.fsum((summary.n - 1) * summary.std**2 for summary in peers) / df)
+    bound = float(stats.t.ppf(0.975, df)) * pooled * math.sqrt(1 / len(ours) + 1 / len(theirs))
+    return top.metrics[column.key].mean - row.metrics[column.key].mean <= bound
 
 
 def _shared_hparams(rows: list[LeaderboardRow] | list[RunRecord]) -> dict[str, Any]:
@@ -275,10 +311,15 @@ def _varying_protocol(done: list[RunRecord]) -> dict[str, tuple[str, ...]]:
             if len(set(values)) > 1}
 
 
+TIED_MARK = "≈"
+
+
 def format_cell(row: LeaderboardRow, column: MetricColumn) -> str:
-    """The row's summary of ``column`` (:func:`format_summary`), with the caveat mark when it has one."""
+    """The row's summary of ``column`` (:func:`format_summary`), with ≈ when it cannot be told apart from the best
+    and ‡ when it has a caveat."""
     text = format_summary(row.metrics.get(column.key), column)
-    return f"{text} {CAVEAT_MARK}" if column.key in row.caveats else text
+    marks = (TIED_MARK if column.key in row.tied else "") + (CAVEAT_MARK if column.key in row.caveats else "")
+    return f"{text} {marks}" if marks else text
 
 
 def format_summary(summary: Summary | None, column: MetricColumn) -> str:
@@ -346,9 +387,12 @@ def header_lines(board: Leaderboard) -> list[tuple[str, str]]:
                                                    f"leaderboard.json)"))
     lines.append(("How to read", "accuracies are top-1 in %; each cell is the mean ± sample standard deviation "
                                  "(ddof = 1) over seeds, n = number of seeds; bold = best accuracy in its column "
-                                 "for that dataset; probe columns average the equivariance probe over each "
-                                 "transformation's magnitudes, then over transformations; wall time is the mean "
-                                 "per run in seconds"))
+                                 f"for that dataset; {TIED_MARK} = not told apart from it at 95% (t interval of the "
+                                 "difference over seeds, paired where the rows share seeds; with one seed, the seed "
+                                 "spread pooled over rows of its kind; no mark without any estimate); "
+                                 f"{CAVEAT_MARK} = a caveat, listed under the table; probe columns average the "
+                                 "equivariance probe over each transformation's magnitudes, then over "
+                                 "transformations; wall time is the mean per run in seconds"))
     return lines
 
 

@@ -58,7 +58,7 @@ def to_json(board: Leaderboard) -> str:
 
 def _row(row: LeaderboardRow) -> dict[str, Any]:
     return {**{name: getattr(row, name) for name in _IDENTITY}, "hparams": row.hparams, "label": row.label,
-            "seeds": list(row.seeds), "run_ids": [run.run_id for run in row.runs], "best": sorted(row.best),
+            "seeds": list(row.seeds), "run_ids": [run.run_id for run in row.runs], "best": sorted(row.best), "tied_with_best": sorted(row.tied),
             "metrics": {key: _summary(summary) for key, summary in row.metrics.items()},
             "wall_time_s": _summary(row.wall_time) if row.wall_time else None, "caveats": row.caveats}
 
