@@ -208,3 +208,23 @@ def test_the_collapse_diagnostic_fires_on_a_collapsed_network_and_not_on_a_healt
         last.weight.zero_()
     found = collapse_diagnostics(model, torch.randn(64, 1, 16, 16))
     assert found["effective_rank"] < 2 and found["embedding_std_ratio"] < 0.1 and found["collapsed"]
+
+
+def test_the_learning_curve_leaves_training_unchanged_and_is_summarised_last_and_best(tmp_path):
+    from ssl_bench.core.checkpoint import load_checkpoint
+    from ssl_bench.training.learning_curve import curve_summary
+
+    with_curve = train(_config(tmp_path / "on", curve_every=1, epochs=3), progress=False)
+    without = train(_config(tmp_path / "off", epochs=3), progress=False)
+    on, off = load_checkpoint(with_curve / "checkpoint.pt")["model"], load_checkpoint(without / "checkpoint.pt")["model"]
+    assert all(torch.equal(on[key], off[key]) for key in off)  # same weights, buffers included
+    history = json.loads((with_curve / "metrics.json").read_text())
+    curve = [record["knn_curve_top1"] for record in history]
+    assert len(curve) == 3 and all(0 <= value <= 1 and record["curve_seconds"] > 0
+                                   for value, record in zip(curve, history))
+    summary = curve_summary(history)
+    assert summary["last"] == curve[-1] and summary["best"] == max(curve)
+    assert summary["best_epoch"] == 1 + curve.index(max(curve))
+    result = evaluate_run(with_curve, evaluations=["knn"], device="cpu")
+    assert result["learning_curve"]["last_epoch"] == 3
+    assert not any("knn_curve_top1" in record for record in json.loads((without / "metrics.json").read_text()))

@@ -20,7 +20,7 @@ from ssl_bench.leaderboard.stats import Summary
 from ssl_bench.leaderboard.table import Leaderboard, LeaderboardRow, MetricColumn, metric_column
 from ssl_bench.sources.base import ordered_sources
 
-EPOCH_KEYS = ("knn_top1", "linear_top1", "loss", "effective_rank")
+EPOCH_KEYS = ("knn_curve_top1", "knn_top1", "linear_top1", "loss", "effective_rank")
 PROBE_MEASURES = ("invariance", "equivariance_r2")
 _RC = {"svg.hashsalt": "ssl-bench", "svg.fonttype": "none", "font.size": 8.0, "axes.grid": True,
        "grid.alpha": 0.3}
@@ -47,11 +47,19 @@ def _svg(figure: Figure) -> str:
     return buffer.getvalue()
 
 
+# epoch-record numbers that are no evaluation's column: (axis label, scale)
+EPOCH_ONLY = {"knn_curve_top1": ("learning curve: kNN top-1 (%)", 100.0)}
+
+
 def _scale(key: str) -> float:
+    if key in EPOCH_ONLY:
+        return EPOCH_ONLY[key][1]
     return 100.0 if metric_column(key).percent else 1.0
 
 
 def _axis_label(key: str) -> str:
+    if key in EPOCH_ONLY:
+        return EPOCH_ONLY[key][0]
     column = metric_column(key)
     return f"{column.title} (%)" if column.percent else column.title
 

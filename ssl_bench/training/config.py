@@ -77,6 +77,8 @@ class TrainConfig:
              "(8 GiB). Same results either way")
     workers: int = setting(help="DataLoader workers when streaming (default: min(8, CPU cores))", minimum=0,
                            hint="0 decodes in the training process", default_factory=default_workers)
+    curve_every: int = setting(0, minimum=0, help="learning curve: kNN top-1 of the backbone every N epochs on a "
+                                                 "held-out tenth of up to 1,000 training images (0: off)")
     trackers: list[str] = setting(
         help="where each epoch's record also goes, beside metrics.json: tensorboard (RUN_DIR/tensorboard/), wandb, "
              "mlflow (offline by default; pip install 'ssl-bench[wandb]' / '[mlflow]'); '' for none",
@@ -94,7 +96,8 @@ class TrainConfig:
 
     def identity(self) -> dict[str, Any]:
         """The keys that make two runs the same run (a checkpoint may only be resumed under these)."""
-        runtime = ("out", "device", "download", "compile", "sync_batchnorm", "data_loading", "workers", "trackers")
+        runtime = ("out", "device", "download", "compile", "sync_batchnorm", "data_loading", "workers", "trackers",
+                   "curve_every")
         return {k: v for k, v in self.to_dict().items() if k not in runtime}
 
 

@@ -39,6 +39,7 @@ from ssl_bench.data.datasets import ImageDataset
 from ssl_bench.data.streaming import OrderedBatches, StreamedSplit, load_split
 from ssl_bench.methods import METHODS, SSLModel
 from ssl_bench.training.config import TrainConfig, make_config
+from ssl_bench.training.learning_curve import CurveData, curve_data, curve_point
 from ssl_bench.training.optim import build_optimizer, warmup_cosine
 from ssl_bench.training.run_dir import build_model, recipe_of, write_data_record
 from ssl_bench.training.trackers import check_trackers, open_trackers, scalars
@@ -178,6 +179,7 @@ class Training:
     order_generator: torch.Generator
     augment_generator: torch.Generator
     probe_views: Tensor
+    curve: CurveData | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     start_epoch: int = 0
 
@@ -223,6 +225,8 @@ def setup(config: TrainConfig, rank_device: torch.device | None = None) -> Train
         order_generator=torch.Generator().manual_seed(config.seed),
         augment_generator=torch.Generator(device=device).manual_seed(config.seed + 1 + 1000 * rank),
         probe_views=probe_views,
+        curve=curve_data(data, config.seed, augment.config.mean, augment.config.std, device)
+        if config.curve_every and isinstance(data, ImageDataset) and distributed.is_main_process() else None,
     )
     return training
 
@@ -358,6 +362,8 @@ def _train_epochs(config: TrainConfig, checkpoint_path: Path | None, progress: b
     try:
         for epoch in range(training.start_epoch, config.epochs):
             record = {**run_epoch(training, epoch, progress), "attempt": attempt}
+            if training.curve is not None and (epoch + 1) % config.curve_every == 0:
+                record.update(curve_point(training.model.backbone, training.curve))
             training.history.append(record)
             augment_states = distributed.gather_objects(training.augment_generator.get_state().cpu())
             if not training.main:
