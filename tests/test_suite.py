@@ -408,8 +408,9 @@ baselines:
     assert n_train == {("spectral", 100): "train split (100 images)", ("spectral", None): f"train split ({whole} images)",
                        ("baseline", 100): "train split (100 images)", ("baseline", 300): "train split (300 images)"}
     table = (tmp_path / "board" / "leaderboard.md").read_text()
-    assert "| classical-mds | spectral | pixels | synthetic | — | dim=8, subset=all |" in table
-    assert "| raw-pixels | baseline | pixels | synthetic | — | subset=300 |" in table
+    assert "- **Dataset:** synthetic" in table  # one dataset: named once in the header, not in every row
+    assert "| classical-mds | spectral | pixels | — | dim=8, subset=all |" in table
+    assert "| raw-pixels | baseline | pixels | — | subset=300 |" in table
 
 
 @pytest.mark.parametrize("value, message", [
