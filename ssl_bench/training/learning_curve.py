@@ -6,7 +6,9 @@ in eval mode under ``inference_mode`` after the epoch, and weighted kNN (k = :da
 scores the queries. The images were seen by the label-free training, never their labels; the query labels are only
 scored. Training is not changed (no random draw, no BatchNorm update), so a run's weights are the same with the
 curve on or off, and a resumed run's curve equals an uninterrupted one's. Each epoch record gains
-``knn_curve_top1`` and ``curve_seconds`` (its cost, beside the epoch's ``seconds``).
+``knn_curve_top1`` and ``curve_seconds`` (its cost, beside the epoch's ``seconds``). Measured on the quick
+suite's SimCLR cell (2,000 images, batch 128, AMD EPYC with AVX-512, 2 cores): 1.66 s of curve for 13.8 s of
+training over 5 epochs at N = 1, 12% (2.4% at N = 5).
 """
 
 from __future__ import annotations
