@@ -8,6 +8,7 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ssl_bench.bench.launchers import LaunchSettings
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         with ResultStore(command.store) as store:
             render_leaderboard(store, out, suite=suite.name, references=suite.references)
         summary["leaderboard"] = out
-        print(f"leaderboard written to {out} (open {out}index.html)", file=sys.stderr)
+        print(f"leaderboard written to {out} (open {Path(out) / 'index.html'})", file=sys.stderr)
     print(json.dumps(summary))
     return 1 if counts["failed"] else 0
 
