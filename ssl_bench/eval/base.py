@@ -55,7 +55,9 @@ class EncoderTarget:
     (N, F), on ``device``; ``test``: the test split (an :class:`~ssl_bench.data.datasets.ImageDataset`);
     ``out_dir``: where the evaluation may write files; ``describe(features)``: a title and the protocol of that
     encoder; ``augmented_views(images, q, seed)`` (a trained run's): backbone features (N, q, F) of q views of
-    each uint8 image (N, C, H, W), augmented as the run was trained, drawn with ``seed``."""
+    each uint8 image (N, C, H, W), augmented as the run was trained, drawn with ``seed``; ``train()`` (a trained
+    run's): the images it was trained on (an :class:`~ssl_bench.data.datasets.ImageDataset`, loaded when asked),
+    the database of evaluations that classify transformed test images."""
 
     encoder: Callable[[str], Callable[[Tensor], Tensor]]
     test: Any
@@ -63,6 +65,7 @@ class EncoderTarget:
     describe: Callable[[str], tuple[str, dict[str, Any]]]
     device: Any
     augmented_views: Callable[[Tensor, int, int], Tensor] | None = None
+    train: Callable[[], Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from ssl_bench.core.devices import resolve_device
 from ssl_bench.core.settings import default_of
 from ssl_bench.core.validation import check_keys, check_mapping, check_value
 from ssl_bench.data.augment import BatchAugment, default_augment
-from ssl_bench.data.datasets import load_dataset
+from ssl_bench.data.datasets import load_dataset, train_split
 from ssl_bench.data.streaming import load_split
 from ssl_bench.eval.base import EncoderTarget
 from ssl_bench.sources.base import (
@@ -95,6 +95,7 @@ def encoder_target(run_dir: Path, config: TrainConfig, device: str) -> EncoderTa
 
     return EncoderTarget(encoder=lambda features: load_encoder(run_dir, features)[0].to(torch_device), test=test,
                          out_dir=run_dir, describe=describe, device=torch_device,
+                         train=lambda: train_split(config.dataset, config.subset, config.seed, config.download),
                          augmented_views=lambda images, q, seed: augmented_views(run_dir, config, images, q, seed,
                                                                                  torch_device))
 
