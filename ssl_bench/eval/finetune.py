@@ -1,0 +1,127 @@
+"""Fine-tuning: a trained run's backbone and a new linear head trained end to end on 1%, 10% and 100% of the train
+labels (class-balanced subsets drawn with ``seed + 1``), then scored on the test split, as in the semi-supervised
+tables of SimCLR and BYOL (there with ImageNet-scale recipes; here one stated recipe that runs on a CPU at the
+quick suite's scale).
+
+Recipe (:data:`RECIPE`): a copy of the backbone (the run is not changed) behind its training normalisation, a
+linear head initialised at zero; SGD with Nesterov momentum 0.9, one learning rate for all layers scaled with the
+batch (lr x batch / 256), weight decay 5e-4 on weights (not on biases and normalisation), a cosine schedule over
+:data:`EPOCHS` epochs of the labelled rows (at least :data:`MIN_STEPS` steps), batch 128 (the labelled rows when
+fewer), BatchNorm in training mode; no augmentation (the images as they are). Cross-entropy; the last epoch's
+network is scored.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ssl_bench.core.errors import UserError
+from ssl_bench.eval.base import EVALUATIONS, EncoderTarget, Evaluation, MetricColumn
+
+FRACTIONS = (0.01, 0.1, 1.0)
+EPOCHS = 10
+MIN_STEPS = 50
+BATCH = 128
+RECIPE = {"optimizer": "SGD, Nesterov momentum 0.9", "lr": 0.05, "lr_scaling": "lr x batch / 256, all layers",
+          "weight_decay": 5e-4, "weight_decay_on": "weights (not biases, not normalisation)",
+          "schedule": "cosine to 0 over the steps", "epochs": EPOCHS, "min_steps": MIN_STEPS, "batch": BATCH,
+          "augmentation": "none", "head": "linear, zero-initialised", "scored": "the last epoch's network"}
+
+
+class FineTuned(nn.Module):
+    """uint8 images -> class logits: the run's normalising encoder (copied) and a linear head."""
+
+    def __init__(self, encoder: nn.Module, feature_dim: int, num_classes: int) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Linear(feature_dim, num_classes)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.head(self.encoder(images))
+
+
+def make_optimizer(model: nn.Module, lr: float) -> torch.optim.Optimizer:
+    """The recipe's SGD: weight decay on tensors of 2 or more dimensions only."""
+    decayed = [p for p in model.parameters() if p.ndim >= 2]
+    plain = [p for p in model.parameters() if p.ndim < 2]
+    return torch.optim.SGD([{"params": decayed, "weight_decay": RECIPE["weight_decay"]},
+                            {"params": plain, "weight_decay": 0.0}], lr=lr, momentum=0.9, nesterov=True)
+
+
+def fine_tune(encoder: nn.Module, images: Tensor, labels: Tensor, num_classes: int, seed: int,
+              device: torch.device) -> nn.Module:
+    """The recipe on ``images`` (uint8 (N, C, H, W)) and ``labels``; returns the fine-tuned network (eval mode)."""
+    torch.manual_seed(seed)
+    own = copy.deepcopy(encoder).to(device).eval()  # the run's encoder is never touched (BatchNorm statistics)
+    with torch.inference_mode():
+        feature_dim = own(images[:2].to(device)).shape[1]
+    model = FineTuned(own, feature_dim, num_classes).to(device).train()
+    batch = min(BATCH, len(images))
+    steps_per_epoch = max(1, len(images) // batch)
+    total = max(MIN_STEPS, EPOCHS * steps_per_epoch)
+    lr = RECIPE["lr"] * batch / 256
+    optimizer = make_optimizer(model, lr)
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.empty(0, dtype=torch.long)
+    for step in range(total):
+        if len(order) < batch:
+            order = torch.cat([order, torch.randperm(len(images), generator=generator)])
+        rows, order = order[:batch], order[batch:]
+        for group in optimizer.param_groups:
+            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / total))
+        loss = F.cross_entropy(model(images[rows].to(device)), labels[rows].to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return model.eval()
+
+
+def accuracy(model: nn.Module, images: Tensor, labels: Tensor, device: torch.device) -> float:
+    with torch.inference_mode():
+        predictions = torch.cat([model(images[i : i + 512].to(device)).argmax(1).cpu()
+                                 for i in range(0, len(images), 512)])
+    return float((predictions == labels.cpu()).double().mean())
+
+
+def evaluate_finetune(target: EncoderTarget, seed: int = 0) -> dict[str, Any]:
+    """The registry entry: the recipe on 1%, 10% and 100% of the run's training labels."""
+    from ssl_bench.eval.few_labels import label_subset
+
+    if target.train is None:
+        raise UserError("finetune needs a trained run's training images; evaluate a run with it, or drop it")
+    train, test = target.train(), target.test
+    encoder = target.encoder("backbone")
+    found: dict[str, Any] = {}
+    for fraction in FRACTIONS:
+        rows = torch.arange(len(train)) if fraction == 1.0 else label_subset(train.labels, train.num_classes,
+                                                                              fraction, seed + 1)
+        model = fine_tune(encoder, train.images[rows], train.labels[rows], train.num_classes, seed, target.device)
+        found[f"top1_{round(100 * fraction)}pct"] = accuracy(model, test.images, test.labels, target.device)
+    return {**found, "protocol": {**RECIPE, "fractions": list(FRACTIONS), "label_seed": seed + 1,
+                                  "queries": f"test split ({len(test)} images)"}}
+
+
+def _value(key: str) -> Any:
+    def extract(metrics: dict[str, Any]) -> float | None:
+        result = metrics.get("finetune")
+        value = result.get(key) if isinstance(result, dict) else None
+        return float(value) if isinstance(value, (int, float)) else None
+
+    return extract
+
+
+EVALUATIONS.register("finetune")(Evaluation(
+    name="finetune", needs="encoder", evaluate=evaluate_finetune, metric_keys=("finetune",),
+    columns=tuple(MetricColumn(f"finetune_{round(100 * f)}pct", f"fine-tuned, {f:.0%} labels", True, 1,
+                               _value(f"top1_{round(100 * f)}pct")) for f in FRACTIONS),
+    description="backbone + linear head fine-tuned end to end on 1%, 10%, 100% of the labels (stated recipe)",
+    order=58, settings=("seed",),
+))

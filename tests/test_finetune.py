@@ -1,0 +1,67 @@
+"""Fine-tuning: one optimiser step equals a hand-written Nesterov SGD step on a hand-written cross-entropy; the
+recipe learns; the run's encoder is not changed; too few labels are refused in one line."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from ssl_bench.cli import main
+from ssl_bench.eval.finetune import RECIPE, FineTuned, accuracy, fine_tune, make_optimizer
+
+
+def _encoder() -> nn.Module:
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.BatchNorm1d(16), nn.ReLU())
+
+
+def test_one_step_equals_a_hand_written_nesterov_sgd_step():
+    torch.manual_seed(0)
+    model = FineTuned(_encoder(), 16, 4).train()
+    nn.init.normal_(model.head.weight, std=0.1)  # a non-zero head, so every layer gets a gradient
+    images, labels, lr = torch.rand(8, 1, 8, 8), torch.arange(8) % 4, 0.05
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    expected_model = copy.deepcopy(model)
+    logits = expected_model(images)
+    loss = -(logits[torch.arange(8), labels] - torch.logsumexp(logits, dim=1)).mean()  # cross-entropy by hand
+    grads = dict(zip([n for n, _ in expected_model.named_parameters()],
+                     torch.autograd.grad(loss, list(expected_model.parameters()))))
+    optimizer = make_optimizer(model, lr)
+    nn.functional.cross_entropy(model(images), labels).backward()
+    optimizer.step()
+    for name, parameter in model.named_parameters():
+        decay = RECIPE["weight_decay"] if parameter.ndim >= 2 else 0.0
+        d_p = grads[name] + decay * before[name]
+        expected = before[name] - lr * (d_p + 0.9 * d_p)  # first step: buffer = d_p; Nesterov adds momentum * buffer
+        assert torch.allclose(parameter, expected, atol=1e-6), name
+
+
+def test_the_recipe_learns_and_leaves_the_encoder_as_it_was():
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.arange(400) % 4
+    images = (torch.rand(400, 1, 8, 8, generator=generator) * 80).to(torch.uint8)
+    images[torch.arange(400), 0, labels * 2, :] = 255  # a bright row per class
+
+    class Normalise(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = _encoder()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.net(x.float() / 255)
+
+    encoder = Normalise()
+    state = copy.deepcopy(encoder.state_dict())
+    model = fine_tune(encoder, images[:300], labels[:300], 4, seed=0, device=torch.device("cpu"))
+    assert accuracy(model, images[300:], labels[300:], torch.device("cpu")) > 0.9
+    assert all(torch.equal(state[key], value) for key, value in encoder.state_dict().items())
+
+
+def test_fine_tuning_a_run_with_too_few_labels_for_one_percent_is_one_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--method", "simclr", "--dataset", "synthetic", "--subset", "200", "--batch-size", "64",
+                 "--epochs", "1", "--out", str(run), "--trackers", "", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(run), "--evaluations", "finetune"]) == 2
+    assert "1% of 200 train rows is 2 labels, fewer than 2 for each of the 10 classes" in capsys.readouterr().err
