@@ -28,6 +28,7 @@ def evaluations_setting(help: str = "registered evaluations to run (ssl-bench ev
 __all__ = [
     "DEFAULT_EVALUATIONS", "evaluations_setting", "EVALUATIONS", "EncoderTarget", "Evaluation", "EvaluationOutput", "FeatureSplits",
     "MetricColumn", "check_evaluations", "checked_output", "evaluate_features", "leaderboard_columns", "metric_value",
+    "nested_value",
     "ordered",
 ]
 __getattr__ = lazy_exports(__name__, dict.fromkeys(__all__[2:], "base"))

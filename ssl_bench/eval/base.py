@@ -86,6 +86,18 @@ def metric_value(key: str) -> Callable[[dict[str, Any]], float | None]:
     return extract
 
 
+def nested_value(name: str, key: str) -> Callable[[dict[str, Any]], float | None]:
+    """Reads ``metrics[name][key]`` as a float: a number inside the dict an encoder evaluation stores under its
+    name (None when absent or not a number)."""
+
+    def extract(metrics: dict[str, Any]) -> float | None:
+        found = metrics.get(name)
+        value = found.get(key) if isinstance(found, dict) else None
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    return extract
+
+
 @dataclass(frozen=True)
 class MetricColumn:
     """A leaderboard column: how to read one number from a run's metrics, and how to show it.

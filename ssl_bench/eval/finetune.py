@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ssl_bench.core.errors import UserError
-from ssl_bench.eval.base import EVALUATIONS, EncoderTarget, Evaluation, MetricColumn
+from ssl_bench.eval.base import EVALUATIONS, EncoderTarget, Evaluation, MetricColumn, nested_value
 
 FRACTIONS = (0.01, 0.1, 1.0)
 EPOCHS = 10
@@ -109,19 +109,11 @@ def evaluate_finetune(target: EncoderTarget, seed: int = 0) -> dict[str, Any]:
                                   "queries": f"test split ({len(test)} images)"}}
 
 
-def _value(key: str) -> Any:
-    def extract(metrics: dict[str, Any]) -> float | None:
-        result = metrics.get("finetune")
-        value = result.get(key) if isinstance(result, dict) else None
-        return float(value) if isinstance(value, (int, float)) else None
-
-    return extract
-
 
 EVALUATIONS.register("finetune")(Evaluation(
     name="finetune", needs="encoder", evaluate=evaluate_finetune, metric_keys=("finetune",),
     columns=tuple(MetricColumn(f"finetune_{round(100 * f)}pct", f"fine-tuned, {f:.0%} labels", True, 1,
-                               _value(f"top1_{round(100 * f)}pct")) for f in FRACTIONS),
+                               nested_value("finetune", f"top1_{round(100 * f)}pct")) for f in FRACTIONS),
     description="backbone + linear head fine-tuned end to end on 1%, 10%, 100% of the labels (stated recipe)",
     order=58, settings=("seed",),
 ))

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from ssl_bench.core.errors import UserError
-from ssl_bench.eval.base import EVALUATIONS, EncoderTarget, Evaluation, MetricColumn
+from ssl_bench.eval.base import EVALUATIONS, EncoderTarget, Evaluation, MetricColumn, nested_value
 
 DELTA = 1e-4
 EPSILON = 1e-8
@@ -63,15 +63,10 @@ def evaluate_lidar(target: EncoderTarget, n: int = N_IMAGES, views: int = N_VIEW
         "reference": "Thilak et al. 2024, arXiv:2312.04000"}}
 
 
-def _value(metrics: dict[str, Any]) -> float | None:
-    found = metrics.get("lidar")
-    value = found.get("value") if isinstance(found, dict) else None
-    return float(value) if isinstance(value, (int, float)) else None
-
 
 EVALUATIONS.register("lidar")(Evaluation(
     name="lidar", needs="encoder", evaluate=evaluate_lidar, metric_keys=("lidar",),
-    columns=(MetricColumn("lidar", "LiDAR", False, 1, _value, ranked=False),),
+    columns=(MetricColumn("lidar", "LiDAR", False, 1, nested_value("lidar", "value"), ranked=False),),
     description="LiDAR: smooth rank of the LDA matrix of augmentation surrogate classes (label-free, trained runs)",
     order=35, settings=("n", "views", "seed"),
 ))

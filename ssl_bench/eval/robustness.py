@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from ssl_bench.core.errors import UserError
-from ssl_bench.eval.base import EVALUATIONS, EncoderTarget, Evaluation, FeatureSplits, MetricColumn
+from ssl_bench.eval.base import EVALUATIONS, EncoderTarget, Evaluation, FeatureSplits, MetricColumn, nested_value
 from ssl_bench.eval.knn import TEMPERATURE, knn_accuracies
 
 N_IMAGES = 1000
@@ -61,19 +61,13 @@ def evaluate_robustness(target: EncoderTarget, n: int = N_IMAGES, seed: int = 0)
                          "features": "backbone"}}
 
 
-def _value(key: str) -> Any:
-    def extract(metrics: dict[str, Any]) -> float | None:
-        found = metrics.get("robustness")
-        value = found.get(key) if isinstance(found, dict) else None
-        return float(value) if isinstance(value, (int, float)) else None
-
-    return extract
-
 
 EVALUATIONS.register("robustness")(Evaluation(
     name="robustness", needs="encoder", evaluate=evaluate_robustness, metric_keys=("robustness",),
-    columns=(MetricColumn("robustness_mca", "kNN top-1, corrupted (mean)", True, 1, _value("mean_corrupted_top1")),
-             MetricColumn("robustness_relative", "corrupted / clean", False, 2, _value("relative"), ranked=False)),
+    columns=(MetricColumn("robustness_mca", "kNN top-1, corrupted (mean)", True, 1,
+                          nested_value("robustness", "mean_corrupted_top1")),
+             MetricColumn("robustness_relative", "corrupted / clean", False, 2, nested_value("robustness", "relative"),
+                          ranked=False)),
     description="kNN top-1 on the test split under 6 corruptions x 5 severities (mean, and relative to clean)",
     order=57, settings=("n", "seed"),
 ))

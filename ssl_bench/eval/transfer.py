@@ -21,7 +21,15 @@ from torch import Tensor
 
 from ssl_bench.core.errors import UserError
 from ssl_bench.core.settings import MIN_SUBSET
-from ssl_bench.eval.base import EVALUATIONS, EncoderTarget, Evaluation, FeatureSplits, MetricColumn, evaluate_features
+from ssl_bench.eval.base import (
+    EVALUATIONS,
+    EncoderTarget,
+    Evaluation,
+    FeatureSplits,
+    MetricColumn,
+    evaluate_features,
+    nested_value,
+)
 
 CHANNEL_MAPPINGS = ("same", "grey", "replicate")
 LUMA = (0.299, 0.587, 0.114)
@@ -82,19 +90,12 @@ def evaluate_transfer(target: EncoderTarget, dataset: str | None = None, subset:
                 "normalisation": "the run's training statistics", **protocol}}
 
 
-def _value(key: str) -> Any:
-    def extract(metrics: dict[str, Any]) -> float | None:
-        found = metrics.get("transfer")
-        value = found.get(key) if isinstance(found, dict) else None
-        return float(value) if isinstance(value, (int, float)) else None
-
-    return extract
-
 
 EVALUATIONS.register("transfer")(Evaluation(
     name="transfer", needs="encoder", evaluate=evaluate_transfer, metric_keys=("transfer",),
-    columns=(MetricColumn("transfer_knn_top1", "transfer kNN top-1", True, 1, _value("knn_top1")),
-             MetricColumn("transfer_linear_top1", "transfer linear top-1", True, 1, _value("linear_top1"))),
+    columns=(MetricColumn("transfer_knn_top1", "transfer kNN top-1", True, 1, nested_value("transfer", "knn_top1")),
+             MetricColumn("transfer_linear_top1", "transfer linear top-1", True, 1,
+                          nested_value("transfer", "linear_top1"))),
     description="the run's frozen backbone on another dataset: kNN and linear top-1 (settings transfer: {dataset})",
     order=55, settings=("dataset", "subset", "resize", "channels", "seed"),
 ))
