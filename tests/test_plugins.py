@@ -80,7 +80,8 @@ def test_the_example_package_installed_with_pip_is_trained_evaluated_validated_a
     shutil.copytree(EXAMPLE, source)  # pip builds in the source folder: keep the repository clean
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
                     "--target", str(target), str(source)], check=True, capture_output=True)
-    env = {**os.environ, "PYTHONPATH": str(target), "SSL_BENCH_STORE": str(tmp_path / "store.sqlite")}
+    env = {**os.environ, "PYTHONPATH": str(target), "SSL_BENCH_STORE": str(tmp_path / "store.sqlite"),
+           "COLUMNS": "1000"}  # argparse wraps help at hyphens ("my-" / "method") on a narrow terminal
 
     def cli(*args: str) -> str:
         done = subprocess.run([sys.executable, "-m", "ssl_bench", *args], env=env, cwd=tmp_path, text=True,
