@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ssl_bench.core.errors import UserError
-from ssl_bench.core.registry import Registry, installed_plugins, plugin_names
+from ssl_bench.core.registry import Registry, installed_entry_points, plugin_names
 
 EXAMPLE = Path(__file__).with_name("example_plugin")
 
@@ -38,9 +38,9 @@ def _distribution(root: Path, entries: dict[str, str], modules: dict[str, str]) 
 @pytest.fixture
 def fake_registry(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
-    installed_plugins.cache_clear()
+    installed_entry_points.cache_clear()
     yield tmp_path
-    installed_plugins.cache_clear()
+    installed_entry_points.cache_clear()
     for name in [name for name in sys.modules if name.startswith(("fake_", "plugin_"))]:
         del sys.modules[name]
 

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import functools
 import importlib
-import importlib.metadata
 import importlib.util
 import pkgutil
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import TYPE_CHECKING, Callable, Generic, Iterator, TypeVar
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 from ssl_bench.core.errors import UserError
 
@@ -54,10 +56,18 @@ def plugin_files(package: str) -> set[str]:
             if info.name not in skip and not info.name.startswith("_")}
 
 
+def installed_plugins(package: str) -> tuple[EntryPoint, ...]:
+    """The entry points of other installed packages in the group ``package``."""
+    return tuple(entry for entry in installed_entry_points() if entry.group == package)
+
+
 @functools.cache
-def installed_plugins(package: str) -> tuple[importlib.metadata.EntryPoint, ...]:
-    """The entry points of other installed packages in the group ``package`` (read once per process)."""
-    return tuple(importlib.metadata.entry_points(group=package))
+def installed_entry_points() -> tuple[EntryPoint, ...]:
+    """Every installed entry point, read from the package metadata once per process (the CLI asks a dozen plugin
+    packages for their names to build its choices: one scan, not one per package)."""
+    from importlib.metadata import distributions
+
+    return tuple(entry for distribution in distributions() for entry in distribution.entry_points)
 
 
 class Registry(Generic[T]):
@@ -100,7 +110,7 @@ class Registry(Generic[T]):
         for entry in entries.values():
             self._load_installed(entry)
 
-    def _load_installed(self, entry: importlib.metadata.EntryPoint) -> None:
+    def _load_installed(self, entry: EntryPoint) -> None:
         """Import an installed package's plugin; one line naming the package when it fails or registers another
         name."""
         try:
@@ -143,7 +153,7 @@ def lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], objec
     return __getattr__
 
 
-def _where(kind: str, entry: importlib.metadata.EntryPoint) -> str:
+def _where(kind: str, entry: EntryPoint) -> str:
     dist = getattr(entry, "dist", None)
     package = f"{dist.name} {dist.version}" if dist is not None else "(unknown)"
     return f"the {kind} {entry.name!r} of the installed package {package} ({entry.value})"
