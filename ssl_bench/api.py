@@ -44,7 +44,7 @@ from ssl_bench.sources.spectral import evaluate_spectral
 from ssl_bench.sources.trained import evaluate_run
 from ssl_bench.training.config import TrainConfig, make_config
 from ssl_bench.training.loop import train
-from ssl_bench.training.run_dir import load_encoder, load_run_config
+from ssl_bench.training.run_dir import load_encoder, load_run_config, read_history
 
 __all__ = ["TrainConfig", "add_run", "evaluate_baseline", "evaluate_encoder", "evaluate_pretrained", "evaluate_run",
            "evaluate_spectral", "import_result", "load_encoder", "open_store", "record_result", "train"]
@@ -139,16 +139,9 @@ def add_run(run_dir: str | Path, store: str | Path | None = None, *, suite: str 
         result = json.loads(path.read_text())
     defaults = make_config({"method": config.method})
     hparams = {key: getattr(config, key) for key in HPARAM_KEYS if getattr(config, key) != getattr(defaults, key)}
-    history = [record for record in _history(run_dir) if isinstance(record.get("epoch"), int)]
+    history = [record for record in read_history(run_dir) or [] if isinstance(record.get("epoch"), int)]
     return record_result(result, store, suite=suite, kind="trained", hparams=hparams, source=str(run_dir),
                          tool="ssl-bench train + eval", epoch_metrics=history)
-
-
-def _history(run_dir: Path) -> list[dict[str, Any]]:
-    try:
-        return json.loads((run_dir / "metrics.json").read_text())
-    except (OSError, ValueError):
-        return []
 
 
 def import_result(path: str | Path, store: str | Path | None = None) -> tuple[str, bool]:

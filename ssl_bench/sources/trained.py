@@ -4,7 +4,6 @@ the official test split. Features are cached in ``RUN_DIR/features/``; the resul
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,7 +35,7 @@ from ssl_bench.sources.encoding import encoder_splits
 from ssl_bench.sources.rows import evaluate_source
 from ssl_bench.training.config import TrainConfig, config_keys, make_config
 from ssl_bench.training.learning_curve import curve_summary
-from ssl_bench.training.run_dir import load_encoder, load_run_config, read_data_record, recipe_of
+from ssl_bench.training.run_dir import load_encoder, load_run_config, read_data_record, read_history, recipe_of
 
 FINAL_EPOCH_KEYS = ("loss", "embedding_std_ratio", "effective_rank", "collapsed")
 CELL_KEYS = ("method", "backbone", "epochs", "seed", "dataset", "out", "subset")  # set by the suite's grid
@@ -131,12 +130,10 @@ def _record(request: RowRequest, result: dict[str, Any]) -> None:
 
 
 def _read_history(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / "metrics.json"
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        print(f"warning: {path} missing or unreadable; epoch count unknown", file=sys.stderr)
-        return []
+    history = read_history(run_dir)
+    if history is None:
+        print(f"warning: {run_dir / 'metrics.json'} missing or unreadable; epoch count unknown", file=sys.stderr)
+    return history or []
 
 
 def _check(request: RowRequest) -> None:

@@ -40,6 +40,14 @@ def write_data_record(run_dir: Path, channels: int, image_size: int, mean: tuple
                                             "std": list(std), "n_images": n_images})
 
 
+def read_history(run_dir: Path) -> list[dict[str, Any]] | None:
+    """The run's epoch records (``metrics.json``), or None when the file is missing or unreadable."""
+    try:
+        return json.loads((Path(run_dir) / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def read_data_record(run_dir: Path) -> dict[str, Any]:
     path = run_dir / DATA_FILE
     try:

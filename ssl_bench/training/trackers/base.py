@@ -56,8 +56,8 @@ def check_trackers(names: list[str]) -> None:
 
 
 def open_trackers(names: list[str], run_dir: Path, config: dict[str, Any]) -> list[Tracker]:
-    """The trackers ``names`` opened for ``run_dir`` (checked by :func:`check_trackers` first)."""
-    check_trackers(names)
+    """The trackers ``names`` opened for ``run_dir``; call :func:`check_trackers` first, before anything is
+    written (the training loop does, ahead of its setup)."""
     opened: list[Tracker] = []
     for name in names:
         try:
