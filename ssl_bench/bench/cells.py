@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ssl_bench.bench.provenance import git_commit, hardware_info, package_version
+from ssl_bench.bench.provenance import this_process
 from ssl_bench.bench.store import RunCell
 from ssl_bench.core import distributed
 from ssl_bench.core.checkpoint import atomic_write_json
@@ -136,9 +136,7 @@ def _attempt_record(started: float, earlier_seconds: float = 0.0) -> dict[str, A
     about what it cost in all, not only its last part."""
     scheduler = {key: os.environ[name] for key, name in SLURM_IDS.items() if name in os.environ}
     finished = time.time()
-    return {"hardware": hardware_info(), "host": socket.gethostname(), "pid": os.getpid(),
-            "package_version": package_version(), "git_commit": git_commit(), "scheduler": scheduler,
-            "started_at": _iso(started), "finished_at": _iso(finished),
+    return {**this_process(), "scheduler": scheduler, "started_at": _iso(started), "finished_at": _iso(finished),
             "wall_time_s": finished - started + earlier_seconds, "earlier_attempts_s": earlier_seconds}
 
 

@@ -6,11 +6,18 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from ssl_bench import __version__
+
+
+def this_process() -> dict[str, Any]:
+    """Where and with which code this process runs: the fields every stored attempt and result document carry."""
+    return {"hardware": hardware_info(), "host": socket.gethostname(), "pid": os.getpid(),
+            "package_version": package_version(), "git_commit": git_commit()}
 
 
 def hardware_info() -> dict[str, Any]:

@@ -22,14 +22,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import socket
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ssl_bench.bench.provenance import git_commit, hardware_info, package_version
+from ssl_bench.bench.provenance import this_process
 from ssl_bench.bench.store import RunCell
 from ssl_bench.core.errors import UserError
 
@@ -41,16 +39,15 @@ PROVENANCE_FIELDS = ("hardware", "host", "pid", "package_version", "git_commit",
 
 
 def result_document(cell: RunCell, result: dict[str, Any], tool: str, source: str,
-                    epoch_metrics: list[dict[str, Any]] | None = None, wall_time_s: float | None = None,
-                    started_at: str | None = None) -> dict[str, Any]:
+                    epoch_metrics: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The document of an evaluation ``result`` (metrics with their ``protocol``) made here and now for ``cell``;
-    ``tool`` and ``source`` say what made it and from what (a run directory, an encoder)."""
+    ``tool`` and ``source`` say what made it and from what (a run directory, an encoder). No wall time: what the
+    result cost is not known here."""
     metrics = {key: value for key, value in result.items() if key != "protocol"}
     now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
     outcome = {"status": "done", "metrics": metrics, "protocol": result["protocol"],
-               "epoch_metrics": epoch_metrics or [], "hardware": hardware_info(), "host": socket.gethostname(),
-               "pid": os.getpid(), "package_version": package_version(), "git_commit": git_commit(),
-               "started_at": started_at or now, "finished_at": now, "wall_time_s": wall_time_s}
+               "epoch_metrics": epoch_metrics or [], **this_process(), "started_at": now, "finished_at": now,
+               "wall_time_s": None}
     return {"format": FORMAT, "cell": asdict(cell), "outcome": outcome, "provenance": {"tool": tool, "source": source}}
 
 

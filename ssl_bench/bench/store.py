@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ssl_bench import __version__
-from ssl_bench.bench.provenance import git_commit, hardware_info, package_version
+from ssl_bench.bench.provenance import this_process
 from ssl_bench.core.errors import UserError
 from ssl_bench.core.settings import STORE_ENV
 
@@ -324,9 +324,9 @@ class ResultStore:
         """Insert or restart the run's row as running; ``attempt``: where and when it ran (default: here, now)."""
         row = conn.execute("SELECT status, host, pid FROM runs WHERE run_id = ?", (cell.run_id,)).fetchone()
         now = _now()
-        attempt = attempt or {"hardware": _dumps(hardware_info()), "package_version": package_version(),
-                              "git_commit": git_commit(), "host": socket.gethostname(), "pid": os.getpid(),
-                              "started_at": now}
+        if attempt is None:
+            here = this_process()
+            attempt = {**here, "hardware": _dumps(here["hardware"]), "started_at": now}
         if row is None:
             columns = {**_cell_columns(cell), **attempt, "status": "running", "attempts": 1, "created_at": now}
             conn.execute(f"INSERT INTO runs ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
