@@ -62,15 +62,18 @@ def _read_board(path: Path) -> dict[str, Any]:
 
 def _board_cells(name: str, board: dict[str, Any]) -> list[str]:
     link = f'<a href="{escape(name)}/{INDEX}">{escape(str(board.get("title", name)))}</a>'
-    cells = [link, str(len(board["rows"])), str(len(board.get("runs", [])))]
-    for key, _ in HEADLINES:
-        cells.append(_best(board["rows"], key))
-    cells.append("; ".join(f"{item['description']} ({item['runs']})" for item in board.get("hardware", [])) or "—")
-    cells.append("; ".join(f"{item['description']} ({item['runs']})" for item in board.get("code", [])) or "—")
+    counts = (len(board["rows"]), len(board.get("runs", [])))
     finished = [run.get("finished_at") for run in board.get("runs", []) if run.get("finished_at")]
-    cells.append(max(finished)[:16].replace("T", " ") + " UTC" if finished else "— (rendered before dates were kept)")
-    return [f"<td>{link}</td>", *(f'<td class="num">{cell}</td>' for cell in cells[1:3]),
-            *(f'<td class="wrap">{escape(cell)}</td>' for cell in cells[3:])]
+    texts = [*(_best(board["rows"], key) for key, _ in HEADLINES), _described(board.get("hardware", [])),
+             _described(board.get("code", [])),
+             max(finished)[:16].replace("T", " ") + " UTC" if finished else "— (rendered before dates were kept)"]
+    return [f"<td>{link}</td>", *(f'<td class="num">{count}</td>' for count in counts),
+            *(f'<td class="wrap">{escape(text)}</td>' for text in texts)]
+
+
+def _described(items: list[dict[str, Any]]) -> str:
+    """``AMD EPYC, 2 CPUs, no GPU (48); ...``: a board's hardware or code with the number of runs of each."""
+    return "; ".join(f"{item['description']} ({item['runs']})" for item in items) or "—"
 
 
 def _best(rows: list[dict[str, Any]], key: str) -> str:
