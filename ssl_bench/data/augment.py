@@ -13,6 +13,11 @@ One view of a uint8 batch ``(B, C, H, W)``, each step with its own random parame
 6. solarize (x -> 1 - x where x >= 0.5) with probability ``solarize_p[view]``;
 7. normalisation ``(x - mean) / std`` per channel.
 
+Multi-crop (Caron et al. 2020, SwAV; DINO): a batch gives ``global_views`` crops at the training size (view i uses
+the per-view probabilities of view min(i, 1)) and then ``local_views`` crops of ``local_size`` pixels (0: 96/224
+of the training size, as the papers' 96 px of 224) with area fraction in ``local_crop_scale``, blur probability
+``local_blur_p`` and no solarisation. The default is two global views and no local one.
+
 Steps 3-6 work on values in [0, 1] and match torchvision's functional ops. Saturation, hue and grayscale apply
 to RGB only; 1-channel images stay 1-channel. All randomness comes from the ``generator`` passed in, which must
 live on the batch's device (``torch.Generator(device=images.device)``), so a seeded generator gives the same
@@ -38,6 +43,7 @@ from ssl_bench.data.datasets import ImageDataset, normalization_stats
 RECIPES = ("simclr", "byol")  # a method names its recipe in its MethodSpec.augment
 GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # ITU-R 601 luma, as torchvision's rgb_to_grayscale
 SOLARIZE_THRESHOLD = 0.5
+LOCAL = -1  # the view index of a local crop (global views are 0 and 1)
 
 
 @dataclass
@@ -62,11 +68,19 @@ class AugmentConfig:
     solarize_p: tuple[float, float] = (0.0, 0.0)
     mean: tuple[float, ...] = (0.5,)
     std: tuple[float, ...] = (0.5,)
+    global_views: int = 2
+    local_views: int = 0
+    local_size: int = 0
+    local_crop_scale: tuple[float, float] = (0.05, 0.4)
+    local_blur_p: float = 0.0
 
     def __post_init__(self) -> None:
+        for name, minimum in (("global_views", 1), ("local_views", 0), ("local_size", 0)):
+            check_value(f"augment {name}", getattr(self, name), int, minimum=minimum)
+        check_value("augment local_blur_p", self.local_blur_p, float)
         for name in ("flip_p", "jitter_p", "brightness", "contrast", "saturation", "hue", "grayscale_p"):
             check_value(f"augment {name}", getattr(self, name), float)
-        for name in ("crop_scale", "crop_ratio", "blur_p", "blur_sigma", "solarize_p", "mean", "std"):
+        for name in ("crop_scale", "crop_ratio", "blur_p", "blur_sigma", "solarize_p", "mean", "std", "local_crop_scale"):
             value = getattr(self, name)
             per_view_number = name in ("blur_p", "solarize_p") and isinstance(value, (int, float))
             items = [value] if per_view_number else value
@@ -77,17 +91,18 @@ class AugmentConfig:
         for name in ("blur_p", "solarize_p"):
             value = getattr(self, name)
             setattr(self, name, (float(value), float(value)) if isinstance(value, (int, float)) else tuple(value))
-        for name in ("crop_scale", "crop_ratio", "blur_sigma", "mean", "std"):
+        for name in ("crop_scale", "crop_ratio", "blur_sigma", "mean", "std", "local_crop_scale"):
             setattr(self, name, tuple(float(v) for v in getattr(self, name)))
-        for name in ("crop_scale", "crop_ratio", "blur_p", "blur_sigma", "solarize_p"):
+        for name in ("crop_scale", "crop_ratio", "blur_p", "blur_sigma", "solarize_p", "local_crop_scale"):
             if len(getattr(self, name)) != 2:
                 raise UserError(f"augment {name} must be a pair of numbers, got {getattr(self, name)}")
-        probabilities = [self.flip_p, self.jitter_p, self.grayscale_p, *self.blur_p, *self.solarize_p]
+        probabilities = [self.flip_p, self.jitter_p, self.grayscale_p, *self.blur_p, *self.solarize_p, self.local_blur_p]
         if not all(0.0 <= p <= 1.0 for p in probabilities):
             raise UserError(f"augment probabilities must lie in [0, 1], got {self}")
-        low, high = self.crop_scale
-        if not 0.0 < low <= high <= 1.0:
-            raise UserError(f"augment crop_scale must satisfy 0 < min <= max <= 1, got {self.crop_scale}")
+        for name in ("crop_scale", "local_crop_scale"):
+            low, high = getattr(self, name)
+            if not 0.0 < low <= high <= 1.0:
+                raise UserError(f"augment {name} must satisfy 0 < min <= max <= 1, got {getattr(self, name)}")
         if not 0.0 < self.crop_ratio[0] <= self.crop_ratio[1]:
             raise UserError(f"augment crop_ratio must satisfy 0 < min <= max, got {self.crop_ratio}")
         if not 0.0 < self.blur_sigma[0] <= self.blur_sigma[1]:
@@ -108,7 +123,8 @@ def default_augment(
     - byol (Grill et al. 2020, the asymmetric recipe VICReg, BarlowTwins and MoCo v3 use): jitter
       0.4 / 0.4 / 0.2 / 0.1 with p 0.8, grayscale 0.2, blur p (1.0, 0.1), solarize p (0.0, 0.2).
 
-    Blur is dropped for images of 32 px or less (as SimCLR's CIFAR setting and solo-learn's CIFAR configs do).
+    Blur is dropped for images of 32 px or less (as SimCLR's CIFAR setting and solo-learn's CIFAR configs do);
+    above, local crops are blurred with probability 0.5 (DINO's local crops).
     Mean/std default to 0.5 per channel; :func:`augment_config` sets the dataset's.
     """
     if recipe not in RECIPES:
@@ -116,10 +132,12 @@ def default_augment(
     small = image_size <= 32
     half = (0.5,) * channels
     if recipe == "simclr":
-        config = AugmentConfig(saturation=0.4, blur_p=0.0 if small else 0.5, solarize_p=0.0, mean=half, std=half)
+        config = AugmentConfig(saturation=0.4, blur_p=0.0 if small else 0.5, solarize_p=0.0, mean=half, std=half,
+                               local_blur_p=0.0 if small else 0.5)
     else:
         config = AugmentConfig(
-            saturation=0.2, blur_p=(0.0, 0.0) if small else (1.0, 0.1), solarize_p=(0.0, 0.2), mean=half, std=half
+            saturation=0.2, blur_p=(0.0, 0.0) if small else (1.0, 0.1), solarize_p=(0.0, 0.2), mean=half, std=half,
+            local_blur_p=0.0 if small else 0.5,
         )
     return with_overrides(config, overrides or {})
 
@@ -141,10 +159,11 @@ def with_overrides(config: AugmentConfig, overrides: Mapping[str, Any]) -> Augme
 
 
 class BatchAugment:
-    """Two independently augmented, normalised views of a uint8 batch (see the module docstring).
+    """Independently augmented, normalised views of a uint8 batch (see the module docstring).
 
     ``BatchAugment(config, channels, size)(images, generator)`` with ``images`` uint8 ``(B, C, H, W)``,
-    C = ``channels``, returns two float32 ``(B, C, size, size)`` tensors on the images' device.
+    C = ``channels``, returns two float32 ``(B, C, size, size)`` tensors on the images' device; :meth:`views`
+    returns all of the config's global and local views.
     """
 
     def __init__(self, config: AugmentConfig, channels: int, size: int) -> None:
@@ -158,6 +177,10 @@ class BatchAugment:
         self.channels = channels
         self.size = size
         self.kernel_size = max(3, 2 * int(0.05 * size) + 1)
+        self.local_size = config.local_size or max(1, round(size * 96 / 224))
+        self.local_kernel_size = max(3, 2 * int(0.05 * self.local_size) + 1)
+        if config.local_views and self.local_size >= size:  # methods tell local crops from global ones by size
+            raise UserError(f"augment local_size must be smaller than the {size} px global views, got {self.local_size}")
 
     def __call__(self, images: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         return self.two_views(images, generator)
@@ -165,16 +188,27 @@ class BatchAugment:
     def two_views(self, images: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         return self.view(images, 0, generator), self.view(images, 1, generator)
 
+    def views(self, images: Tensor, generator: torch.Generator | None = None) -> list[Tensor]:
+        """The ``global_views`` views at ``size`` (view i with the probabilities of view min(i, 1)), then the
+        ``local_views`` local crops at ``local_size``, drawn in that order. With the default two global views
+        and no local view this is :meth:`two_views`, draw for draw."""
+        globals_ = [self.view(images, min(i, 1), generator) for i in range(self.config.global_views)]
+        return globals_ + [self.view(images, LOCAL, generator) for _ in range(self.config.local_views)]
+
     def view(self, images: Tensor, index: int, generator: torch.Generator | None = None) -> Tensor:
-        """View ``index`` (0 or 1, which selects the per-view blur and solarize probabilities) of the batch."""
+        """View ``index`` of the batch: 0 or 1 select the per-view blur and solarize probabilities of a global
+        view, :data:`LOCAL` a local crop."""
         _check_images(images, self.channels)
         _check_generator(generator, images.device)
-        return self.apply(images, self.draw(images.shape[0], images.shape[-2:], index, generator, images.device))
+        draw = self.draw(images.shape[0], images.shape[-2:], index, generator, images.device)
+        return self.apply(images, draw, local=index == LOCAL)
 
     def draw(self, n: int, image_size: Sequence[int], index: int, generator: torch.Generator | None = None,
              device: torch.device | str = "cpu") -> ViewDraw:
-        """The random parameters of view ``index`` for ``n`` images of ``image_size`` (H, W), drawn in a fixed order."""
+        """The random parameters of view ``index`` (0, 1 or :data:`LOCAL`) for ``n`` images of ``image_size``
+        (H, W), drawn in a fixed order."""
         cfg = self.config
+        local = index == LOCAL
 
         def chance(p: float) -> Tensor:
             return torch.rand(n, generator=generator, device=device) < p
@@ -183,7 +217,8 @@ class BatchAugment:
             return low + (high - low) * torch.rand(n, generator=generator, device=device)
 
         height, width = image_size
-        boxes = sample_crop_boxes(n, height, width, cfg.crop_scale, cfg.crop_ratio, generator, device)
+        scale = cfg.local_crop_scale if local else cfg.crop_scale
+        boxes = sample_crop_boxes(n, height, width, scale, cfg.crop_ratio, generator, device)
         draw = ViewDraw(boxes=boxes, flip=chance(cfg.flip_p))
         if cfg.jitter_p > 0:
             draw.brightness = uniform(max(0.0, 1 - cfg.brightness), 1 + cfg.brightness)
@@ -194,17 +229,20 @@ class BatchAugment:
             draw.jitter = chance(cfg.jitter_p)
         if self.channels == 3 and cfg.grayscale_p > 0:
             draw.grayscale = chance(cfg.grayscale_p)
-        if cfg.blur_p[index] > 0:
+        blur_p = cfg.local_blur_p if local else cfg.blur_p[index]
+        if blur_p > 0:
             draw.blur_sigma = uniform(*cfg.blur_sigma)
-            draw.blur = chance(cfg.blur_p[index])
-        if cfg.solarize_p[index] > 0:
+            draw.blur = chance(blur_p)
+        if not local and cfg.solarize_p[index] > 0:
             draw.solarize = chance(cfg.solarize_p[index])
         return draw
 
-    def apply(self, images: Tensor, draw: ViewDraw) -> Tensor:
-        """The view of uint8 ``images`` (B, C, H, W) with the parameters ``draw`` (for B images): standardised float."""
+    def apply(self, images: Tensor, draw: ViewDraw, local: bool = False) -> Tensor:
+        """The view of uint8 ``images`` (B, C, H, W) with the parameters ``draw`` (for B images): standardised
+        float, ``size`` pixels square (``local_size`` for a local crop)."""
         cfg = self.config
-        x = resized_crop(images.float() / 255.0, draw.boxes, self.size, flip=draw.flip)
+        size, kernel_size = (self.local_size, self.local_kernel_size) if local else (self.size, self.kernel_size)
+        x = resized_crop(images.float() / 255.0, draw.boxes, size, flip=draw.flip)
         if draw.jitter is not None:
             jittered = adjust_brightness(x, draw.brightness)
             jittered = adjust_contrast(jittered, draw.contrast)
@@ -215,7 +253,7 @@ class BatchAugment:
         if draw.grayscale is not None:
             x = _where(draw.grayscale, rgb_to_grayscale(x).expand_as(x), x)
         if draw.blur is not None:
-            x = _where(draw.blur, gaussian_blur(x, draw.blur_sigma, self.kernel_size), x)
+            x = _where(draw.blur, gaussian_blur(x, draw.blur_sigma, kernel_size), x)
         if draw.solarize is not None:
             x = _where(draw.solarize, solarize(x), x)
         return _standardize(x, cfg.mean, cfg.std)
