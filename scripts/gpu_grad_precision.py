@@ -23,7 +23,7 @@ def main() -> None:
     for method in ("simclr", "vicreg"):
         reference_model = build_method(method, *build_backbone("resnet18", 1, 28)).double()
         views = [torch.randn(64, 1, 28, 28, generator=torch.Generator().manual_seed(i)).double() for i in range(2)]
-        reference_model(*views).backward()
+        reference_model(list(views))["loss"].backward()
         reference = {name: p.grad.clone() for name, p in reference_model.named_parameters()}
         for mode in MODES:
             torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = mode != "fp32-notf32"
@@ -33,7 +33,7 @@ def main() -> None:
             model.load_state_dict({k: v.float() for k, v in reference_model.state_dict().items()})
             model = model.to(device, memory_format=layout)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=mode.startswith("bf16")):
-                loss = model(*(v.float().to(device).contiguous(memory_format=layout) for v in views))
+                loss = model([v.float().to(device).contiguous(memory_format=layout) for v in views])["loss"]
             loss.backward()
             cosines = {name: F.cosine_similarity(reference[name].flatten(), p.grad.double().cpu().flatten(), dim=0).item()
                        for name, p in model.named_parameters() if reference[name].norm() > 1e-5}

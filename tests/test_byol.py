@@ -12,7 +12,7 @@ from lightly.loss import NegativeCosineSimilarity
 from lightly.models.utils import update_momentum
 from lightly.utils.scheduler import cosine_schedule
 
-from ssl_bench.methods import METHODS, build_method
+from ssl_bench.methods import METHODS, Progress, build_method
 from ssl_bench.methods.byol import byol_loss
 from ssl_bench.models.backbones import build_backbone
 
@@ -70,7 +70,7 @@ def test_target_update_step_by_step_equals_a_hand_written_ema_and_lightlys():
         with torch.no_grad():  # the online network moves (as an optimiser step would)
             for p in online.parameters():
                 p.add_(torch.randn_like(p))
-        model.after_optimizer_step(step, total)
+        model.after_optimizer_step(Progress(step, total, total))
         tau = 1 - (1 - 0.99) * (math.cos(math.pi * step / total) + 1) / 2
         by_hand = [tau * xi + (1 - tau) * theta.detach() for xi, theta in zip(by_hand, online.parameters())]
         update_momentum(online, mirror, m=cosine_schedule(step, total + 1, 0.99, 1.0))
@@ -85,6 +85,6 @@ def test_the_target_is_not_trained_by_the_optimiser():
     backbone, dim = build_backbone("mlp", 1, 6)
     model = build_method("byol", backbone, dim, projector_dims=(16, 8), predictor_hidden=(16,))
     views = torch.randn(2, 8, 1, 6, 6).unbind(0)
-    model(*views).backward()
+    model(list(views))["loss"].backward()
     assert all(p.grad is None for p in model.target.parameters())
     assert all(p.grad is not None for p in model.predictor.parameters())

@@ -10,38 +10,45 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.nn.parallel import DistributedDataParallel
 
-from ssl_bench.methods import METHODS, build_method
+from ssl_bench.methods import METHODS, Progress, build_method
 from ssl_bench.models.backbones import build_backbone
 
 WORLD, BATCH = 2, 8
 
 
 ALL_METHODS = METHODS.names()
-WITH_TARGET = [name for name in ALL_METHODS if METHODS.get(name).momentum is not None]
+WITH_STATE = [name for name in ALL_METHODS
+              if METHODS.get(name).momentum is not None or name in ("dino", "nnclr")]  # EMA target, centre, queue
+SMALL = {"dino": {"projector_dims": (32, 16, 24)}, "swav": {"prototypes": 12}, "nnclr": {"queue_size": 32},
+         "lejepa": {"directions": 16}}
 
 
 def _model(method: str):
     torch.manual_seed(0)
-    backbone, dim = build_backbone("mlp", 1, 6)
+    backbone, dim = build_backbone("convnet", 1, 6)
     # eval mode: BatchNorm uses its running statistics, the same on every rank (SyncBatchNorm needs a GPU),
     # so the only cross-sample coupling left is the loss, which is what the gather must make global.
     heads = {"predictor_hidden": (32,)} if METHODS.get(method).predictor_hidden else {}
-    return build_method(method, backbone, dim, projector_dims=(32, 16), **heads).double().eval()
+    overrides = {"projector_dims": (32, 16), **heads, **SMALL.get(method, {})}
+    return build_method(method, backbone, dim, **overrides).double().eval()
 
 
-def _views():
+def _views(method: str) -> list[torch.Tensor]:
+    """The method's global views (6 px) and up to two of its local views (4 px) of BATCH images."""
+    defaults = METHODS.get(method).augment_defaults
     g = torch.Generator().manual_seed(1)
-    shape = (BATCH, 1, 6, 6)
-    return (torch.randn(shape, generator=g, dtype=torch.float64),
-            torch.randn(shape, generator=g, dtype=torch.float64))
+    sizes = [6] * defaults.get("global_views", 2) + [4] * min(2, defaults.get("local_views", 0))
+    return [torch.randn((BATCH, 1, size, size), generator=g, dtype=torch.float64) for size in sizes]
+
+
+def _rows(views: list[torch.Tensor], rank: int) -> list[torch.Tensor]:
+    return [view[rank * BATCH // WORLD : (rank + 1) * BATCH // WORLD] for view in views]
 
 
 def _worker(rank: int, port: int, method: str, out: dict) -> None:
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD)
     model = DistributedDataParallel(_model(method))
-    view_a, view_b = _views()
-    rows = slice(rank * BATCH // WORLD, (rank + 1) * BATCH // WORLD)
-    loss = model(view_a[rows], view_b[rows])
+    loss = model(_rows(_views(method), rank))["loss"]
     loss.backward()
     out[rank] = (loss.item(), {n: p.grad.clone() for n, p in model.module.named_parameters() if p.requires_grad})
     dist.destroy_process_group()
@@ -60,7 +67,7 @@ def test_ddp_matches_single_process_on_concatenated_batch(method):
     mp.spawn(_worker, args=(_free_port(), method, out), nprocs=WORLD, join=True)
 
     model = _model(method)
-    loss = model(*_views())
+    loss = model(_views(method))["loss"]
     loss.backward()
     for rank in range(WORLD):
         distributed_loss, grads = out[rank]
@@ -70,44 +77,57 @@ def test_ddp_matches_single_process_on_concatenated_batch(method):
         for name, param in trained:
             torch.testing.assert_close(grads[name], param.grad, rtol=1e-5, atol=1e-8, msg=lambda m, name=name: f"{name}: {m}")
     # The check has teeth: the loss of one rank's half batch alone differs.
-    view_a, view_b = _views()
-    half = _model(method)(view_a[: BATCH // 2], view_b[: BATCH // 2]).item()
+    half = _model(method)(_rows(_views(method), 0))["loss"].item()
     assert abs(half - loss.item()) > 1e-4
 
 
 STEPS = 3
 
 
-def _train_steps(model, view_a, view_b):
-    """A few SGD steps, each followed by the method's momentum update; returns the target's parameters."""
-    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.5)
-    for step in range(1, STEPS + 1):
-        optimizer.zero_grad()
-        model(view_a, view_b).backward()
-        optimizer.step()
-        (model.module if isinstance(model, DistributedDataParallel) else model).after_optimizer_step(step, STEPS)
+def _train_steps(model, views):
+    """A few SGD steps in training mode (BatchNorm on running statistics, as in :func:`_model`), with the
+    method's hooks; returns the method's state: momentum target parameters and buffers other than BatchNorm's."""
     inner = model.module if isinstance(model, DistributedDataParallel) else model
-    return [p.detach().clone() for p in inner.target.parameters()]
+    inner.train()
+    for module in inner.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.eval()
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.5)
+    for step in range(STEPS):
+        inner.before_step(Progress(step, STEPS, STEPS))
+        optimizer.zero_grad()
+        model(views)["loss"].backward()
+        inner.before_optimizer_step(Progress(step, STEPS, STEPS))
+        optimizer.step()
+        inner.after_optimizer_step(Progress(step + 1, STEPS, STEPS))
+    return _state(inner)
 
 
-def _momentum_worker(rank: int, port: int, method: str, out: dict) -> None:
+def _state(model) -> list[torch.Tensor]:
+    target = list(model.target.parameters()) if model.target is not None else []
+    buffers = [b for name, b in model.named_buffers() if not name.startswith(("backbone", "projector", "target"))]
+    return [t.detach().clone() for t in target + buffers]
+
+
+def _state_worker(rank: int, port: int, method: str, out: dict) -> None:
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD)
-    view_a, view_b = _views()
-    rows = slice(rank * BATCH // WORLD, (rank + 1) * BATCH // WORLD)
-    out[rank] = _train_steps(DistributedDataParallel(_model(method)), view_a[rows], view_b[rows])
+    out[rank] = _train_steps(DistributedDataParallel(_model(method)), _rows(_views(method), rank))
     dist.destroy_process_group()
 
 
-@pytest.mark.parametrize("method", WITH_TARGET)
-def test_momentum_target_stays_identical_on_every_rank_and_equals_one_process(method):
+@pytest.mark.parametrize("method", WITH_STATE)
+def test_method_state_stays_identical_on_every_rank_and_equals_one_process(method):
+    """EMA targets, DINO's centre and NNCLR's support set after a few DDP steps: bit-identical across ranks and
+    equal to one process on the whole batch."""
     manager = mp.Manager()
     out = manager.dict()
-    mp.spawn(_momentum_worker, args=(_free_port(), method, out), nprocs=WORLD, join=True)
-    single = _train_steps(_model(method), *_views())
-    start = [p.detach() for p in _model(method).target.parameters()]
-    assert any(not torch.equal(a, b) for a, b in zip(single, start)), "the target must have moved"
+    mp.spawn(_state_worker, args=(_free_port(), method, out), nprocs=WORLD, join=True)
+    single = _train_steps(_model(method), _views(method))
+    start = _state(_model(method))
+    assert any(not torch.equal(a, b) for a, b in zip(single, start)), "the state must have moved"
     for ours, theirs in zip(out[0], out[1]):
         assert torch.equal(ours, theirs)  # bit-identical across ranks
+    assert len(out[0]) == len(single) > 0
     for ours, reference in zip(out[0], single):
         torch.testing.assert_close(ours, reference, rtol=1e-6, atol=1e-9)
 

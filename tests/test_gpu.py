@@ -39,7 +39,7 @@ def _step_gradients(method: str, device: str, bf16: bool) -> tuple[float, dict[s
     model = model.to(device, memory_format=layout)
     views = [torch.randn(64, 1, 28, 28, generator=torch.Generator().manual_seed(i)) for i in range(2)]
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
-        loss = model(*(v.to(device).contiguous(memory_format=layout) for v in views))
+        loss = model([v.to(device).contiguous(memory_format=layout) for v in views])["loss"]
     loss.backward()
     assert loss.dtype == torch.float32, "losses are computed in float32 under autocast"
     return loss.item(), {name: p.grad.double().cpu() for name, p in model.named_parameters()}
@@ -95,7 +95,7 @@ def test_lars_on_the_device_matches_the_per_parameter_cpu_loop() -> None:
     for seed in range(3):
         views = [torch.randn(32, 1, 28, 28, generator=torch.Generator().manual_seed(seed + 10 * i)) for i in (1, 2)]
         model.zero_grad()
-        model(*(v.to(DEVICE) for v in views)).backward()
+        model([v.to(DEVICE) for v in views])["loss"].backward()
         _per_parameter_lars_step([(r, p.grad.cpu()) for r, p in zip(reference, ordered)], buffers, 0.4, 0.9, 1e-4,
                                  0.02, exclude)
         optimizer.step()
@@ -148,7 +148,7 @@ def test_a_training_step_never_waits_for_the_gpu(method: str) -> None:
     def step() -> None:
         views = [v.contiguous(memory_format=torch.channels_last) for v in augment.two_views(images, generator)]
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=DEVICE == "cuda"):
-            loss = model(*views)
+            loss = model(list(views))["loss"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

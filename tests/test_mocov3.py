@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from ssl_bench.methods import METHODS, build_method
+from ssl_bench.methods import METHODS, Progress, build_method
 from ssl_bench.methods.mocov3 import mocov3_loss
 from ssl_bench.models.backbones import build_backbone
 
@@ -56,12 +56,12 @@ def test_model_has_a_predictor_and_a_momentum_key_encoder():
     assert (schedule.base, schedule.final) == (0.99, 1.0)
     views = torch.randn(2, 8, 1, 6, 6).unbind(0)
     before = [p.detach().clone() for p in model.target.parameters()]
-    model(*views).backward()
+    model(list(views))["loss"].backward()
     assert all(p.grad is None for p in model.target.parameters())
     with torch.no_grad():
         for p in model.backbone.parameters():
             p.add_(1.0)
-    model.after_optimizer_step(1, 10)
+    model.after_optimizer_step(Progress(1, 10, 10))
     tau = schedule(1, 10)
     online = torch.nn.Sequential(model.backbone, model.projector)
     for new, old, theta in zip(model.target.parameters(), before, online.parameters()):

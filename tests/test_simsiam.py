@@ -49,7 +49,7 @@ def test_model_has_a_predictor_no_target_and_a_batchnorm_at_the_end_of_the_proje
     last = model.projector[-1]
     assert isinstance(last, torch.nn.BatchNorm1d) and not last.affine
     views = torch.randn(2, 8, 1, 6, 6).unbind(0)
-    loss = model(*views)
+    loss = model(list(views))["loss"]
     loss.backward()
     assert -1.0 <= float(loss.detach()) <= 1.0  # a (negative) mean cosine
     assert all(p.grad is not None for p in model.backbone.parameters())

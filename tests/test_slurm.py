@@ -175,9 +175,7 @@ def _gradients_under_slurm(methods: list[str]) -> dict[str, tuple[float, dict[st
         rank, world = distributed.rank(), distributed.world_size()
         for method in methods:
             model = DistributedDataParallel(_model(method))
-            view_a, view_b = _views()
-            rows = slice(rank * BATCH // world, (rank + 1) * BATCH // world)
-            loss = model(view_a[rows], view_b[rows])
+            loss = model([view[rank * BATCH // world : (rank + 1) * BATCH // world] for view in _views(method)])["loss"]
             loss.backward()
             results[method] = (loss.item(), {n: p.grad.clone() for n, p in model.module.named_parameters()
                                              if p.requires_grad})
@@ -197,7 +195,7 @@ def test_two_slurm_tasks_with_gloo_give_the_loss_and_gradients_of_one_process(tm
     assert len(per_rank) == 2
     for method in METHODS.names():
         model = _model(method)
-        loss = model(*_views())
+        loss = model(_views(method))["loss"]
         loss.backward()
         for rank_result in per_rank:
             distributed_loss, gradients = rank_result[method]

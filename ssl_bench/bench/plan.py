@@ -108,7 +108,7 @@ def _step_seconds(config: Any, batch_size: int, channels: int, image_size: int, 
     def step() -> float:
         started = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        model(view_a, view_b).backward()
+        model([view_a, view_b])["loss"].backward()
         optimizer.step()
         if device.type == "cuda":
             torch.cuda.synchronize()

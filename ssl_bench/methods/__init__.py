@@ -11,5 +11,6 @@ from ssl_bench.core.registry import lazy_exports
 
 NOT_PLUGINS = ("base", "losses")
 
-__all__ = ["METHODS", "MethodSpec", "MomentumSchedule", "SSLModel", "build_method", "mlp", "mlp_with_output_bn"]
+__all__ = ["FAMILIES", "METHODS", "MethodSpec", "MomentumSchedule", "Progress", "SSLModel", "TwoViewModel", "build_method",
+           "mlp", "mlp_with_output_bn"]
 __getattr__ = lazy_exports(__name__, dict.fromkeys(__all__, "base"))

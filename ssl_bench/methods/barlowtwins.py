@@ -15,6 +15,7 @@ METHODS.register("barlowtwins")(
         loss_params={"off_diagonal_weight": 5e-3},
         reference="Zbontar et al. 2021, arXiv:2103.03230",
         augment="byol",
+        family="redundancy reduction",
         optimizer={"name": "lars", "lr": 0.3, "weight_decay": 1e-4},
     )
 )

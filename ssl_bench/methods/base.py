@@ -1,7 +1,11 @@
 """What every SSL method is: a backbone, a projector (and optionally a predictor and a momentum target) and a loss.
 
 A method module in this package registers one :class:`MethodSpec` in :data:`METHODS`; nothing else in the library
-names it. The spec says which of two shapes the method has:
+names it. Every method's model is an :class:`SSLModel`: ``model(views)`` takes the list of augmented views of a
+batch (``global_views`` crops at the training size, then ``local_views`` smaller crops; each (B, C, H, W)) and
+returns its losses as a dict: ``"loss"``, the total that is minimised, and any named parts (logged per epoch).
+
+Two-view methods keep a declarative one-spec form (:class:`TwoViewModel`, the default ``model``):
 
 - **symmetric** (no ``predictor_hidden``): ``loss(z_a, z_b, **loss_params)`` of the two views' projections
   (SimCLR, VICReg, BarlowTwins);
@@ -10,9 +14,13 @@ names it. The spec says which of two shapes the method has:
   backbone + projector when ``momentum`` is set (BYOL, MoCo v3), else the online projection itself under a
   stop-gradient (SimSiam).
 
-The only hook around a step is :meth:`SSLModel.after_optimizer_step`, which moves the momentum target towards the
-online network with the spec's schedule; the training loop calls it after every optimiser step without knowing
-which method it trains.
+Methods of other shapes (multi-crop, prototypes, queues) subclass :class:`SSLModel` in their own module and name
+the class in their spec's ``model``. Hooks around a step, each given the :class:`Progress` of training:
+:meth:`SSLModel.before_step` (schedules: teacher temperature, prototype normalisation),
+:meth:`SSLModel.before_optimizer_step` (gradient surgery: frozen prototypes) and
+:meth:`SSLModel.after_optimizer_step` (the momentum target's EMA). State that outlives a step (centres, queues,
+prototypes) lives in buffers or parameters, so the checkpoint holds it and ``--resume`` is exact; schedules are
+functions of the step alone. The training loop calls the hooks without knowing which method it trains.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -32,6 +40,7 @@ from ssl_bench.core.validation import check_positive_ints, check_value
 
 Loss = Callable[..., Tensor]
 MLPBuilder = Callable[[int, tuple[int, ...]], nn.Module]
+FAMILIES = ("contrastive", "redundancy reduction", "distillation / clustering", "masked / predictive")
 
 
 def mlp(in_dim: int, dims: tuple[int, ...]) -> nn.Sequential:
@@ -76,7 +85,13 @@ class MethodSpec:
     ``optimizer``: ``{"name", "lr" (for batch 256), "weight_decay"}``.
     ``projector`` / ``predictor``: builders ``(in_dim, dims) -> module``; :func:`mlp` unless the method's
     paper uses another head. ``predictor_hidden``: the predictor's hidden widths (its output is the projection's
-    width). ``momentum``: the EMA schedule of a target network, or None for none.
+    width). ``momentum``: the EMA schedule of a target network, or None for none. ``family``: one of
+    :data:`FAMILIES`. ``model``: the :class:`SSLModel` class that trains it (None: :class:`TwoViewModel`, the
+    two-view shapes above, ``loss`` the function they call). ``augment_defaults``: the method's own changes to
+    its recipe (multi-crop: ``global_views``, ``local_views``, crop scales; :mod:`ssl_bench.data.augment`), under
+    the user's ``--augment``. ``views_fixed``: the method is defined for two global views only (two-view
+    methods), so other view counts are refused. ``loss_params``: float settings, or int ones (sizes, counts)
+    where the default is an int.
     """
 
     name: str
@@ -86,14 +101,20 @@ class MethodSpec:
     reference: str
     optimizer: dict[str, Any]
     augment: str
+    family: str
     predictor_hidden: tuple[int, ...] | None = None
     momentum: MomentumSchedule | None = None
     projector: MLPBuilder = mlp
     predictor: MLPBuilder = mlp
     positive_params: tuple[str, ...] = ()
+    model: type[SSLModel] | None = None
+    augment_defaults: dict[str, Any] = field(default_factory=dict)
+    views_fixed: bool = True
     hyperparameters: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(f"{self.name}: family must be one of {FAMILIES}, got {self.family!r}")
         widths = ("projector_dims",) + (("predictor_hidden",) if self.predictor_hidden else ())
         object.__setattr__(self, "hyperparameters", (*sorted(self.loss_params), *widths))
 
@@ -115,17 +136,32 @@ def resolve_hyperparameters(spec: MethodSpec, overrides: dict[str, Any]) -> tupl
     if unknown:
         raise UserError(f"unknown {spec.name} parameter(s) {sorted(unknown)}; valid: {list(spec.hyperparameters)}")
     for key, value in overrides.items():
-        check_value(key, value, float, minimum=0, exclusive=key in spec.positive_params)
-        params[key] = float(value)
+        kind = int if isinstance(spec.loss_params[key], int) else float
+        check_value(key, value, kind, minimum=0, exclusive=key in spec.positive_params)
+        params[key] = kind(value)
     return params, projector_dims, predictor_hidden
 
 
-class SSLModel(nn.Module):
-    """backbone -> projector (-> predictor) -> loss. ``forward(v_a, v_b)`` returns the scalar loss.
+@dataclass(frozen=True)
+class Progress:
+    """Where training stands: ``step`` optimiser steps done of ``total_steps``, ``steps_per_epoch`` to an epoch."""
 
-    v_a, v_b: (B, C, H, W) views; projections (B, projector_dims[-1]). Each view goes through the network on its
-    own (own BatchNorm statistics), as in the papers; under DDP every branch's outputs are gathered so the loss
-    sees the global batch.
+    step: int
+    total_steps: int
+    steps_per_epoch: int
+
+    @property
+    def epoch(self) -> float:
+        """Epochs done, fractional: step / steps_per_epoch."""
+        return self.step / self.steps_per_epoch
+
+
+class SSLModel(nn.Module):
+    """backbone -> projector (-> predictor) and a loss; ``forward(views)`` returns ``{"loss": total, part: value}``.
+
+    views: a list of (B, C, H, W) tensors (global crops first, then local crops at their own size); projections
+    (B, projector_dims[-1]). Subclasses implement :meth:`forward`; under DDP they gather what the loss needs so
+    it sees the global batch, as :class:`TwoViewModel` does.
     """
 
     def __init__(self, spec: MethodSpec, backbone: nn.Module, feature_dim: int, **overrides: Any) -> None:
@@ -147,39 +183,76 @@ class SSLModel(nn.Module):
         """The projection z = projector(backbone(views)): (B, C, H, W) -> (B, projector_dims[-1])."""
         return self.projector(self.backbone(views))
 
-    def forward(self, v_a: Tensor, v_b: Tensor) -> Tensor:
-        z_a, z_b = self.embed(v_a), self.embed(v_b)
-        if self.predictor is None:
-            return self.spec.loss(gather(_at_least_fp32(z_a)), gather(_at_least_fp32(z_b)), **self.loss_params)
-        p_a, p_b = gather(_at_least_fp32(self.predictor(z_a))), gather(_at_least_fp32(self.predictor(z_b)))
-        with torch.no_grad():
-            if self.target is not None:
-                t_a, t_b = self.target(v_a), self.target(v_b)
-            else:
-                t_a, t_b = z_a.detach(), z_b.detach()
-            t_a, t_b = gather(_at_least_fp32(t_a)), gather(_at_least_fp32(t_b))
-        return self.spec.loss(p_a, p_b, t_a, t_b, **self.loss_params)
+    def embed_views(self, views: Sequence[Tensor], network: nn.Module | None = None) -> list[Tensor]:
+        """``network(view)`` for each view (default backbone + projector), consecutive views of one size run as
+        one batch (as DINO's and SwAV's multi-crop wrappers do: one BatchNorm statistic per resolution): a list
+        of (B, D), one per view, in float32 or wider."""
+        network = network or nn.Sequential(self.backbone, self.projector)
+        outputs: list[Tensor] = []
+        start = 0
+        while start < len(views):
+            end = start + 1
+            while end < len(views) and views[end].shape == views[start].shape:
+                end += 1
+            batch = views[start].shape[0]
+            outputs.extend(at_least_fp32(network(torch.cat(list(views[start:end])))).split(batch))
+            start = end
+        return outputs
+
+    def forward(self, views: Sequence[Tensor]) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    def before_step(self, progress: Progress) -> None:
+        """Before the forward pass of step ``progress.step + 1`` (schedules). No-op by default."""
+
+    def before_optimizer_step(self, progress: Progress) -> None:
+        """After the backward pass, before the optimiser moves the weights (gradient surgery). No-op by default."""
 
     @torch.no_grad()
-    def after_optimizer_step(self, step: int, total_steps: int) -> None:
-        """After optimiser step ``step`` (1-based) of ``total_steps``: xi <- tau xi + (1 - tau) theta for the
-        momentum target's parameters, tau = spec.momentum(step, total_steps). The target's BatchNorm layers keep
-        their own running statistics (it runs in training mode, on batch statistics, as in BYOL and MoCo v3).
-        No-op without a target."""
+    def after_optimizer_step(self, progress: Progress) -> None:
+        """After optimiser step ``progress.step`` (1-based) of ``progress.total_steps``: xi <- tau xi + (1 - tau)
+        theta for the momentum target's parameters, tau = spec.momentum(step, total_steps). The target's
+        BatchNorm layers keep their own running statistics (it runs in training mode, on batch statistics, as in
+        BYOL and MoCo v3). No-op without a target."""
         if self.target is None or self.spec.momentum is None:
             return
-        tau = self.spec.momentum(step, total_steps)
+        tau = self.spec.momentum(progress.step, progress.total_steps)
         online = nn.Sequential(self.backbone, self.projector)
         target_params = list(self.target.parameters())
         torch._foreach_mul_(target_params, tau)
         torch._foreach_add_(target_params, list(online.parameters()), alpha=1.0 - tau)
 
 
-def _at_least_fp32(z: Tensor) -> Tensor:
+class TwoViewModel(SSLModel):
+    """The two-view shapes (symmetric or predictor, see the module docstring): ``views`` = [v_a, v_b].
+
+    Each view goes through the network on its own (own BatchNorm statistics), as in the papers; under DDP every
+    branch's outputs are gathered so the loss sees the global batch.
+    """
+
+    def forward(self, views: Sequence[Tensor]) -> dict[str, Tensor]:
+        if len(views) != 2:
+            raise ValueError(f"{self.spec.name} takes exactly two views, got {len(views)}")
+        v_a, v_b = views
+        z_a, z_b = self.embed(v_a), self.embed(v_b)
+        if self.predictor is None:
+            return {"loss": self.spec.loss(gather(at_least_fp32(z_a)), gather(at_least_fp32(z_b)), **self.loss_params)}
+        p_a, p_b = gather(at_least_fp32(self.predictor(z_a))), gather(at_least_fp32(self.predictor(z_b)))
+        with torch.no_grad():
+            if self.target is not None:
+                t_a, t_b = self.target(v_a), self.target(v_b)
+            else:
+                t_a, t_b = z_a.detach(), z_b.detach()
+            t_a, t_b = gather(at_least_fp32(t_a)), gather(at_least_fp32(t_b))
+        return {"loss": self.spec.loss(p_a, p_b, t_a, t_b, **self.loss_params)}
+
+
+def at_least_fp32(z: Tensor) -> Tensor:
     """Losses in float32 (or float64) even when the network runs in bf16 autocast."""
     return z.to(torch.promote_types(z.dtype, torch.float32))
 
 
 def build_method(name: str, backbone: nn.Module, feature_dim: int, **overrides: Any) -> SSLModel:
     """The method's model with its published defaults; ``overrides`` replace loss parameters or head widths."""
-    return SSLModel(METHODS.get(name), backbone, feature_dim, **overrides)
+    spec = METHODS.get(name)
+    return (spec.model or TwoViewModel)(spec, backbone, feature_dim, **overrides)

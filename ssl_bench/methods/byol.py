@@ -44,6 +44,7 @@ METHODS.register("byol")(
         momentum=MomentumSchedule(base=0.99, final=1.0),
         reference="Grill et al. 2020, arXiv:2006.07733; solo-learn scripts/pretrain/cifar/byol.yaml",
         augment="byol",
+        family="distillation / clustering",
         optimizer={"name": "lars", "lr": 1.0, "weight_decay": 1e-5},
     )
 )

@@ -45,6 +45,7 @@ METHODS.register("mocov3")(
         momentum=MomentumSchedule(base=0.99, final=1.0),
         reference="Chen, Xie & He 2021, arXiv:2104.02057; solo-learn scripts/pretrain/cifar/mocov3.yaml",
         augment="byol",
+        family="contrastive",
         optimizer={"name": "lars", "lr": 0.3, "weight_decay": 1e-6},
     )
 )

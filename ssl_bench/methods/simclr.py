@@ -12,6 +12,7 @@ METHODS.register("simclr")(
         positive_params=("temperature",),
         reference="Chen et al. 2020, arXiv:2002.05709; temperature 0.2 as solo-learn's CIFAR recipe",
         augment="simclr",
+        family="contrastive",
         optimizer={"name": "lars", "lr": 0.4, "weight_decay": 1e-5},
     )
 )

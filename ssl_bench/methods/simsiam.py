@@ -35,6 +35,7 @@ METHODS.register("simsiam")(
         loss_params={},
         reference="Chen & He 2021, arXiv:2011.10566; solo-learn scripts/pretrain/cifar/simsiam.yaml",
         augment="simclr",
+        family="distillation / clustering",
         optimizer={"name": "sgd", "lr": 0.5, "weight_decay": 1e-5},
     )
 )

@@ -15,6 +15,7 @@ METHODS.register("vicreg")(
         loss_params={"invariance_weight": 25.0, "variance_weight": 25.0, "covariance_weight": 1.0},
         reference="Bardes et al. 2022, arXiv:2105.04906",
         augment="byol",
+        family="redundancy reduction",
         optimizer={"name": "lars", "lr": 0.3, "weight_decay": 1e-4},
     )
 )

@@ -35,7 +35,7 @@ from ssl_bench.sources.encoding import encoder_splits
 from ssl_bench.sources.rows import evaluate_source
 from ssl_bench.training.config import TrainConfig, config_keys, make_config
 from ssl_bench.training.learning_curve import curve_summary
-from ssl_bench.training.run_dir import load_encoder, load_run_config, read_data_record, read_history, recipe_of
+from ssl_bench.training.run_dir import augment_of, load_encoder, load_run_config, read_data_record, read_history
 
 FINAL_EPOCH_KEYS = ("loss", "embedding_std_ratio", "effective_rank", "collapsed")
 CELL_KEYS = ("method", "backbone", "epochs", "seed", "dataset", "out", "subset")  # set by the suite's grid
@@ -107,8 +107,9 @@ def augmented_views(run_dir: Path, config: TrainConfig, images: Tensor, q: int, 
     encoder, _ = load_encoder(run_dir, "backbone")
     network = encoder.network.to(device).eval()
     data = read_data_record(run_dir)
-    augment = BatchAugment(default_augment(recipe_of(config), data["channels"], data["image_size"],
-                                           {"mean": data["mean"], "std": data["std"], **config.augment}),
+    recipe, overrides = augment_of(config)
+    augment = BatchAugment(default_augment(recipe, data["channels"], data["image_size"],
+                                           {"mean": data["mean"], "std": data["std"], **overrides}),
                            data["channels"], data["image_size"])
     generator = torch.Generator(device=device).manual_seed(seed)
     features = []

@@ -37,11 +37,11 @@ from ssl_bench.core.progress import progress_bar
 from ssl_bench.data.augment import BatchAugment, augment_config, normalize
 from ssl_bench.data.datasets import ImageDataset
 from ssl_bench.data.streaming import OrderedBatches, StreamedSplit, load_split
-from ssl_bench.methods import METHODS, SSLModel
+from ssl_bench.methods import METHODS, Progress, SSLModel
 from ssl_bench.training.config import TrainConfig, make_config
 from ssl_bench.training.learning_curve import CurveData, curve_data, curve_point
 from ssl_bench.training.optim import build_optimizer, warmup_cosine
-from ssl_bench.training.run_dir import build_model, recipe_of, write_data_record
+from ssl_bench.training.run_dir import augment_of, build_model, write_data_record
 from ssl_bench.training.trackers import check_trackers, open_trackers, scalars
 
 LOSS_CHECK_EVERY_ON_GPU = 25  # steps between reading losses back from a GPU (NaN check, progress bar)
@@ -168,7 +168,7 @@ class Training:
     rank: int
     main: bool
     model: SSLModel
-    step_fn: Callable[[Tensor, Tensor], Tensor]
+    step_fn: Callable[[list[Tensor]], dict[str, Tensor]]
     optimizer: torch.optim.Optimizer
     lr: float
     augment: BatchAugment
@@ -200,7 +200,8 @@ def setup(config: TrainConfig, rank_device: torch.device | None = None) -> Train
     data = training_data(config)
     if len(data) < config.batch_size:
         raise UserError(f"batch size {config.batch_size} is larger than the {len(data)} training images; lower --batch-size")
-    augment = BatchAugment(augment_config(recipe_of(config), data, config.augment), data.channels, data.image_size)
+    recipe, overrides = augment_of(config)
+    augment = BatchAugment(augment_config(recipe, data, overrides), data.channels, data.image_size)
     model = build_model(config, data.channels, data.image_size).to(device)
     use_cuda = device.type == "cuda"
     torch.backends.cudnn.benchmark = use_cuda  # fixed batch shapes: let cuDNN time and keep its fastest convolutions
@@ -208,7 +209,7 @@ def setup(config: TrainConfig, rank_device: torch.device | None = None) -> Train
         model = model.to(memory_format=torch.channels_last)
     optimizer_name, lr, weight_decay = optimizer_settings(config)
     optimizer = build_optimizer(optimizer_name, model, lr, weight_decay)
-    step_fn: Callable[[Tensor, Tensor], Tensor] = model
+    step_fn: Callable[[list[Tensor]], dict[str, Tensor]] = model
     if world > 1:
         if config.sync_batchnorm:  # BatchNorm statistics over the global batch (needs GPUs)
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
@@ -267,23 +268,29 @@ def run_epoch(training: Training, epoch: int, progress: bool) -> dict[str, Any]:
     model.train()
     batches = training.source.epoch(torch.randperm(training.n_images, generator=training.order_generator))
     started, losses, checked = time.perf_counter(), torch.zeros(steps, device=device), 0
+    parts, part_names = None, []  # (steps, number of named parts) and their names, when the method has parts
     with progress_bar(steps, f"{config.method} epoch {epoch + 1}/{config.epochs}", leave=False,
                       disable=not progress) as bar:
         for step in range(steps):
             global_step = epoch * steps + step
             for group in optimizer.param_groups:
                 group["lr"] = training.lr * warmup_cosine(global_step, training.total_steps, training.warmup_steps)
-            view_a, view_b = training.augment.two_views(next(batches), training.augment_generator)
+            views = training.augment.views(next(batches), training.augment_generator)
             if use_cuda and config.channels_last:
-                view_a = view_a.contiguous(memory_format=torch.channels_last)
-                view_b = view_b.contiguous(memory_format=torch.channels_last)
+                views = [view.contiguous(memory_format=torch.channels_last) for view in views]
+            model.before_step(Progress(global_step, training.total_steps, steps))
             with autocast:
-                loss = training.step_fn(view_a, view_b)
+                outputs = training.step_fn(views)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            outputs["loss"].backward()
+            model.before_optimizer_step(Progress(global_step, training.total_steps, steps))
             optimizer.step()
-            model.after_optimizer_step(global_step + 1, training.total_steps)
-            losses[step] = loss.detach()
+            model.after_optimizer_step(Progress(global_step + 1, training.total_steps, steps))
+            losses[step] = outputs["loss"].detach()
+            if len(outputs) > 1:  # the method's named parts of the loss, averaged over the epoch
+                part_names = [name for name in outputs if name != "loss"]
+                parts = torch.zeros(steps, len(part_names), device=device) if parts is None else parts
+                parts[step] = torch.stack([outputs[name].detach().float() for name in part_names])
             if (step + 1) % check_every and step + 1 < steps:
                 continue  # on a GPU, read the losses back every few steps only: each read waits for the GPU
             recent = losses[checked : step + 1].tolist()
@@ -301,9 +308,11 @@ def run_epoch(training: Training, epoch: int, progress: bool) -> dict[str, Any]:
             f"({optimizer.param_groups[0]['lr']:.3g}) is likely too high, or a loss parameter is degenerate; lower "
             "--lr or check --param (finished epochs are kept in the checkpoint)"
         ) from None
+    named = {} if parts is None else dict(zip((f"loss_{name}" for name in part_names), parts.mean(dim=0).tolist()))
     return {
         "epoch": epoch + 1,
         "loss": losses.mean().item(),
+        **named,
         "lr": optimizer.param_groups[0]["lr"],
         "images_per_s": steps * config.batch_size / seconds,
         "seconds": seconds,

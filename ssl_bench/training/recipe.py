@@ -20,6 +20,7 @@ from ssl_bench.methods.base import mlp_with_output_bn, resolve_hyperparameters
 from ssl_bench.models.backbones import SMALL_IMAGE_MAX
 from ssl_bench.training.config import TrainConfig
 from ssl_bench.training.optimizers.lars import LARS_ETA
+from ssl_bench.training.run_dir import augment_of
 
 AUGMENT_FIELDS = ("crop_scale", "flip_p", "jitter_p", "brightness", "contrast", "saturation", "hue", "grayscale_p",
                   "blur_p", "solarize_p")
@@ -41,7 +42,8 @@ def effective_recipe(config: TrainConfig) -> dict[str, Any]:
     loss_params, projector_dims, predictor_hidden = resolve_hyperparameters(spec, config.method_params)
     optimizer, lr, weight_decay = optimizer_settings(config)
     channels, size = image_shape(config.dataset)
-    augment = default_augment(spec.augment, channels, size, config.augment)
+    recipe_name, overrides = augment_of(config)
+    augment = default_augment(recipe_name, channels, size, overrides)
     recipe: dict[str, Any] = {
         "backbone": config.backbone,
         "backbone_stem": ("3x3 stride-1 conv, no max-pool" if size <= SMALL_IMAGE_MAX

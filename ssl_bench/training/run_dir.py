@@ -29,9 +29,19 @@ def build_model(config: TrainConfig, channels: int, image_size: int) -> SSLModel
     return build_method(config.method, backbone, feature_dim, **config.method_params)
 
 
-def recipe_of(config: TrainConfig) -> str:
-    """The augmentation recipe the run's method trains with."""
-    return METHODS.get(config.method).augment
+VIEW_COUNTS = ("global_views", "local_views")
+
+
+def augment_of(config: TrainConfig) -> tuple[str, dict[str, Any]]:
+    """(recipe name, overrides) of the run's augmentation: the method's recipe, its own changes to it
+    (``MethodSpec.augment_defaults``), then the config's ``augment`` on top. A two-view method refuses other
+    view counts in one line."""
+    spec = METHODS.get(config.method)
+    changed = sorted(key for key in VIEW_COUNTS if key in config.augment)
+    if spec.views_fixed and any(config.augment[key] != (2 if key == "global_views" else 0) for key in changed):
+        raise UserError(f"{config.method} trains on exactly two global views and no local one; drop --augment "
+                        f"{', '.join(changed)} or choose a multi-view method (dino, swav, mmcr, lejepa)")
+    return spec.augment, {**spec.augment_defaults, **config.augment}
 
 
 def write_data_record(run_dir: Path, channels: int, image_size: int, mean: tuple[float, ...],
