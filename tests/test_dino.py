@@ -1,0 +1,65 @@
+"""DINO's loss, centre and schedules against lightly 1.6.0 and a hand-written loop, gradients included."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from lightly.loss import DINOLoss
+
+from ssl_bench.methods import Progress, build_method
+from ssl_bench.methods.dino import dino_loss, teacher_temperature
+from ssl_bench.models.backbones import build_backbone
+
+
+def _randn(*shape: int, seed: int = 0, grad: bool = False) -> torch.Tensor:
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return x.requires_grad_(grad)
+
+
+def test_dino_loss_equals_lightly_with_its_gradient():
+    teacher, student = _randn(2, 8, 12, seed=1), _randn(5, 8, 12, seed=2, grad=True)
+    center = _randn(12, seed=3)
+    reference = DINOLoss(output_dim=12, teacher_temp=0.06, student_temp=0.1, center_momentum=0.9).double()
+    reference.center.copy_(center.view(1, 1, 12))
+    theirs = reference(list(teacher), list(student), teacher_temp=0.06)
+    ours = dino_loss(teacher, student, center, 0.06, 0.1)
+    torch.testing.assert_close(ours, theirs)
+    torch.testing.assert_close(torch.autograd.grad(ours, student)[0], torch.autograd.grad(theirs, student)[0])
+
+
+def test_dino_loss_by_hand_loop():
+    teacher, student, center = _randn(2, 4, 6, seed=4), _randn(3, 4, 6, seed=5), _randn(6, seed=6)
+    total, pairs = 0.0, 0
+    for t in range(2):
+        for s in range(3):
+            if s == t:
+                continue
+            for b in range(4):
+                q = torch.softmax((teacher[t, b] - center) / 0.04, dim=0)
+                total += -(q * torch.log_softmax(student[s, b] / 0.1, dim=0)).sum().item()
+            pairs += 1
+    assert dino_loss(teacher, student, center, 0.04, 0.1).item() == pytest.approx(total / (pairs * 4))
+
+
+def test_dino_teacher_temperature_schedule_is_lightlys_per_epoch():
+    reference = DINOLoss(output_dim=4, warmup_teacher_temp=0.04, teacher_temp=0.07, warmup_teacher_temp_epochs=30)
+    for epoch in (0, 1, 17, 29):
+        assert teacher_temperature(epoch, 0.04, 0.07, 30) == pytest.approx(reference.teacher_temp_schedule[epoch].item())
+    assert teacher_temperature(30, 0.04, 0.07, 30) == 0.07
+
+
+def test_dino_model_updates_its_centre_from_the_teacher_and_freezes_prototypes_in_epoch_one():
+    torch.manual_seed(0)
+    model = build_method("dino", *build_backbone("convnet", 1, 8), projector_dims=(16, 8, 12))
+    views = [torch.randn(4, 1, 8, 8), torch.randn(4, 1, 8, 8), torch.randn(4, 1, 4, 4)]
+    model.before_step(Progress(0, 10, 5))
+    model(views)["loss"].backward()
+    with torch.no_grad():
+        teacher_mean = model.target(torch.cat(views[:2])).mean(dim=0)  # the globals run as one batch
+    torch.testing.assert_close(model.center, 0.1 * teacher_mean)  # 0.9 * 0 + 0.1 * batch mean
+    assert model.projector.prototype_directions.grad is not None
+    model.before_optimizer_step(Progress(4, 10, 5))  # still inside the first epoch
+    assert model.projector.prototype_directions.grad is None
+    model(views)["loss"].backward()
+    model.before_optimizer_step(Progress(5, 10, 5))  # second epoch: the prototypes learn
+    assert model.projector.prototype_directions.grad is not None
