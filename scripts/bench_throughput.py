@@ -2,12 +2,13 @@
 plus kNN evaluation time against scikit-learn. Writes one JSON file.
 
 Per method and backbone, in the same process and on the same data (Fashion-MNIST, uint8):
-- ``model_only``: forward/backward/step on pre-made views (the limit for this model on this machine);
+- ``model_only``: forward/backward/step (with the method's hooks) on pre-made views of the method's sizes, global
+  and local (the limit for this model on this machine);
 - ``ssl_bench``: ``ssl_bench.training.loop.train`` itself (batched augmentations on the device, no DataLoader),
   images/s as recorded in metrics.json, averaged over epochs 2 and 3;
-- ``reference``: lightly's loss module (ssl-bench's own loss where lightly is not installed; the JSON says which),
-  torchvision per-image transforms with the same augmentation parameters, a torch DataLoader, the same model,
-  optimiser and batch.
+- ``reference``: lightly's loss module where lightly holds the method in two-view form (SimCLR, VICReg,
+  BarlowTwins; else the method's own forward, the JSON says which), torchvision per-image transforms with the same
+  augmentation parameters for every view, a torch DataLoader, the same model, optimiser and batch.
 On CUDA all three run as ``train`` does: channels_last, bf16 autocast; the reference's loader pins memory.
 
     python scripts/bench_throughput.py --out leaderboards/bench/throughput.json
@@ -31,31 +32,35 @@ from PIL import Image
 
 from ssl_bench.bench.provenance import hardware_info
 from ssl_bench.core.devices import resolve_device
-from ssl_bench.data.augment import augment_config
+from ssl_bench.data.augment import LOCAL, BatchAugment, augment_config
 from ssl_bench.data.datasets import balanced_subset, load_dataset
-from ssl_bench.methods import METHODS
+from ssl_bench.methods import METHODS, Progress
 from ssl_bench.training.config import make_config
 from ssl_bench.training.loop import optimizer_settings, train
 from ssl_bench.training.optim import build_optimizer
-from ssl_bench.training.run_dir import build_model
+from ssl_bench.training.run_dir import augment_of, build_model
 
 
-def reference_transform(config, size: int, view: int):
-    """torchvision per-image transforms with the parameters of our AugmentConfig (one view's blur/solarize)."""
+def reference_transform(config, size: int, view: int, local_size: int):
+    """torchvision per-image transforms with the parameters of our AugmentConfig: global view 0 or 1 (its
+    blur/solarize), or a local crop (``view`` = LOCAL) at ``local_size``."""
     import torchvision.transforms as T
 
-    ops = [T.RandomResizedCrop(size, scale=tuple(config.crop_scale), ratio=tuple(config.crop_ratio)),
+    local = view == LOCAL
+    scale = config.local_crop_scale if local else config.crop_scale
+    ops = [T.RandomResizedCrop(local_size if local else size, scale=tuple(scale), ratio=tuple(config.crop_ratio)),
            T.RandomHorizontalFlip(config.flip_p),
            T.RandomApply([T.ColorJitter(config.brightness, config.contrast)], p=config.jitter_p)]
-    if config.blur_p[view] > 0:
-        ops.append(T.RandomApply([T.GaussianBlur(3, sigma=tuple(config.blur_sigma))], p=config.blur_p[view]))
-    if config.solarize_p[view] > 0:
+    blur_p = config.local_blur_p if local else config.blur_p[view]
+    if blur_p > 0:
+        ops.append(T.RandomApply([T.GaussianBlur(3, sigma=tuple(config.blur_sigma))], p=blur_p))
+    if not local and config.solarize_p[view] > 0:
         ops.append(T.RandomSolarize(128, p=config.solarize_p[view]))
     ops += [T.ToTensor(), T.Normalize(config.mean, config.std)]
     return T.Compose(ops)
 
 
-class TwoViewDataset(torch.utils.data.Dataset):
+class MultiViewDataset(torch.utils.data.Dataset):
     def __init__(self, images: torch.Tensor, transforms) -> None:
         self.images = images.numpy()
         self.transforms = transforms
@@ -65,33 +70,35 @@ class TwoViewDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int):
         image = Image.fromarray(self.images[index, 0])
-        return self.transforms[0](image), self.transforms[1](image)
+        return [transform(image) for transform in self.transforms]
 
 
-def reference_loss(method: str, model) -> tuple[object, str]:
-    """lightly's loss module for ``method`` and its name; ssl-bench's own loss when lightly is not installed."""
+def reference_loss(method: str, model) -> tuple[object | None, str]:
+    """lightly's loss module for a two-view ``method`` lightly holds in this form, and its name; (None, ...) where
+    the reference loop uses the method's own forward (multi-view methods, or lightly not installed)."""
     try:
+        import lightly
         from lightly.loss import BarlowTwinsLoss, NTXentLoss, VICRegLoss
     except ImportError:
-        own = lambda z_a, z_b: model.spec.loss(z_a.float(), z_b.float(), **model.loss_params)  # noqa: E731
-        return own, "ssl-bench's own (lightly not installed)"
-    import lightly
-
-    loss = {"simclr": lambda: NTXentLoss(temperature=0.2), "vicreg": VICRegLoss,
-            "barlowtwins": lambda: BarlowTwinsLoss(lambda_param=5e-3)}[method]()
-    return loss, f"lightly {lightly.__version__}"
+        return None, "ssl-bench's own (lightly not installed)"
+    losses = {"simclr": lambda: NTXentLoss(temperature=0.2), "vicreg": VICRegLoss,
+              "barlowtwins": lambda: BarlowTwinsLoss(lambda_param=5e-3)}
+    if method not in losses:
+        return None, "ssl-bench's own (the reference loop differs in its data pipeline only)"
+    return losses[method](), f"lightly {lightly.__version__}"
 
 
 def time_steps(step, batches, warmup: int, device: torch.device) -> float:
-    """images/s over the batches after ``warmup`` untimed ones (the GPU drained before each clock read)."""
+    """images/s over the batches (lists of views) after ``warmup`` untimed ones (the GPU drained before each
+    clock read)."""
     iterator = iter(batches)
     for _ in range(warmup):
-        step(*next(iterator))
+        step(next(iterator))
     _synchronize(device)
     count, started = 0, time.perf_counter()
-    for view_a, view_b in iterator:
-        step(view_a, view_b)
-        count += view_a.shape[0]
+    for views in iterator:
+        step(views)
+        count += views[0].shape[0]
     _synchronize(device)
     return count / (time.perf_counter() - started)
 
@@ -107,23 +114,29 @@ def bench_cell(method: str, backbone: str, batch: int, steps: int, workers: int,
                           "subset": len(data), "epochs": 3, "warmup_epochs": 0, "device": device_name})
     device = resolve_device(device_name)
     on_cuda = device.type == "cuda"
-    augment = augment_config(METHODS.get(method).augment, data, {})
+    recipe, overrides = augment_of(config)
+    augment = BatchAugment(augment_config(recipe, data, overrides), data.channels, data.image_size)
+    cfg = augment.config
     model = build_model(config, data.channels, data.image_size).to(device, memory_format=torch.channels_last if on_cuda else None)
     name, lr, weight_decay = optimizer_settings(config)
     optimizer = build_optimizer(name, model, lr, weight_decay)
     loss_fn, loss_name = reference_loss(method, model)
+    view_kinds = [min(i, 1) for i in range(cfg.global_views)] + [LOCAL] * cfg.local_views
 
-    def model_step(view_a, view_b, loss_fn=None):
-        view_a, view_b = (v.to(device, non_blocking=True, memory_format=torch.channels_last if on_cuda else None)
-                          for v in (view_a, view_b))
+    def model_step(views, loss_fn=None):
+        views = [v.to(device, non_blocking=True, memory_format=torch.channels_last if on_cuda else None) for v in views]
+        model.before_step(Progress(0, 1, 1))
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=on_cuda):
-            loss = model(view_a, view_b) if loss_fn is None else loss_fn(model.embed(view_a), model.embed(view_b))
+            loss = model(views)["loss"] if loss_fn is None else loss_fn(model.embed(views[0]), model.embed(views[1]))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        model.before_optimizer_step(Progress(0, 1, 1))
         optimizer.step()
+        model.after_optimizer_step(Progress(1, 1, 1))
 
     generator = torch.Generator().manual_seed(0)
-    views = [torch.randn(batch, 1, 28, 28, generator=generator).to(device) for _ in range(2)]
+    sizes = [augment.local_size if kind == LOCAL else data.image_size for kind in view_kinds]
+    views = [torch.randn(batch, 1, size, size, generator=generator).to(device) for size in sizes]
     model_only = time_steps(model_step, [views] * (steps + 2), warmup=2, device=device)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -132,12 +145,13 @@ def bench_cell(method: str, backbone: str, batch: int, steps: int, workers: int,
         epochs = json.loads((run_dir / "metrics.json").read_text())[1:]  # the first epoch warms up
         ours = sum(e["images_per_s"] for e in epochs) / len(epochs)
 
+    transforms = [reference_transform(cfg, data.image_size, kind, augment.local_size) for kind in view_kinds]
     loader = torch.utils.data.DataLoader(
-        TwoViewDataset(data.images, [reference_transform(augment, 28, 0), reference_transform(augment, 28, 1)]),
-        batch_size=batch, shuffle=True, drop_last=True, num_workers=workers, persistent_workers=False,
-        pin_memory=on_cuda)
-    reference = time_steps(lambda a, b: model_step(a, b, loss_fn), loader, warmup=2, device=device)
+        MultiViewDataset(data.images, transforms), batch_size=batch, shuffle=True, drop_last=True,
+        num_workers=workers, persistent_workers=False, pin_memory=on_cuda)
+    reference = time_steps(lambda views: model_step(views, loss_fn), loader, warmup=2, device=device)
     return {"method": method, "backbone": backbone, "batch_size": batch, "device": str(device),
+            "views": {"global": cfg.global_views, "local": cfg.local_views, "local_size": augment.local_size},
             "reference_loss": loss_name, "model_only_img_s": model_only, "ssl_bench_img_s": ours,
             "reference_img_s": reference, "ssl_bench_over_reference": ours / reference,
             "ssl_bench_over_model_only": ours / model_only}
@@ -167,7 +181,7 @@ def bench_knn(n_train: int, n_test: int, dim: int, k: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--methods", default="simclr,vicreg,barlowtwins")
+    parser.add_argument("--methods", default=",".join(METHODS.names()), help="default: every registered method")
     parser.add_argument("--backbones", default="convnet,mlp")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=16, help="timed steps per measurement")
