@@ -287,3 +287,29 @@ def test_two_views_build_no_tensor_from_python_numbers_after_the_first_call(monk
     made.clear()
     augment.two_views(images, torch.Generator().manual_seed(1))
     assert made == []
+
+
+def test_default_views_are_two_views_draw_for_draw() -> None:
+    augment = BatchAugment(default_augment("byol", 3, 32), 3, 32)
+    images = random_images(8, 3, 32)
+    for ours, theirs in zip(augment.views(images, seeded(4)), augment.two_views(images, seeded(4))):
+        assert torch.equal(ours, theirs)
+
+
+def test_multi_crop_gives_globals_then_locals_at_their_size_and_scale() -> None:
+    config = default_augment("simclr", 1, 28, {"global_views": 3, "local_views": 4, "local_crop_scale": (0.05, 0.2),
+                                               "jitter_p": 0.0, "flip_p": 0.0})
+    augment = BatchAugment(config, 1, 28)
+    views = augment.views(random_images(16, 1, 28), seeded())
+    assert [tuple(v.shape[-2:]) for v in views] == [(28, 28)] * 3 + [(12, 12)] * 4  # 28 * 96 / 224 = 12
+    local = augment.draw(2000, (28, 28), A.LOCAL, seeded(1))
+    area = (local.boxes[:, 2] * local.boxes[:, 3] / 28**2).numpy()
+    assert 0.05 - 1e-6 <= area.min() and area.max() <= 0.2 + 1e-6  # the local scale range, not the global one
+    assert local.solarize is None
+
+
+def test_local_crops_must_be_smaller_than_the_global_views() -> None:
+    with pytest.raises(UserError, match="local_size must be smaller"):
+        BatchAugment(default_augment("simclr", 1, 28, {"local_views": 2, "local_size": 28}), 1, 28)
+    with pytest.raises(UserError, match="global_views"):
+        default_augment("simclr", 1, 28, {"global_views": 0})

@@ -233,3 +233,12 @@ def test_the_learning_curve_leaves_training_unchanged_and_is_summarised_last_and
     result = evaluate_run(with_curve, evaluations=["knn"], device="cpu")
     assert result["learning_curve"]["last_epoch"] == 3
     assert not any("knn_curve_top1" in record for record in json.loads((without / "metrics.json").read_text()))
+
+
+def test_a_two_view_method_refuses_other_view_counts_and_a_multi_view_one_takes_them(tmp_path):
+    with pytest.raises(UserError, match="exactly two global views"):
+        train(_config(tmp_path, method="vicreg", augment={"local_views": 2}), progress=False)
+    config = _config(tmp_path, method="mmcr", augment={"global_views": 3}, epochs=1, backbone="convnet")
+    history = json.loads((train(config, progress=False) / "metrics.json").read_text())
+    assert {"loss_centroid", "loss_local"} <= set(history[0])  # the method's named parts, logged per epoch
+    assert history[0]["loss"] == pytest.approx(history[0]["loss_centroid"] + history[0]["loss_local"], rel=1e-5)
