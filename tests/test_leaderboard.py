@@ -156,6 +156,9 @@ def test_markdown_mean_std_and_best_match_numpy(rendered: Path, filled_store: tu
         assert rows[method]["invariance (probe mean)"] == _expected_cell(invariance, 1.0, 2)
         assert rows[method]["n"] == str(len(runs))
     assert rows["raw-pixels"]["Epochs"] == "—" and rows["simclr"]["Epochs"] == "4"
+    families = {method: rows[method]["Family"] for method in rows}  # each trained method's, from its MethodSpec
+    assert families == {"simclr": "contrastive", "vicreg": "redundancy reduction",
+                        "barlowtwins": "redundancy reduction", "laplacian-eigenmaps": "—", "raw-pixels": "—"}
 
 
 def test_json_and_csv_carry_the_same_statistics(rendered: Path, filled_store: tuple[Path, dict]) -> None:

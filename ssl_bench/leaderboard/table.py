@@ -15,6 +15,7 @@ from ssl_bench.bench.references import PublishedResult, ReferenceComparison, com
 from ssl_bench.bench.store import RunRecord, flatten_metrics
 from ssl_bench.eval import MetricColumn, leaderboard_columns, metric_value, ordered
 from ssl_bench.leaderboard.stats import Summary, difference_ci
+from ssl_bench.methods import METHODS
 from ssl_bench.sources.base import ordered_sources
 
 
@@ -345,6 +346,7 @@ def identity_columns(board: Leaderboard) -> list[tuple[str, Callable[[Leaderboar
     columns: list[tuple[str, Callable[[LeaderboardRow], str]]] = [
         ("Method", lambda row: row.method),
         ("Kind", lambda row: row.kind),
+        *([("Family", lambda row: method_family(row) or "—")] if any(map(method_family, board.rows)) else []),
         ("Backbone", lambda row: row.backbone or "—"),
         *([("Dataset", lambda row: f"{row.dataset} ({row.split})" if several_splits else row.dataset)]
           if several_splits or len({row.dataset for row in board.rows}) > 1 else []),
@@ -357,6 +359,14 @@ def identity_columns(board: Leaderboard) -> list[tuple[str, Callable[[Leaderboar
     if any(_provenance(row.runs[0]) for row in board.rows):
         columns.append(("Recorded", lambda row: _provenance(row.runs[0]) or "by the suite"))
     return columns
+
+
+def method_family(row: LeaderboardRow) -> str | None:
+    """The family of a trained row's method (contrastive, redundancy reduction, ...), None for other rows and
+    for methods this installation does not hold."""
+    if row.kind != "trained" or row.method not in METHODS:
+        return None
+    return METHODS.get(row.method).family
 
 
 def _distinct_hparams(board: Leaderboard, row: LeaderboardRow) -> dict[str, Any]:
