@@ -93,22 +93,26 @@ def _cell_step_seconds(config: Any, channels: int, image_size: int, device: torc
 
 
 def _step_seconds(config: Any, batch_size: int, channels: int, image_size: int, device: torch.device) -> float:
-    """Median seconds per optimiser step of the cell's model on random images of ``batch_size`` and its shape."""
+    """Median seconds per optimiser step of the cell's model on random images of ``batch_size`` and its shape,
+    as many global and local views of their sizes as the cell's augmentation gives."""
+    from ssl_bench.data.augment import BatchAugment, default_augment
     from ssl_bench.training.loop import optimizer_settings
     from ssl_bench.training.optim import build_optimizer
-    from ssl_bench.training.run_dir import build_model
+    from ssl_bench.training.run_dir import augment_of, build_model
 
     torch.manual_seed(0)
     model = build_model(config, channels, image_size).to(device).train()
     name, lr, weight_decay = optimizer_settings(config)
     optimizer = build_optimizer(name, model, lr, weight_decay)
-    shape = (batch_size, channels, image_size, image_size)
-    view_a, view_b = torch.randn(shape, device=device), torch.randn(shape, device=device)
+    recipe, overrides = augment_of(config)
+    augment = BatchAugment(default_augment(recipe, channels, image_size, overrides), channels, image_size)
+    sizes = [image_size] * augment.config.global_views + [augment.local_size] * augment.config.local_views
+    views = [torch.randn((batch_size, channels, size, size), device=device) for size in sizes]
 
     def step() -> float:
         started = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        model([view_a, view_b])["loss"].backward()
+        model(views)["loss"].backward()
         optimizer.step()
         if device.type == "cuda":
             torch.cuda.synchronize()
