@@ -39,7 +39,7 @@ def plugin_names(package: str) -> list[str]:
     Examples
     --------
     >>> plugin_names("ssl_bench.methods")
-    ['barlowtwins', 'byol', 'mocov3', 'simclr', 'simsiam', 'vicreg']
+    ['barlowtwins', 'byol', 'dino', 'lejepa', 'mmcr', 'mocov3', 'nnclr', 'simclr', 'simsiam', 'swav', 'vicreg']
     >>> plugin_names("ssl_bench.sources.baselines")
     ['random-init', 'raw-pixels']
     """

@@ -12,5 +12,6 @@ def my_loss(p_a, p_b, t_a, t_b):
 
 METHODS.register("my-method")(MethodSpec(
     name="my-method", loss=my_loss, projector_dims=(2048, 256), predictor_hidden=(2048,), loss_params={},
-    momentum=MomentumSchedule(base=0.99), augment="byol", reference="BYOL (Grill et al. 2020) defaults",
+    momentum=MomentumSchedule(base=0.99), augment="byol", family="distillation / clustering",
+    reference="BYOL (Grill et al. 2020) defaults",
     optimizer={"name": "lars", "lr": 1.0, "weight_decay": 1e-5}))
