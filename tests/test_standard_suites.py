@@ -183,7 +183,7 @@ def test_published_results_appear_beside_ours_with_the_difference_and_the_protoc
 
 
 @pytest.mark.parametrize(("block", "message"), [
-    ({"source": "s", "protocol": "p", "metric": "linear_top1", "differs": [], "values": {"dino": 80.0}}, "does not train"),
+    ({"source": "s", "protocol": "p", "metric": "linear_top1", "differs": [], "values": {"swav": 80.0}}, "does not train"),
     ({"source": "s", "protocol": "p", "metric": "linear_top1", "differs": [], "values": {"simclr": 0.9074e3}}, "percent"),
     ({"source": "s", "protocol": "p", "metric": "linear_top5", "differs": [], "values": {"simclr": 90.0}}, "not comparable"),
     ({"source": "s", "protocol": "p", "metric": "linear_top1", "values": {"simclr": 90.0}}, "lacks \\['differs'\\]"),
