@@ -46,7 +46,7 @@ class TrainConfig:
     method: str = setting(help="the SSL method; each has its module in ssl_bench/methods/ with its published "
                                "defaults and their source", choices=_method_names)
     dataset: str = shared("dataset")
-    backbone: str = setting("convnet", help="convnet | mlp | resnet18 | resnet50 | timm:NAME")
+    backbone: str = setting("convnet", help="convnet | mlp | resnet18 | resnet50 | vit-tiny | timm:NAME")
     epochs: int = setting(10, help="training epochs", minimum=1)
     batch_size: int = setting(256, help="global batch size (split between processes under torchrun)", minimum=2,
                               hint="the losses compare images within a batch")
