@@ -41,14 +41,14 @@ from ssl_bench.training.optim import build_optimizer
 from ssl_bench.training.run_dir import augment_of, build_model
 
 
-def reference_transform(config, size: int, view: int, local_size: int):
-    """torchvision per-image transforms with the parameters of our AugmentConfig: global view 0 or 1 (its
-    blur/solarize), or a local crop (``view`` = LOCAL) at ``local_size``."""
+def reference_transform(config, size: int, view: int):
+    """torchvision per-image transforms to ``size`` px with the parameters of our AugmentConfig: global view 0 or 1
+    (its blur/solarize), or a local crop (``view`` = LOCAL)."""
     import torchvision.transforms as T
 
     local = view == LOCAL
     scale = config.local_crop_scale if local else config.crop_scale
-    ops = [T.RandomResizedCrop(local_size if local else size, scale=tuple(scale), ratio=tuple(config.crop_ratio)),
+    ops = [T.RandomResizedCrop(size, scale=tuple(scale), ratio=tuple(config.crop_ratio)),
            T.RandomHorizontalFlip(config.flip_p),
            T.RandomApply([T.ColorJitter(config.brightness, config.contrast)], p=config.jitter_p)]
     blur_p = config.local_blur_p if local else config.blur_p[view]
@@ -121,7 +121,6 @@ def bench_cell(method: str, backbone: str, batch: int, steps: int, workers: int,
     name, lr, weight_decay = optimizer_settings(config)
     optimizer = build_optimizer(name, model, lr, weight_decay)
     loss_fn, loss_name = reference_loss(method, model)
-    view_kinds = [min(i, 1) for i in range(cfg.global_views)] + [LOCAL] * cfg.local_views
 
     def model_step(views, loss_fn=None):
         views = [v.to(device, non_blocking=True, memory_format=torch.channels_last if on_cuda else None) for v in views]
@@ -135,8 +134,8 @@ def bench_cell(method: str, backbone: str, batch: int, steps: int, workers: int,
         model.after_optimizer_step(Progress(1, 1, 1))
 
     generator = torch.Generator().manual_seed(0)
-    sizes = [augment.local_size if kind == LOCAL else data.image_size for kind in view_kinds]
-    views = [torch.randn(batch, 1, size, size, generator=generator).to(device) for size in sizes]
+    views = [torch.randn(batch, 1, augment.size_of(index), augment.size_of(index), generator=generator).to(device)
+             for index in augment.view_indices]
     model_only = time_steps(model_step, [views] * (steps + 2), warmup=2, device=device)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -145,7 +144,7 @@ def bench_cell(method: str, backbone: str, batch: int, steps: int, workers: int,
         epochs = json.loads((run_dir / "metrics.json").read_text())[1:]  # the first epoch warms up
         ours = sum(e["images_per_s"] for e in epochs) / len(epochs)
 
-    transforms = [reference_transform(cfg, data.image_size, kind, augment.local_size) for kind in view_kinds]
+    transforms = [reference_transform(cfg, augment.size_of(index), index) for index in augment.view_indices]
     loader = torch.utils.data.DataLoader(
         MultiViewDataset(data.images, transforms), batch_size=batch, shuffle=True, drop_last=True,
         num_workers=workers, persistent_workers=False, pin_memory=on_cuda)

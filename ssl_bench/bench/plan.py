@@ -106,8 +106,8 @@ def _step_seconds(config: Any, batch_size: int, channels: int, image_size: int, 
     optimizer = build_optimizer(name, model, lr, weight_decay)
     recipe, overrides = augment_of(config)
     augment = BatchAugment(default_augment(recipe, channels, image_size, overrides), channels, image_size)
-    sizes = [image_size] * augment.config.global_views + [augment.local_size] * augment.config.local_views
-    views = [torch.randn((batch_size, channels, size, size), device=device) for size in sizes]
+    views = [torch.randn((batch_size, channels, augment.size_of(index), augment.size_of(index)), device=device)
+             for index in augment.view_indices]
 
     def step() -> float:
         started = time.perf_counter()

@@ -192,8 +192,16 @@ class BatchAugment:
         """The ``global_views`` views at ``size`` (view i with the probabilities of view min(i, 1)), then the
         ``local_views`` local crops at ``local_size``, drawn in that order. With the default two global views
         and no local view this is :meth:`two_views`, draw for draw."""
-        globals_ = [self.view(images, min(i, 1), generator) for i in range(self.config.global_views)]
-        return globals_ + [self.view(images, LOCAL, generator) for _ in range(self.config.local_views)]
+        return [self.view(images, index, generator) for index in self.view_indices]
+
+    @property
+    def view_indices(self) -> list[int]:
+        """The index of each view :meth:`views` draws: min(i, 1) for global view i, then :data:`LOCAL` per local."""
+        return [min(i, 1) for i in range(self.config.global_views)] + [LOCAL] * self.config.local_views
+
+    def size_of(self, index: int) -> int:
+        """The side in pixels of view ``index``: ``local_size`` for :data:`LOCAL`, else ``size``."""
+        return self.local_size if index == LOCAL else self.size
 
     def view(self, images: Tensor, index: int, generator: torch.Generator | None = None) -> Tensor:
         """View ``index`` of the batch: 0 or 1 select the per-view blur and solarize probabilities of a global

@@ -247,6 +247,12 @@ class TwoViewModel(SSLModel):
         return {"loss": self.spec.loss(p_a, p_b, t_a, t_b, **self.loss_params)}
 
 
+def global_view_count(views: Sequence[Tensor]) -> int:
+    """How many of ``views`` are global: those of the first view's size (local crops are smaller, as
+    :class:`~ssl_bench.data.augment.BatchAugment` requires, and come after the global ones)."""
+    return sum(view.shape[-1] == views[0].shape[-1] for view in views)
+
+
 def at_least_fp32(z: Tensor) -> Tensor:
     """Losses in float32 (or float64) even when the network runs in bf16 autocast."""
     return z.to(torch.promote_types(z.dtype, torch.float32))

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from ssl_bench.core.distributed import gather
 from ssl_bench.core.errors import UserError
-from ssl_bench.methods.base import METHODS, MethodSpec, MomentumSchedule, Progress, SSLModel
+from ssl_bench.methods.base import METHODS, MethodSpec, MomentumSchedule, Progress, SSLModel, global_view_count
 
 
 class DINOHead(nn.Module):
@@ -99,7 +99,7 @@ class DINOModel(SSLModel):
             self.projector.prototype_scales.grad = None
 
     def forward(self, views: Sequence[Tensor]) -> dict[str, Tensor]:
-        n_global = sum(view.shape[-1] == views[0].shape[-1] for view in views)  # local crops are smaller
+        n_global = global_view_count(views)
         student = torch.stack([gather(out) for out in self.embed_views(views)])
         with torch.no_grad():
             teacher = torch.stack([gather(out) for out in self.embed_views(views[:n_global], self.target)])

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from ssl_bench.core.distributed import gather
 from ssl_bench.core.errors import UserError
-from ssl_bench.methods.base import METHODS, MethodSpec, Progress, SSLModel
+from ssl_bench.methods.base import METHODS, MethodSpec, Progress, SSLModel, global_view_count
 
 
 def random_directions(dim: int, count: int, seed: int, device: torch.device) -> Tensor:
@@ -69,7 +69,7 @@ class LeJEPAModel(SSLModel):
         self.step = progress.step
 
     def forward(self, views: Sequence[Tensor]) -> dict[str, Tensor]:
-        n_global = sum(view.shape[-1] == views[0].shape[-1] for view in views)  # local crops are smaller
+        n_global = global_view_count(views)
         z = [gather(projection) for projection in self.embed_views(views)]
         global_z = torch.stack(z[:n_global])
         local_z = torch.stack(z[n_global:]) if len(z) > n_global else global_z[:0]

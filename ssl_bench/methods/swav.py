@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ssl_bench.core.distributed import gather
-from ssl_bench.methods.base import METHODS, MethodSpec, Progress, SSLModel
+from ssl_bench.methods.base import METHODS, MethodSpec, Progress, SSLModel, global_view_count
 
 
 @torch.no_grad()
@@ -68,7 +68,7 @@ class SwAVModel(SSLModel):
             self.prototypes.weight.grad = None
 
     def forward(self, views: Sequence[Tensor]) -> dict[str, Tensor]:
-        n_global = sum(view.shape[-1] == views[0].shape[-1] for view in views)  # local crops are smaller
+        n_global = global_view_count(views)
         scores = torch.stack([gather(self.prototypes(F.normalize(z, dim=1))) for z in self.embed_views(views)])
         params = self.loss_params
         loss = swav_loss(scores, n_global, params["temperature"], params["sinkhorn_epsilon"],

@@ -278,18 +278,20 @@ def run_epoch(training: Training, epoch: int, progress: bool) -> dict[str, Any]:
             views = training.augment.views(next(batches), training.augment_generator)
             if use_cuda and config.channels_last:
                 views = [view.contiguous(memory_format=torch.channels_last) for view in views]
-            model.before_step(Progress(global_step, training.total_steps, steps))
+            progress_now = Progress(global_step, training.total_steps, steps)
+            model.before_step(progress_now)
             with autocast:
                 outputs = training.step_fn(views)
             optimizer.zero_grad(set_to_none=True)
             outputs["loss"].backward()
-            model.before_optimizer_step(Progress(global_step, training.total_steps, steps))
+            model.before_optimizer_step(progress_now)
             optimizer.step()
             model.after_optimizer_step(Progress(global_step + 1, training.total_steps, steps))
             losses[step] = outputs["loss"].detach()
-            if len(outputs) > 1:  # the method's named parts of the loss, averaged over the epoch
+            if parts is None and len(outputs) > 1:  # the method's named parts of the loss, averaged over the epoch
                 part_names = [name for name in outputs if name != "loss"]
-                parts = torch.zeros(steps, len(part_names), device=device) if parts is None else parts
+                parts = torch.zeros(steps, len(part_names), device=device)
+            if parts is not None:
                 parts[step] = torch.stack([outputs[name].detach().float() for name in part_names])
             if (step + 1) % check_every and step + 1 < steps:
                 continue  # on a GPU, read the losses back every few steps only: each read waits for the GPU

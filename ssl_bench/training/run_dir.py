@@ -15,6 +15,7 @@ from torch import nn
 
 from ssl_bench.core.checkpoint import atomic_write_json, load_checkpoint
 from ssl_bench.core.errors import UserError
+from ssl_bench.data.augment import AugmentConfig
 from ssl_bench.methods import METHODS, SSLModel, build_method
 from ssl_bench.models.backbones import build_backbone
 from ssl_bench.models.encoder import NormalisedEncoder
@@ -38,9 +39,10 @@ def augment_of(config: TrainConfig) -> tuple[str, dict[str, Any]]:
     view counts in one line."""
     spec = METHODS.get(config.method)
     changed = sorted(key for key in VIEW_COUNTS if key in config.augment)
-    if spec.views_fixed and any(config.augment[key] != (2 if key == "global_views" else 0) for key in changed):
+    if spec.views_fixed and any(config.augment[key] != getattr(AugmentConfig(), key) for key in changed):
+        multi_view = ", ".join(name for name in METHODS.names() if not METHODS.get(name).views_fixed)
         raise UserError(f"{config.method} trains on exactly two global views and no local one; drop --augment "
-                        f"{', '.join(changed)} or choose a multi-view method (dino, swav, mmcr, lejepa)")
+                        f"{', '.join(changed)} or choose a multi-view method ({multi_view})")
     return spec.augment, {**spec.augment_defaults, **config.augment}
 
 
