@@ -3,7 +3,7 @@ plus kNN evaluation time against scikit-learn. Writes one JSON file.
 
 Per method and backbone, in the same process and on the same data (Fashion-MNIST, uint8):
 - ``model_only``: forward/backward/step (with the method's hooks) on pre-made views of the method's sizes, global
-  and local (the limit for this model on this machine);
+  and local, and pre-drawn masks for masked-image methods (the limit for this model on this machine);
 - ``ssl_bench``: ``ssl_bench.training.loop.train`` itself (batched augmentations on the device, no DataLoader),
   images/s as recorded in metrics.json, averaged over epochs 2 and 3;
 - ``reference``: lightly's loss module where lightly holds the method in two-view form (SimCLR, VICReg,
@@ -122,11 +122,16 @@ def bench_cell(method: str, backbone: str, batch: int, steps: int, workers: int,
     optimizer = build_optimizer(name, model, lr, weight_decay)
     loss_fn, loss_name = reference_loss(method, model)
 
-    def model_step(views, loss_fn=None):
+    mask_generator = torch.Generator(device=device).manual_seed(0)
+
+    def model_step(views, loss_fn=None, masks=None):
+        """One optimiser step; a masked-image method's masks drawn here unless given."""
         views = [v.to(device, non_blocking=True, memory_format=torch.channels_last if on_cuda else None) for v in views]
+        masks = model.draw_masks(views, mask_generator) if masks is None else masks
         model.before_step(Progress(0, 1, 1))
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=on_cuda):
-            loss = model(views)["loss"] if loss_fn is None else loss_fn(model.embed(views[0]), model.embed(views[1]))
+            loss = (model(views, masks)["loss"] if loss_fn is None
+                    else loss_fn(model.embed(views[0]), model.embed(views[1])))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         model.before_optimizer_step(Progress(0, 1, 1))
@@ -136,7 +141,8 @@ def bench_cell(method: str, backbone: str, batch: int, steps: int, workers: int,
     generator = torch.Generator().manual_seed(0)
     views = [torch.randn(batch, 1, augment.size_of(index), augment.size_of(index), generator=generator).to(device)
              for index in augment.view_indices]
-    model_only = time_steps(model_step, [views] * (steps + 2), warmup=2, device=device)
+    masks = model.draw_masks(views, mask_generator)
+    model_only = time_steps(lambda views: model_step(views, masks=masks), [views] * (steps + 2), warmup=2, device=device)
 
     with tempfile.TemporaryDirectory() as tmp:
         config.out = str(Path(tmp) / "run")
@@ -189,7 +195,8 @@ def main() -> None:
     parser.add_argument("--out", default="leaderboards/bench/throughput.json")
     args = parser.parse_args()
     cells = [bench_cell(m, b, args.batch_size, args.steps, args.workers, args.device)
-             for b in args.backbones.split(",") for m in args.methods.split(",")]
+             for b in args.backbones.split(",") for m in args.methods.split(",")
+             if b.startswith("vit") or not METHODS.get(m).vit_only]  # masked-image methods train ViTs only
     for cell in cells:
         print(json.dumps(cell))
     result = {"command": "python scripts/bench_throughput.py " + " ".join(

@@ -45,3 +45,15 @@ def require_fashion_mnist() -> None:
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+def small_vit(image_size: int = 8, patch: int = 2, channels: int = 1):
+    """A 2-block, 32-wide timm ViT as ``vit-tiny`` builds it (no class token, average pool, dynamic size), for tests
+    of the masked-image methods."""
+    import timm
+
+    return timm.create_model(
+        "vit_tiny_patch16_224", pretrained=False, num_classes=0, img_size=image_size, in_chans=channels,
+        patch_size=patch, global_pool="avg", class_token=False, dynamic_img_size=True, dynamic_img_pad=True,
+        depth=2, embed_dim=32, num_heads=2,
+    )

@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from conftest import small_vit
 from torch.nn.parallel import DistributedDataParallel
 
 from ssl_bench.methods import METHODS, Progress, build_method
@@ -20,25 +21,33 @@ ALL_METHODS = METHODS.names()
 WITH_STATE = [name for name in ALL_METHODS
               if METHODS.get(name).momentum is not None or name in ("dino", "nnclr")]  # EMA target, centre, queue
 SMALL = {"dino": {"projector_dims": (32, 16, 24)}, "swav": {"prototypes": 12}, "nnclr": {"queue_size": 32},
-         "lejepa": {"directions": 16}}
+         "lejepa": {"directions": 16}, "mae": {"decoder_dim": 16, "decoder_depth": 1, "decoder_heads": 2},
+         "ijepa": {"predictor_dim": 16, "predictor_depth": 1, "min_context_tokens": 2}}
 
 
 def _model(method: str):
     torch.manual_seed(0)
-    backbone, dim = build_backbone("convnet", 1, 6)
+    spec = METHODS.get(method)
+    backbone, dim = (small_vit(), 32) if spec.vit_only else build_backbone("convnet", 1, 6)
     # eval mode: BatchNorm uses its running statistics, the same on every rank (SyncBatchNorm needs a GPU),
     # so the only cross-sample coupling left is the loss, which is what the gather must make global.
-    heads = {"predictor_hidden": (32,)} if METHODS.get(method).predictor_hidden else {}
-    overrides = {"projector_dims": (32, 16), **heads, **SMALL.get(method, {})}
-    return build_method(method, backbone, dim, **overrides).double().eval()
+    heads = {"predictor_hidden": (32,)} if spec.predictor_hidden else {}
+    widths = {"projector_dims": (32, 16)} if spec.projector_dims else {}
+    return build_method(method, backbone, dim, **{**widths, **heads, **SMALL.get(method, {})}).double().eval()
 
 
 def _views(method: str) -> list[torch.Tensor]:
-    """The method's global views (6 px) and up to two of its local views (4 px) of BATCH images."""
-    defaults = METHODS.get(method).augment_defaults
+    """The method's global views (6 px; 8 px for a ViT) and up to two of its local views (4 px) of BATCH images."""
+    spec = METHODS.get(method)
     g = torch.Generator().manual_seed(1)
-    sizes = [6] * defaults.get("global_views", 2) + [4] * min(2, defaults.get("local_views", 0))
+    size = 8 if spec.vit_only else 6
+    sizes = [size] * spec.augment_defaults.get("global_views", 2) + [4] * min(2, spec.augment_defaults.get("local_views", 0))
     return [torch.randn((BATCH, 1, size, size), generator=g, dtype=torch.float64) for size in sizes]
+
+
+def _masks(method: str) -> tuple[torch.Tensor, ...]:
+    """The method's token masks of the whole batch (none for methods without masks)."""
+    return _model(method).draw_masks(_views(method), torch.Generator().manual_seed(2))
 
 
 def _rows(views: list[torch.Tensor], rank: int) -> list[torch.Tensor]:
@@ -48,7 +57,7 @@ def _rows(views: list[torch.Tensor], rank: int) -> list[torch.Tensor]:
 def _worker(rank: int, port: int, method: str, out: dict) -> None:
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD)
     model = DistributedDataParallel(_model(method))
-    loss = model(_rows(_views(method), rank))["loss"]
+    loss = model(_rows(_views(method), rank), _rows(_masks(method), rank))["loss"]
     loss.backward()
     out[rank] = (loss.item(), {n: p.grad.clone() for n, p in model.module.named_parameters() if p.requires_grad})
     dist.destroy_process_group()
@@ -67,7 +76,7 @@ def test_ddp_matches_single_process_on_concatenated_batch(method):
     mp.spawn(_worker, args=(_free_port(), method, out), nprocs=WORLD, join=True)
 
     model = _model(method)
-    loss = model(_views(method))["loss"]
+    loss = model(_views(method), _masks(method))["loss"]
     loss.backward()
     for rank in range(WORLD):
         distributed_loss, grads = out[rank]
@@ -77,14 +86,14 @@ def test_ddp_matches_single_process_on_concatenated_batch(method):
         for name, param in trained:
             torch.testing.assert_close(grads[name], param.grad, rtol=1e-5, atol=1e-8, msg=lambda m, name=name: f"{name}: {m}")
     # The check has teeth: the loss of one rank's half batch alone differs.
-    half = _model(method)(_rows(_views(method), 0))["loss"].item()
+    half = _model(method)(_rows(_views(method), 0), _rows(_masks(method), 0))["loss"].item()
     assert abs(half - loss.item()) > 1e-4
 
 
 STEPS = 3
 
 
-def _train_steps(model, views):
+def _train_steps(model, views, masks):
     """A few SGD steps in training mode (BatchNorm on running statistics, as in :func:`_model`), with the
     method's hooks; returns the method's state: momentum target parameters and buffers other than BatchNorm's."""
     inner = model.module if isinstance(model, DistributedDataParallel) else model
@@ -96,7 +105,7 @@ def _train_steps(model, views):
     for step in range(STEPS):
         inner.before_step(Progress(step, STEPS, STEPS))
         optimizer.zero_grad()
-        model(views)["loss"].backward()
+        model(views, masks)["loss"].backward()
         inner.before_optimizer_step(Progress(step, STEPS, STEPS))
         optimizer.step()
         inner.after_optimizer_step(Progress(step + 1, STEPS, STEPS))
@@ -111,7 +120,8 @@ def _state(model) -> list[torch.Tensor]:
 
 def _state_worker(rank: int, port: int, method: str, out: dict) -> None:
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD)
-    out[rank] = _train_steps(DistributedDataParallel(_model(method)), _rows(_views(method), rank))
+    out[rank] = _train_steps(DistributedDataParallel(_model(method)), _rows(_views(method), rank),
+                             _rows(_masks(method), rank))
     dist.destroy_process_group()
 
 
@@ -122,7 +132,7 @@ def test_method_state_stays_identical_on_every_rank_and_equals_one_process(metho
     manager = mp.Manager()
     out = manager.dict()
     mp.spawn(_state_worker, args=(_free_port(), method, out), nprocs=WORLD, join=True)
-    single = _train_steps(_model(method), _views(method))
+    single = _train_steps(_model(method), _views(method), _masks(method))
     start = _state(_model(method))
     assert any(not torch.equal(a, b) for a, b in zip(single, start)), "the state must have moved"
     for ours, theirs in zip(out[0], out[1]):

@@ -163,7 +163,7 @@ def test_a_cell_with_two_tasks_trains_as_one_ddp_run(tmp_path):
 
 def _gradients_under_slurm(methods: list[str]) -> dict[str, tuple[float, dict[str, torch.Tensor]]]:
     """Runs in each task of a 2-task Slurm job: the DDP loss and gradients of every method on its half batch."""
-    from test_distributed import BATCH, _model, _views
+    from test_distributed import BATCH, _masks, _model, _views
     from torch.nn.parallel import DistributedDataParallel
 
     from ssl_bench.bench.launchers.slurm import export_ddp_environment
@@ -175,7 +175,8 @@ def _gradients_under_slurm(methods: list[str]) -> dict[str, tuple[float, dict[st
         rank, world = distributed.rank(), distributed.world_size()
         for method in methods:
             model = DistributedDataParallel(_model(method))
-            loss = model([view[rank * BATCH // world : (rank + 1) * BATCH // world] for view in _views(method)])["loss"]
+            rows = slice(rank * BATCH // world, (rank + 1) * BATCH // world)
+            loss = model([view[rows] for view in _views(method)], [mask[rows] for mask in _masks(method)])["loss"]
             loss.backward()
             results[method] = (loss.item(), {n: p.grad.clone() for n, p in model.module.named_parameters()
                                              if p.requires_grad})
@@ -185,7 +186,7 @@ def _gradients_under_slurm(methods: list[str]) -> dict[str, tuple[float, dict[st
 
 def test_two_slurm_tasks_with_gloo_give_the_loss_and_gradients_of_one_process(tmp_path, monkeypatch):
     import submitit
-    from test_distributed import _model, _views
+    from test_distributed import _masks, _model, _views
 
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent))  # the job imports this module's helpers
     executor = submitit.SlurmExecutor(folder=tmp_path / "slurm")
@@ -195,7 +196,7 @@ def test_two_slurm_tasks_with_gloo_give_the_loss_and_gradients_of_one_process(tm
     assert len(per_rank) == 2
     for method in METHODS.names():
         model = _model(method)
-        loss = model(_views(method))["loss"]
+        loss = model(_views(method), _masks(method))["loss"]
         loss.backward()
         for rank_result in per_rank:
             distributed_loss, gradients = rank_result[method]

@@ -30,13 +30,28 @@ def _config(tmp_path: Path, **values) -> TrainConfig:
 
 
 def _backbone(method: str) -> str:
-    """mlp (fixed input size) for methods of two global views; convnet where local crops are smaller."""
-    return "convnet" if METHODS.get(method).augment_defaults.get("local_views") else "mlp"
+    """mlp (fixed input size) for methods of two global views; convnet where local crops are smaller; vit-tiny for
+    masked-image methods."""
+    spec = METHODS.get(method)
+    return "vit-tiny" if spec.vit_only else "convnet" if spec.augment_defaults.get("local_views") else "mlp"
+
+
+SMALL_HEADS = {"mae": {"decoder_dim": 32, "decoder_depth": 1, "decoder_heads": 2},
+               "ijepa": {"predictor_dim": 48, "predictor_depth": 1, "min_context_tokens": 4}}
+
+
+def _heads(method: str, projector_dims: list[int]) -> dict:
+    """Small heads: the projector (and predictor) widths, or a masked-image method's decoder or predictor."""
+    spec = METHODS.get(method)
+    if spec.projector_dims is None:
+        return SMALL_HEADS[method]
+    return {"projector_dims": projector_dims, **({"predictor_hidden": [32]} if spec.predictor_hidden else {})}
 
 
 @pytest.mark.parametrize("method", METHODS.names())
 def test_run_directory_holds_config_metrics_and_checkpoint(tmp_path, method):
-    run_dir = train(_config(tmp_path, method=method, backbone=_backbone(method)), progress=False)
+    run_dir = train(_config(tmp_path, method=method, backbone=_backbone(method),
+                            method_params=_heads(method, [64, 32])), progress=False)
     history = json.loads((run_dir / "metrics.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2]
     assert all(torch.isfinite(torch.tensor(h["loss"])) and h["images_per_s"] > 0 for h in history)
@@ -44,7 +59,7 @@ def test_run_directory_holds_config_metrics_and_checkpoint(tmp_path, method):
     assert json.loads((run_dir / "config.json").read_text())["method"] == method
     encoder, _ = load_encoder(run_dir)
     images = torch.randint(0, 256, (5, 1, 16, 16), dtype=torch.uint8)
-    assert encoder(images).shape == (5, 512 if _backbone(method) == "mlp" else 128)
+    assert encoder(images).shape == (5, {"mlp": 512, "convnet": 128, "vit-tiny": 192}[_backbone(method)])
 
 
 def test_training_lowers_the_loss(tmp_path):
@@ -94,9 +109,8 @@ def test_resume_mid_run_ends_with_the_weights_of_an_uninterrupted_run(tmp_path, 
     the checkpoint: stopping after epoch 1 and resuming gives bit-identical weights, target included."""
     import ssl_bench.training.loop as train_module
 
-    heads = {"predictor_hidden": [32]} if METHODS.get(method).predictor_hidden else {}
     common = {"method": method, "dataset": "synthetic", "backbone": _backbone(method), "epochs": 2, "batch_size": 32,
-              "subset": 96, "method_params": {"projector_dims": [32, 16], **heads}}
+              "subset": 96, "method_params": _heads(method, [32, 16])}
     whole = train(make_config({**common, "out": str(tmp_path / "whole")}), progress=False)
     real_epoch, calls = train_module.run_epoch, []
 
@@ -236,7 +250,7 @@ def test_the_learning_curve_leaves_training_unchanged_and_is_summarised_last_and
 
 
 def test_a_two_view_method_refuses_other_view_counts_and_a_multi_view_one_takes_them(tmp_path):
-    with pytest.raises(UserError, match="exactly two global views"):
+    with pytest.raises(UserError, match="exactly 2 global view"):
         train(_config(tmp_path, method="vicreg", augment={"local_views": 2}), progress=False)
     config = _config(tmp_path, method="mmcr", augment={"global_views": 3}, epochs=1, backbone="convnet")
     history = json.loads((train(config, progress=False) / "metrics.json").read_text())

@@ -94,7 +94,8 @@ def _cell_step_seconds(config: Any, channels: int, image_size: int, device: torc
 
 def _step_seconds(config: Any, batch_size: int, channels: int, image_size: int, device: torch.device) -> float:
     """Median seconds per optimiser step of the cell's model on random images of ``batch_size`` and its shape,
-    as many global and local views of their sizes as the cell's augmentation gives."""
+    as many global and local views of their sizes as the cell's augmentation gives (and a masked-image method's
+    masks)."""
     from ssl_bench.data.augment import BatchAugment, default_augment
     from ssl_bench.training.loop import optimizer_settings
     from ssl_bench.training.optim import build_optimizer
@@ -109,10 +110,12 @@ def _step_seconds(config: Any, batch_size: int, channels: int, image_size: int, 
     views = [torch.randn((batch_size, channels, augment.size_of(index), augment.size_of(index)), device=device)
              for index in augment.view_indices]
 
+    masks = model.draw_masks(views, torch.Generator(device=device).manual_seed(0))
+
     def step() -> float:
         started = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        model(views)["loss"].backward()
+        model(views, masks)["loss"].backward()
         optimizer.step()
         if device.type == "cuda":
             torch.cuda.synchronize()

@@ -4,6 +4,8 @@ A method module in this package registers one :class:`MethodSpec` in :data:`METH
 names it. Every method's model is an :class:`SSLModel`: ``model(views)`` takes the list of augmented views of a
 batch (``global_views`` crops at the training size, then ``local_views`` smaller crops; each (B, C, H, W)) and
 returns its losses as a dict: ``"loss"``, the total that is minimised, and any named parts (logged per epoch).
+Masked-image methods also draw token masks for the batch (:meth:`SSLModel.draw_masks`, from the seeded
+augmentation generator) and receive them as ``model(views, masks)``.
 
 Two-view methods keep a declarative one-spec form (:class:`TwoViewModel`, the default ``model``):
 
@@ -71,9 +73,12 @@ class MomentumSchedule:
 
     base: float
     final: float = 1.0
+    linear: bool = False  # tau(k) = base + (final - base) k / K instead (I-JEPA's schedule)
 
     def __call__(self, step: int, total_steps: int) -> float:
         progress = min(step, total_steps) / max(1, total_steps)
+        if self.linear:
+            return self.base + (self.final - self.base) * progress
         return self.final - (self.final - self.base) * (math.cos(math.pi * progress) + 1.0) / 2.0
 
 
@@ -84,7 +89,7 @@ class MethodSpec:
     ``augment``: the name of its augmentation recipe (:data:`ssl_bench.data.augment.RECIPES`).
     ``optimizer``: ``{"name", "lr" (for batch 256), "weight_decay"}``.
     ``projector`` / ``predictor``: builders ``(in_dim, dims) -> module``; :func:`mlp` unless the method's
-    paper uses another head. ``predictor_hidden``: the predictor's hidden widths (its output is the projection's
+    paper uses another head; ``projector_dims`` None: no projector (the identity; masked-image methods). ``predictor_hidden``: the predictor's hidden widths (its output is the projection's
     width). ``momentum``: the EMA schedule of a target network, or None for none. ``family``: one of
     :data:`FAMILIES`. ``model``: the :class:`SSLModel` class that trains it (None: :class:`TwoViewModel`, the
     two-view shapes above, ``loss`` the function they call). ``augment_defaults``: the method's own changes to
@@ -96,7 +101,7 @@ class MethodSpec:
 
     name: str
     loss: Loss
-    projector_dims: tuple[int, ...]
+    projector_dims: tuple[int, ...] | None
     loss_params: dict[str, float]
     reference: str
     optimizer: dict[str, Any]
@@ -110,25 +115,28 @@ class MethodSpec:
     model: type[SSLModel] | None = None
     augment_defaults: dict[str, Any] = field(default_factory=dict)
     views_fixed: bool = True
+    vit_only: bool = False
     hyperparameters: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise ValueError(f"{self.name}: family must be one of {FAMILIES}, got {self.family!r}")
-        widths = ("projector_dims",) + (("predictor_hidden",) if self.predictor_hidden else ())
+        widths = (("projector_dims",) if self.projector_dims else ()) + (("predictor_hidden",) if self.predictor_hidden else ())
         object.__setattr__(self, "hyperparameters", (*sorted(self.loss_params), *widths))
 
 
 METHODS: Registry[MethodSpec] = Registry("method", package="ssl_bench.methods")
 
 
-def resolve_hyperparameters(spec: MethodSpec, overrides: dict[str, Any]) -> tuple[dict[str, float], tuple[int, ...],
-                                                                                    tuple[int, ...] | None]:
+def resolve_hyperparameters(spec: MethodSpec, overrides: dict[str, Any]) -> tuple[
+        dict[str, float], tuple[int, ...] | None, tuple[int, ...] | None]:
     """(loss parameters, projector widths, predictor hidden widths): the spec's defaults with ``overrides`` on top,
     each override checked (name, type, range); a mistake is one :class:`UserError` line."""
     overrides = dict(overrides)
     params = dict(spec.loss_params)
-    projector_dims = check_positive_ints("projector_dims", overrides.pop("projector_dims", spec.projector_dims))
+    projector_dims = None
+    if spec.projector_dims is not None:  # a method without a projector lists projector_dims as unknown below
+        projector_dims = check_positive_ints("projector_dims", overrides.pop("projector_dims", spec.projector_dims))
     predictor_hidden = None
     if spec.predictor_hidden is not None:  # a method without a predictor lists predictor_hidden as unknown below
         predictor_hidden = check_positive_ints("predictor_hidden", overrides.pop("predictor_hidden", spec.predictor_hidden))
@@ -167,10 +175,14 @@ class SSLModel(nn.Module):
     def __init__(self, spec: MethodSpec, backbone: nn.Module, feature_dim: int, **overrides: Any) -> None:
         super().__init__()
         params, projector_dims, predictor_hidden = resolve_hyperparameters(spec, overrides)
+        if spec.vit_only:
+            from ssl_bench.models.vit_tokens import require_vit
+
+            require_vit(backbone, spec.name).fc_norm.requires_grad_(False)  # the pooled features' norm: unused
         self.spec = spec
         self.loss_params = params
         self.backbone = backbone
-        self.projector = spec.projector(feature_dim, projector_dims)
+        self.projector = nn.Identity() if projector_dims is None else spec.projector(feature_dim, projector_dims)
         self.predictor: nn.Module | None = None
         self.target: nn.Sequential | None = None
         if spec.predictor_hidden is not None:
@@ -199,8 +211,13 @@ class SSLModel(nn.Module):
             start = end
         return outputs
 
-    def forward(self, views: Sequence[Tensor]) -> dict[str, Tensor]:
+    def forward(self, views: Sequence[Tensor], masks: Sequence[Tensor] = ()) -> dict[str, Tensor]:
         raise NotImplementedError
+
+    def draw_masks(self, views: Sequence[Tensor], generator: torch.Generator) -> tuple[Tensor, ...]:
+        """The token masks of this batch (index tensors, on the views' device), drawn from the augmentation's
+        ``generator``; masked-image methods override it. None by default (and ``generator`` is not touched)."""
+        return ()
 
     def before_step(self, progress: Progress) -> None:
         """Before the forward pass of step ``progress.step + 1`` (schedules). No-op by default."""
@@ -230,7 +247,7 @@ class TwoViewModel(SSLModel):
     branch's outputs are gathered so the loss sees the global batch.
     """
 
-    def forward(self, views: Sequence[Tensor]) -> dict[str, Tensor]:
+    def forward(self, views: Sequence[Tensor], masks: Sequence[Tensor] = ()) -> dict[str, Tensor]:
         if len(views) != 2:
             raise ValueError(f"{self.spec.name} takes exactly two views, got {len(views)}")
         v_a, v_b = views

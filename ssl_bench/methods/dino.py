@@ -98,7 +98,7 @@ class DINOModel(SSLModel):
             self.projector.prototype_directions.grad = None
             self.projector.prototype_scales.grad = None
 
-    def forward(self, views: Sequence[Tensor]) -> dict[str, Tensor]:
+    def forward(self, views: Sequence[Tensor], masks: Sequence[Tensor] = ()) -> dict[str, Tensor]:
         n_global = global_view_count(views)
         student = torch.stack([gather(out) for out in self.embed_views(views)])
         with torch.no_grad():

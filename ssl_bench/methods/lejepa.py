@@ -68,7 +68,7 @@ class LeJEPAModel(SSLModel):
     def before_step(self, progress: Progress) -> None:
         self.step = progress.step
 
-    def forward(self, views: Sequence[Tensor]) -> dict[str, Tensor]:
+    def forward(self, views: Sequence[Tensor], masks: Sequence[Tensor] = ()) -> dict[str, Tensor]:
         n_global = global_view_count(views)
         z = [gather(projection) for projection in self.embed_views(views)]
         global_z = torch.stack(z[:n_global])

@@ -37,7 +37,7 @@ def mmcr_loss(z: Tensor, local_weight: float) -> tuple[Tensor, Tensor]:
 class MMCRModel(SSLModel):
     """K views -> backbone -> projector -> (B, K, D) -> :func:`mmcr_loss` over the global batch."""
 
-    def forward(self, views: Sequence[Tensor]) -> dict[str, Tensor]:
+    def forward(self, views: Sequence[Tensor], masks: Sequence[Tensor] = ()) -> dict[str, Tensor]:
         z = gather(torch.stack(self.embed_views(views), dim=1).flatten(1)).unflatten(1, (len(views), -1))
         centroid, local = mmcr_loss(z, self.loss_params["local_weight"])
         return {"loss": centroid + local, "centroid": centroid, "local": local}

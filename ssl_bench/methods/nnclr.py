@@ -46,7 +46,7 @@ class NNCLRModel(SSLModel):
         self.register_buffer("support", F.normalize(torch.randn(int(self.loss_params["queue_size"]), width), dim=1))
         self.register_buffer("support_position", torch.zeros((), dtype=torch.long))
 
-    def forward(self, views: Sequence[Tensor]) -> dict[str, Tensor]:
+    def forward(self, views: Sequence[Tensor], masks: Sequence[Tensor] = ()) -> dict[str, Tensor]:
         if len(views) != 2:
             raise ValueError(f"nnclr takes exactly two views, got {len(views)}")
         z_a, z_b = self.embed_views(views)

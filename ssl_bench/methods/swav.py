@@ -67,7 +67,7 @@ class SwAVModel(SSLModel):
         if progress.epoch < self.loss_params["freeze_prototype_epochs"]:
             self.prototypes.weight.grad = None
 
-    def forward(self, views: Sequence[Tensor]) -> dict[str, Tensor]:
+    def forward(self, views: Sequence[Tensor], masks: Sequence[Tensor] = ()) -> dict[str, Tensor]:
         n_global = global_view_count(views)
         scores = torch.stack([gather(self.prototypes(F.normalize(z, dim=1))) for z in self.embed_views(views)])
         params = self.loss_params

@@ -168,7 +168,7 @@ class Training:
     rank: int
     main: bool
     model: SSLModel
-    step_fn: Callable[[list[Tensor]], dict[str, Tensor]]
+    step_fn: Callable[[list[Tensor], tuple[Tensor, ...]], dict[str, Tensor]]
     optimizer: torch.optim.Optimizer
     lr: float
     augment: BatchAugment
@@ -209,7 +209,7 @@ def setup(config: TrainConfig, rank_device: torch.device | None = None) -> Train
         model = model.to(memory_format=torch.channels_last)
     optimizer_name, lr, weight_decay = optimizer_settings(config)
     optimizer = build_optimizer(optimizer_name, model, lr, weight_decay)
-    step_fn: Callable[[list[Tensor]], dict[str, Tensor]] = model
+    step_fn: Callable[[list[Tensor], tuple[Tensor, ...]], dict[str, Tensor]] = model
     if world > 1:
         if config.sync_batchnorm:  # BatchNorm statistics over the global batch (needs GPUs)
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
@@ -276,12 +276,13 @@ def run_epoch(training: Training, epoch: int, progress: bool) -> dict[str, Any]:
             for group in optimizer.param_groups:
                 group["lr"] = training.lr * warmup_cosine(global_step, training.total_steps, training.warmup_steps)
             views = training.augment.views(next(batches), training.augment_generator)
+            masks = model.draw_masks(views, training.augment_generator)
             if use_cuda and config.channels_last:
                 views = [view.contiguous(memory_format=torch.channels_last) for view in views]
             progress_now = Progress(global_step, training.total_steps, steps)
             model.before_step(progress_now)
             with autocast:
-                outputs = training.step_fn(views)
+                outputs = training.step_fn(views, masks)
             optimizer.zero_grad(set_to_none=True)
             outputs["loss"].backward()
             model.before_optimizer_step(progress_now)

@@ -63,7 +63,7 @@ def effective_recipe(config: TrainConfig) -> dict[str, Any]:
         "lars_trust_ratio": "eta ||w|| / ||g + wd w||, not clipped" if optimizer == "lars" else None,
         "warmup_epochs": config.warmup_epochs,
         "schedule": "linear warm-up, then cosine to 0, per step",
-        "projector_dims": list(projector_dims),
+        "projector_dims": list(projector_dims) if projector_dims else None,
         "projector_output_batchnorm": spec.projector is mlp_with_output_bn,
         "predictor_hidden": list(predictor_hidden) if predictor_hidden else None,
         "momentum_tau": [spec.momentum.base, spec.momentum.final] if spec.momentum else None,

@@ -35,14 +35,16 @@ VIEW_COUNTS = ("global_views", "local_views")
 
 def augment_of(config: TrainConfig) -> tuple[str, dict[str, Any]]:
     """(recipe name, overrides) of the run's augmentation: the method's recipe, its own changes to it
-    (``MethodSpec.augment_defaults``), then the config's ``augment`` on top. A two-view method refuses other
-    view counts in one line."""
+    (``MethodSpec.augment_defaults``), then the config's ``augment`` on top. A method with fixed view counts
+    (two global views for two-view methods) refuses others in one line."""
     spec = METHODS.get(config.method)
-    changed = sorted(key for key in VIEW_COUNTS if key in config.augment)
-    if spec.views_fixed and any(config.augment[key] != getattr(AugmentConfig(), key) for key in changed):
+    own = {key: spec.augment_defaults.get(key, getattr(AugmentConfig(), key)) for key in VIEW_COUNTS}
+    changed = sorted(key for key in VIEW_COUNTS if key in config.augment and config.augment[key] != own[key])
+    if spec.views_fixed and changed:
         multi_view = ", ".join(name for name in METHODS.names() if not METHODS.get(name).views_fixed)
-        raise UserError(f"{config.method} trains on exactly two global views and no local one; drop --augment "
-                        f"{', '.join(changed)} or choose a multi-view method ({multi_view})")
+        raise UserError(f"{config.method} trains on exactly {own['global_views']} global view(s) and "
+                        f"{own['local_views']} local one(s); drop --augment {', '.join(changed)} or choose a "
+                        f"multi-view method ({multi_view})")
     return spec.augment, {**spec.augment_defaults, **config.augment}
 
 
