@@ -45,7 +45,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 @pytest.mark.parametrize("old, new, message", [
     ("methods: [simclr, vicreg]", "methods: [simclr, vicrge]",
-     "unknown method 'vicrge'; choose one of: barlowtwins, byol, dino, lejepa, mmcr, mocov3, nnclr, simclr, simsiam, swav, vicreg"),
+     "unknown method 'vicrge'; choose one of: barlowtwins, byol, dino, ijepa, lejepa, mae, mmcr, mocov3, nnclr, simclr, simsiam, swav, vicreg"),
     ("backbones: [mlp]", "backbones: [mpl]", "unknown backbone 'mpl'"),
     ("epochs: 1", "epochz: 1", "unknown key(s) ['epochz'] in trained"),
     ("methods: [classical-mds]", "methods: [classical-mdss]", "unknown spectral method 'classical-mdss'"),

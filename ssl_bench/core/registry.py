@@ -38,8 +38,9 @@ def plugin_names(package: str) -> list[str]:
 
     Examples
     --------
-    >>> plugin_names("ssl_bench.methods")
-    ['barlowtwins', 'byol', 'dino', 'lejepa', 'mmcr', 'mocov3', 'nnclr', 'simclr', 'simsiam', 'swav', 'vicreg']
+    >>> plugin_names("ssl_bench.methods")  # doctest: +NORMALIZE_WHITESPACE
+    ['barlowtwins', 'byol', 'dino', 'ijepa', 'lejepa', 'mae', 'mmcr', 'mocov3', 'nnclr', 'simclr', 'simsiam', 'swav',
+     'vicreg']
     >>> plugin_names("ssl_bench.sources.baselines")
     ['random-init', 'raw-pixels']
     """
