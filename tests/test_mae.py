@@ -18,6 +18,7 @@ from ssl_bench.methods import build_method
 from ssl_bench.methods.mae import mae_loss
 from ssl_bench.models.backbones import build_backbone
 from ssl_bench.models.vit_tokens import patchify
+from ssl_bench.training.config import make_config
 
 DECODER = {"decoder_dim": 16, "decoder_depth": 2, "decoder_heads": 2}
 
@@ -101,8 +102,11 @@ def test_random_patch_masks_split_every_image_and_follow_the_generator():
     assert len({tuple(row.tolist()) for row in visible}) > 1  # each image its own mask
 
 
-def test_mae_refuses_a_convnet_and_a_mask_ratio_of_one():
+def test_mae_refuses_a_convnet_before_training_and_a_mask_ratio_of_one():
     with pytest.raises(UserError, match="--backbone vit-tiny"):
         build_method("mae", *build_backbone("convnet", 1, 8))
+    with pytest.raises(UserError, match="--backbone vit-tiny"):  # when the settings are read, before any data
+        make_config({"method": "mae", "dataset": "synthetic", "backbone": "resnet18"})
+    assert make_config({"method": "mae", "dataset": "synthetic", "backbone": "vit-tiny"}).backbone == "vit-tiny"
     with pytest.raises(UserError, match="mask_ratio"):
         _model(mask_ratio=1.0)

@@ -22,7 +22,7 @@ from ssl_bench.cli import main
 from ssl_bench.core.errors import UserError
 from ssl_bench.data.datasets import base as datasets
 from ssl_bench.data.datasets import torchvision_sets
-from ssl_bench.methods import METHODS
+from ssl_bench.methods import FAMILIES, METHODS
 from ssl_bench.training.loop import run_epoch, setup
 from ssl_bench.training.recipe import effective_recipe
 
@@ -41,6 +41,12 @@ def test_each_standard_suite_trains_its_methods_and_holds_their_parity_table(nam
     rows = parity_rows(suite.parity, suite)
     assert [f"{row.method}.{row.field}: {row.problem}" for row in rows if row.problem] == []
     assert len(rows) == sum(len(effective_recipe(train_config(cell))) for cell in trained)  # every field, every method
+
+
+def test_the_quick_suite_trains_a_method_of_every_family_on_a_backbone_it_allows() -> None:
+    trained = [cell for cell in load_suite(SUITES / "quick.yaml").cells if cell.kind == "trained"]
+    assert {METHODS.get(cell.method).family for cell in trained} == set(FAMILIES)
+    assert all(cell.backbone == "vit-tiny" for cell in trained if METHODS.get(cell.method).vit_only)
 
 
 def test_reference_numbers_are_transcribed_as_published() -> None:

@@ -124,8 +124,14 @@ def validate(config: TrainConfig) -> None:
     from ssl_bench.models.backbones import BACKBONES
 
     check_fields(config)
-    resolve_hyperparameters(METHODS.get(config.method), config.method_params)
+    spec = METHODS.get(config.method)
+    resolve_hyperparameters(spec, config.method_params)
     if not config.backbone.startswith("timm:"):
         BACKBONES.get(config.backbone)
+    if spec.vit_only:  # refused now, not after the data is loaded; a ViT is built in well under a second
+        from ssl_bench.models.backbones import build_backbone
+        from ssl_bench.models.vit_tokens import require_vit
+
+        require_vit(build_backbone(config.backbone, 1, 32)[0], config.method)
     # the augmentation overrides, checked now against the recipe's defaults (mean/std need the dataset's channels)
     with_overrides(AugmentConfig(), {k: v for k, v in config.augment.items() if k not in ("mean", "std")})
