@@ -13,14 +13,14 @@ import sys
 import typing
 
 from ssl_bench import __version__, commands
-from ssl_bench.core.errors import UserError
+from ssl_bench.core.errors import UserError, one_line
 
 
 class OneLineErrors(argparse.ArgumentParser):
     """An argument mistake is one ``error:`` line naming the command and pointing at its --help; exit code 2."""
 
     def error(self, message: str) -> typing.NoReturn:
-        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+        self.exit(2, one_line(f"error: {self.prog}: {message} (see {self.prog} --help)") + "\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(one_line(f"error: {err}"), file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `ssl-bench runs list | head`
         sys.stderr.close()

@@ -46,6 +46,7 @@ from typing import Any, Iterator
 from ssl_bench import __version__
 from ssl_bench.bench.provenance import this_process
 from ssl_bench.core.errors import UserError
+from ssl_bench.core.paths import check_output_file
 from ssl_bench.core.settings import STORE_ENV
 
 SCHEMA_VERSION = 3  # 2: kind "encoder"; 3: any registered source kind. Older stores are migrated on open
@@ -195,6 +196,7 @@ class ResultStore:
             if not create:
                 raise UserError(f"no results store at {self.path}; run a suite first (ssl-bench suite run FILE) "
                                 f"or point --store / ${STORE_ENV} at an existing store")
+            check_output_file(self.path, "--store")
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)

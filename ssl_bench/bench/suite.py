@@ -61,6 +61,7 @@ from ssl_bench.bench.references import PublishedResult, parse_references
 from ssl_bench.bench.store import ResultStore, RunCell
 from ssl_bench.core.errors import UserError
 from ssl_bench.core.progress import on_terminal, progress_bar
+from ssl_bench.core.settings import MAX_SEED
 from ssl_bench.core.validation import as_list, check_keys, check_mapping, check_value
 
 TOP_LEVEL_KEYS = ("name", "description", "datasets", "subset", "seeds", "evaluations", "launcher", "parity",
@@ -127,7 +128,7 @@ def _datasets(spec: dict[str, Any]) -> list[str]:
 def _seeds(spec: dict[str, Any]) -> list[int]:
     seeds = as_list(spec.get("seeds", [0]))
     for seed in seeds:
-        check_value("seeds", seed, int, minimum=0)
+        check_value("seeds", seed, int, minimum=0, maximum=MAX_SEED)
     return seeds
 
 

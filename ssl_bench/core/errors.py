@@ -7,3 +7,9 @@ class UserError(Exception):
     The CLI prints ``error: <message>`` and exits with status 2, without a traceback.
     Messages are one line and say what to do.
     """
+
+
+def one_line(message: str) -> str:
+    """``message`` as one printable line: control characters a user's value brought in (newlines, tabs, ...)
+    written as escapes (``\\n``), so the error stays one line that still shows the value."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)

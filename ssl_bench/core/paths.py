@@ -27,13 +27,26 @@ def _nearest_existing(path: Path) -> Path:
 
 
 def check_output_dir(path: Path, flag: str = "--out") -> None:
-    """``path`` is (or can be made) a writable folder; else one :class:`UserError` line."""
+    """``path`` is a writable folder or can be made with its missing parents (the rule for every output: a
+    missing folder is created when the output is written); else one :class:`UserError` line. Checked by making the
+    missing folders and removing them again, so nothing is left behind when a later step fails."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise UserError(f"{flag} {path} is a file; give a folder")
     existing = _nearest_existing(path.absolute())
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         raise UserError(f"{flag} {path}: {existing} is not a writable folder; choose a writable place")
+    if existing == path.absolute():
+        return
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # os.access says yes to root on /proc, /sys and read-only mounts
+        why = _ADVICE.get(err.errno, err.strerror or type(err).__name__)
+        raise UserError(f"{flag} {path}: cannot make the folder ({why}); choose a writable place") from None
+    made = path.absolute()
+    while made != existing:
+        made.rmdir()
+        made = made.parent
 
 
 def check_output_file(path: Path, flag: str = "--out") -> None:

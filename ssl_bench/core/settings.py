@@ -19,13 +19,14 @@ from ssl_bench.core.errors import UserError
 
 DEFAULT_DATASET = "fashion-mnist"  # the dataset every command and suite uses when none is named
 MIN_SUBSET = 2  # the fewest training images anything can be fitted and evaluated on
+MAX_SEED = 2**31 - 1  # seeds (plus per-rank offsets) must stay below 2**32 for numpy and scikit-learn
 MANUAL_SUITE = "manual"  # the board of runs recorded by hand (eval --store, runs add, runs import, the Python API)
 STORE_ENV = "SSL_BENCH_STORE"  # the results store when --store is not given (else results/ssl_bench.sqlite)
 
 
 def setting(default: Any = dataclasses.MISSING, *, help: str, flag: str | None = None,
             choices: Callable[[], list[str]] | tuple[str, ...] | None = None, metavar: str | None = None,
-            minimum: float | None = None, exclusive_minimum: bool = False, hint: str = "",
+            minimum: float | None = None, exclusive_minimum: bool = False, maximum: float | None = None, hint: str = "",
             default_factory: Callable[[], Any] | None = None, positional: bool = False, required: bool = False,
             comma_separated: bool = False) -> Any:
     """A settings field with its command-line help, its choices and its valid range.
@@ -35,7 +36,7 @@ def setting(default: Any = dataclasses.MISSING, *, help: str, flag: str | None =
     ``positional``: a positional argument (optional unless ``required``); ``comma_separated``: a list given as
     ``A,B,C`` (else as ``A B C``)."""
     metadata = {"help": help, "flag": flag, "choices": choices, "metavar": metavar, "minimum": minimum,
-                "exclusive_minimum": exclusive_minimum, "hint": hint, "positional": positional,
+                "exclusive_minimum": exclusive_minimum, "maximum": maximum, "hint": hint, "positional": positional,
                 "required": required, "comma_separated": comma_separated}
     if default_factory is not None:
         return field(default_factory=default_factory, metadata=metadata)
@@ -57,6 +58,10 @@ def load_yaml(path: str | Path, what: str = "config file") -> dict[str, Any]:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
         raise UserError(f"{what} {path} is not valid YAML: {str(err).splitlines()[0]}") from err
+    except UnicodeDecodeError:
+        raise UserError(f"{what} {path} is not a text file; give a YAML file") from None
+    except OSError as err:
+        raise UserError(f"{what} {path} cannot be read: {err.strerror}") from None
     if not isinstance(data, dict):
         raise UserError(f"{what} {path} must hold a mapping of keys to values")
     return data
@@ -89,7 +94,7 @@ class SharedSettings:
     dataset: str = setting(DEFAULT_DATASET, metavar="NAME", help="dataset (ssl-bench datasets lists them)")
     subset: int | None = setting(None, minimum=MIN_SUBSET, metavar="N", hint="leave it out for the whole training split",
                                  help="a seeded, class-balanced subset of N training images (default: all of them)")
-    seed: int = setting(0, minimum=0, help="seed of the subset and of every random draw after it")
+    seed: int = setting(0, minimum=0, maximum=MAX_SEED, help="seed of the subset and of every random draw after it")
     device: str = setting("auto", choices=DEVICES, help="auto: cuda when a GPU is visible, else cpu")
     download: bool = setting(False, help="download the dataset if missing")
     store: str | None = setting(None, metavar="PATH",

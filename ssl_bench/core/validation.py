@@ -14,6 +14,8 @@ from typing import Any
 
 from ssl_bench.core.errors import UserError
 
+FLOAT32_MAX = 3.4028234663852886e38  # the largest float32: a float setting beyond it overflows in training
+
 
 def annotation_types(annotation: Any) -> tuple[list[Any], bool]:
     """(the non-None types of an annotation such as ``int | None``, whether None is allowed)."""
@@ -44,7 +46,7 @@ def _matches(value: Any, kind: Any) -> bool:
 
 
 def check_value(name: str, value: Any, annotation: Any, minimum: float | None = None, exclusive: bool = False,
-                hint: str = "") -> None:
+                hint: str = "", maximum: float | None = None) -> None:
     """:class:`UserError` unless ``value`` has the annotated type and lies in the range."""
     kinds, optional = annotation_types(annotation)
     if value is None and optional:
@@ -57,6 +59,10 @@ def check_value(name: str, value: Any, annotation: Any, minimum: float | None = 
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if minimum is not None and (value <= minimum if exclusive else value < minimum):
             raise UserError(f"{name} must be {valid}{suffix}, got {value!r}")
+        if maximum is not None and value > maximum:
+            raise UserError(f"{name} must be at most {maximum:g}{suffix}, got {value!r}")
+        if kind is float and abs(value) > FLOAT32_MAX:
+            raise UserError(f"{name} must lie within +-{FLOAT32_MAX:.4g} (training computes in float32), got {value!r}")
 
 
 def check_fields(settings: object) -> None:
@@ -67,7 +73,7 @@ def check_fields(settings: object) -> None:
     for field in dataclasses.fields(settings):
         meta, value = field.metadata, getattr(settings, field.name)
         check_value(field.name, value, hints[field.name], meta.get("minimum"),
-                    bool(meta.get("exclusive_minimum")), meta.get("hint", ""))
+                    bool(meta.get("exclusive_minimum")), meta.get("hint", ""), meta.get("maximum"))
         choices = declared_choices(field)
         if value is None or choices is None:
             continue

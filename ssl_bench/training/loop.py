@@ -348,8 +348,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     checkpoint_path = config.run_dir() / "checkpoint.pt"
     if checkpoint_path.exists() and not resume:
         raise UserError(f"{config.run_dir()} already holds a run; pass --resume to continue it or choose another --out")
-    check_output_dir(config.run_dir())
     check_trackers(config.trackers)
+    check_output_dir(config.run_dir())
     with distributed.process_group() as rank_device:
         # The DDP wrapper must be gone before the group is left (see process_group): it lives in _train_epochs.
         return _train_epochs(config, checkpoint_path if resume and checkpoint_path.exists() else None, progress,

@@ -1,0 +1,211 @@
+"""Bad input as classes, generated from the parsers: every option of every command (read from ``build_parser``),
+crossed with the classes of bad input it can meet, each class a Hypothesis strategy.
+
+The classes: ``syntax`` (truncated, mistyped, nested or empty literals), ``extreme`` (numbers valid in form but at
+or past the edges: 0, negatives, huge, inf, nan), ``path`` (missing, a file where a folder is expected and the
+reverse, unwritable, a full disk, names that leave their root; every one of them for every path option) and ``switch`` (a flag given in a mode it may not
+apply to). An option meets the classes its declaration allows (:func:`classes_of`); an option none applies to
+fails the test, and the number of (option, class) pairs is pinned, so a new option without coverage fails CI.
+
+The contract, for every drawn value: exit 0, or exit 2 with exactly one ``error:`` line, last, and no traceback;
+nothing written outside the test's folder (the command runs from an empty folder inside it). Derandomized (the
+same cases every run); ``SSL_BENCH_HYPOTHESIS_EXAMPLES`` runs more, at random.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ssl_bench.bench.store import ResultStore, RunCell
+from ssl_bench.cli import build_parser, main
+from ssl_bench.training.config import make_config
+from ssl_bench.training.loop import train
+
+EXAMPLES = int(os.environ.get("SSL_BENCH_HYPOTHESIS_EXAMPLES", "2"))
+CASES = settings(max_examples=EXAMPLES, deadline=None, derandomize=not os.environ.get("SSL_BENCH_HYPOTHESIS_EXAMPLES"),
+                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+# Pinned: the (command option, class) pairs the generated cases reach. A new option changes it; update it once the
+# option's classes are right (classes_of), never to make a failure pass.
+EXPECTED_PAIRS = 195
+SECONDS_PER_CASE = 20.0
+
+SYNTAX = st.one_of(st.sampled_from(["", " ", "[", "[0.2,", "{a: [1", "1,,2", "x=1=2", "=", "nan", "1e", "0x1F", "'",
+                                    "é", "a b", "[[1, 2], [3]]", "{}", "-"]),
+                   st.text(max_size=6).filter(lambda s: "\x00" not in s))
+EXTREME = st.sampled_from(["0", "-1", "-0", "1e308", "1e-308", "inf", "-inf", "nan", "2147483648", "9" * 30, "1e12",
+                           "0.0000001"])
+PATHS = ("missing/dir/file", "{file}/below", "{dir}", "/proc/ssl-bench-unwritable/x", "/dev/full", "../../escape/x",
+         "{empty_file}")
+KEYS = {"--param": ["projector_dims", "temperature", "nope"], "--augment": ["crop_scale", "flip_p", "global_views", "x"]}
+PATH_METAVARS = {"PATH", "FILE", "DIR", "RUN_DIR"}
+
+
+def _commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    """(command path, its parser) for every leaf command (``runs list``, ``suite``, ``train``, ...)."""
+    subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subparsers and path:
+        yield path, parser
+    for action in subparsers:
+        for name, sub in action.choices.items():
+            yield from _commands(sub, (*path, name))
+
+
+def _options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    return [a for a in parser._actions if not isinstance(a, (argparse._HelpAction, argparse._SubParsersAction))]
+
+
+def _name(action: argparse.Action) -> str:
+    return action.option_strings[-1] if action.option_strings else action.dest
+
+
+def classes_of(action: argparse.Action) -> tuple[str, ...]:
+    """The classes of bad input an option can meet, from its declaration."""
+    if action.nargs == 0:  # a switch: given where it may not apply
+        return ("switch",)
+    kind = getattr(action.type, "__name__", None)
+    if str(action.metavar) in PATH_METAVARS or kind == "Path" or action.dest in ("out", "site", "leaderboard", "runs_dir"):
+        return ("path", "syntax")
+    if kind in ("int", "float", "_key_value"):
+        return ("syntax", "extreme")
+    return ("syntax",)
+
+
+COMMANDS = dict(_commands(build_parser()))
+PAIRS = [(command, _name(action), cls) for command, parser in COMMANDS.items() for action in _options(parser)
+         for cls in classes_of(action)]
+
+
+def test_every_option_of_every_command_meets_a_class_and_the_count_is_pinned():
+    options = {(command, _name(a)) for command, parser in COMMANDS.items() for a in _options(parser)}
+    assert options == {(command, option) for command, option, _ in PAIRS}
+    assert len(PAIRS) == EXPECTED_PAIRS, f"{len(PAIRS)} (option, class) pairs now: check classes_of, then pin it"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny trained run, a store with two methods x two seeds, a suite file, and files and folders to misuse."""
+    root = tmp_path_factory.mktemp("world")
+    run = train(make_config({"method": "simclr", "dataset": "synthetic", "backbone": "mlp", "epochs": 1,
+                             "batch_size": 32, "subset": 64, "device": "cpu", "out": str(root / "run"),
+                             "method_params": {"projector_dims": [16, 8]}, "trackers": []}), progress=False)
+    store = root / "results.sqlite"
+    with ResultStore(store) as results:
+        for method, base in (("simclr", 0.80), ("vicreg", 0.82)):
+            for seed in (0, 1):
+                run_id = results.start_run(RunCell("s", "trained", method, "synthetic", backbone="mlp", seed=seed))
+                results.finish_run(run_id, {"knn_top1": base + 0.01 * seed, "linear_top1": base})
+    suite = root / "suite.yaml"
+    suite.write_text("name: s\ndatasets: [synthetic]\nsubset: 100\nevaluations: [knn]\n"
+                     "spectral:\n  methods: [laplacian-eigenmaps]\n  dim: 4\n")
+    return {"root": root, "run": run, "store": store, "suite": suite}
+
+
+def _base(command: tuple[str, ...], world: dict[str, Path], out: Path) -> list[str]:
+    """A quick, valid invocation of ``command`` in ``world`` (its outputs under ``out``)."""
+    run, store, suite = str(world["run"]), str(world["store"]), str(world["suite"])
+    bases = {
+        ("train",): ["--method", "simclr", "--dataset", "synthetic", "--backbone", "mlp", "--subset", "64",
+                     "--epochs", "1", "--batch-size", "32", "--device", "cpu", "--out", str(out / "run"), "--quiet",
+                     "--param", "projector_dims=[16,8]", "--trackers", ""],
+        ("eval",): [run, "--evaluations", "knn", "--device", "cpu", "--store", str(out / "s.sqlite")],
+        ("probe",): [run, "--transforms", "hflip", "--n", "20", "--device", "cpu", "--out", str(out / "p.json")],
+        ("spectral",): ["--method", "laplacian-eigenmaps", "--dataset", "synthetic", "--subset", "100", "--dim", "4",
+                        "--evaluations", "knn"],
+        ("compare",): ["--store", store, "--methods", "simclr", "vicreg", "--over-seeds"],
+        ("leaderboard",): ["--store", store, "--suite", "s", "--out", str(out / "board")],
+        ("runs", "list"): ["--store", store],
+        ("runs", "show"): ["1", "--store", store],
+        ("runs", "export"): ["--format", "csv", "--store", store, "--out", str(out / "runs.csv")],
+        ("runs", "add"): [run, "--store", str(out / "s.sqlite")],
+        ("runs", "import"): [str(world["root"] / "empty"), "--store", str(out / "s.sqlite")],
+        ("suite",): ["run", suite, "--dry-run", "--store", str(out / "s.sqlite"), "--runs-dir", str(out / "runs")],
+        ("datasets",): [],
+    }
+    return [*command, *bases[command]]
+
+
+def _with(argv: list[str], command: tuple[str, ...], action: argparse.Action, value: str | None) -> list[str]:
+    """``argv`` with ``action`` set to ``value`` (replacing the base's own value) or, for a switch, given."""
+    argv = list(argv)
+    if not action.option_strings:  # a positional: the n-th item after the command
+        positions = [a for a in _options(COMMANDS[command]) if not a.option_strings]
+        index = len(command) + positions.index(action)
+        if index < len(argv) and not argv[index].startswith("--"):
+            argv[index] = value
+        else:
+            argv.insert(len(command), value)
+        return argv
+    for flag in action.option_strings:
+        if flag in argv:
+            start = argv.index(flag)
+            end = start + 1
+            while end < len(argv) and not argv[end].startswith("--"):
+                end += 1
+            del argv[start:end]
+    if action.nargs == 0:
+        return [*argv, action.option_strings[0]]
+    return [*argv, action.option_strings[0], value]
+
+
+def _values(cls: str, option: str, data: st.DataObject, out: Path) -> list[str | None]:
+    """Values of class ``cls`` for ``option``: one drawn from the class's strategy, or, for paths, every kind of
+    bad path (a text file, a folder and an empty file made in ``out`` for this case alone, so a case that
+    overwrites one cannot change another's)."""
+    if cls == "switch":
+        return [None]
+    if cls == "path":
+        (out / "a_file").write_text("not a folder\n")
+        (out / "empty").touch()
+        (out / "a_dir").mkdir()
+        return [template.format(file=out / "a_file", dir=out / "a_dir", empty_file=out / "empty") for template in PATHS]
+    text = data.draw(SYNTAX if cls == "syntax" else EXTREME)
+    if option in KEYS:
+        return [f"{data.draw(st.sampled_from(KEYS[option]))}={text}"]
+    return [text]
+
+
+class _TookTooLong(KeyboardInterrupt):
+    """What the alarm raises inside a command that is still working after :data:`SECONDS_PER_CASE`."""
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise _TookTooLong
+
+
+def _contract(argv: list[str], capsys: pytest.CaptureFixture) -> None:
+    """Exit 0, or 2 with one last ``error:`` line; a command still working after SECONDS_PER_CASE (e.g. a valid
+    but huge number of epochs) is interrupted as Ctrl-C would, and must stop as cleanly (exit 130, one line)."""
+    previous = signal.signal(signal.SIGALRM, _interrupt)
+    signal.setitimer(signal.ITIMER_REAL, SECONDS_PER_CASE)
+    try:
+        code = main(argv)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    err = capsys.readouterr().err
+    assert code in (0, 2, 130), (argv, code, err[-800:])
+    assert "Traceback" not in err, (argv, err[-800:])
+    if code in (2, 130):
+        errors = [line for line in err.split("\n") if line.startswith("error: ")]  # as a terminal shows it
+        assert len(errors) == 1 and err.rstrip().endswith(errors[0]), (argv, err[-800:])
+
+
+@pytest.mark.parametrize(("command", "option", "cls"), PAIRS, ids=[f"{' '.join(c)}:{o}:{k}" for c, o, k in PAIRS])
+@CASES
+@given(data=st.data())
+def test_any_bad_value_is_a_result_or_one_line(world, tmp_path_factory, monkeypatch, capsys, command, option, cls, data):
+    action = next(a for a in _options(COMMANDS[command]) if _name(a) == option)
+    out = tmp_path_factory.mktemp("out")
+    cwd = out / "cwd" / "inner"  # relative outputs (and ../ escapes) land inside the test's folder
+    cwd.mkdir(parents=True)
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("SSL_BENCH_STORE", str(out / "default.sqlite"))
+    for value in _values(cls, option, data, out):
+        _contract(_with(_base(command, world, out), command, action, value), capsys)
