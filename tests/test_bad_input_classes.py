@@ -209,3 +209,48 @@ def test_any_bad_value_is_a_result_or_one_line(world, tmp_path_factory, monkeypa
     monkeypatch.setenv("SSL_BENCH_STORE", str(out / "default.sqlite"))
     for value in _values(cls, option, data, out):
         _contract(_with(_base(command, world, out), command, action, value), capsys)
+
+
+# Flags a mode ignores (class 4): commands with modes declare where each flag acts (MODES, APPLIES); every flag
+# given in every other mode must be refused in one line.
+MODE_COMMANDS = {"eval": "ssl_bench.commands.eval", "probe": "ssl_bench.commands.probe"}
+MODE_VALUES = {"features": "projector", "dataset": "synthetic", "backbone": "mlp", "subset": "100", "seed": "1",
+               "download": None, "dim": "4"}
+EXPECTED_MODE_PAIRS = 15
+
+
+def _mode_pairs() -> list[tuple[str, str, str]]:
+    import importlib
+
+    pairs = []
+    for command, module_name in MODE_COMMANDS.items():
+        module = importlib.import_module(module_name)
+        pairs += [(command, name, mode) for name, where in module.APPLIES.items() for mode in module.MODES
+                  if mode not in where]
+    return pairs
+
+
+MODE_PAIRS = _mode_pairs()
+
+
+def _mode_base(command: str, mode: str, world: dict[str, Path], out: Path) -> list[str]:
+    base = {"run": [str(world["run"])],
+            "baseline": ["--baseline", "raw-pixels", "--dataset", "synthetic", "--subset", "100"],
+            "spectral": ["--spectral", "laplacian-eigenmaps", "--dataset", "synthetic", "--subset", "100"],
+            "encoder": ["--encoder", "torchvision:resnet18", "--weights", str(out / "weights.pth")]}[mode]
+    return [command, *base, "--device", "cpu"]
+
+
+def test_the_mode_declarations_are_pinned():
+    assert len(MODE_PAIRS) == EXPECTED_MODE_PAIRS
+    assert {name for _, name, _ in MODE_PAIRS} <= set(MODE_VALUES)
+
+
+@pytest.mark.parametrize(("command", "name", "mode"), MODE_PAIRS, ids=[f"{c}:{n}:{m}" for c, n, m in MODE_PAIRS])
+def test_a_flag_given_in_a_mode_that_ignores_it_is_refused(world, tmp_path, capsys, command, name, mode):
+    flag = "--" + name.replace("_", "-")
+    value = MODE_VALUES[name]
+    argv = [*_mode_base(command, mode, world, tmp_path), flag, *([] if value is None else [value])]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {flag} applies to ") and "drop it" in err, err

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from ssl_bench.core.errors import UserError
 from ssl_bench.core.settings import SHARED, declared_choices
 from ssl_bench.core.validation import annotation_types, check_fields
 
@@ -121,3 +122,15 @@ def settings_from(args: argparse.Namespace, settings: type[S]) -> S:
     made = settings(**dataclass_values(args, settings))
     check_fields(made)
     return made
+
+
+def refuse_unused(args: argparse.Namespace, mode: str, applies: dict[str, tuple[str, ...]],
+                  modes: dict[str, str]) -> None:
+    """One line for a flag given in a mode that would ignore it: ``applies`` maps a field to the modes it acts in,
+    ``modes`` a mode to how the user chose it (e.g. ``"run": "a RUN_DIR"``)."""
+    for name, where in applies.items():
+        given = getattr(args, name, None)
+        if mode not in where and given not in (None, []):
+            flag = "--" + name.replace("_", "-")
+            users = " or ".join(modes[m] for m in where)
+            raise UserError(f"{flag} applies to {users} only, not to {modes[mode]}; drop it")

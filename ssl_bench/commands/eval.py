@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 
 from ssl_bench.commands._encoder import add_encoder_arguments, encoder_settings
-from ssl_bench.commands._flags import add_dataclass_arguments, settings_from
+from ssl_bench.commands._flags import add_dataclass_arguments, refuse_unused, settings_from
 from ssl_bench.commands._output import print_result
 from ssl_bench.core.errors import UserError
 from ssl_bench.core.registry import plugin_names
@@ -44,6 +44,11 @@ class EvalSettings:
     suite: str | None = setting(None, help=f"with --store: the board the row joins (default: {MANUAL_SUITE})")
 
 
+MODES = {"run": "a RUN_DIR", "baseline": "--baseline", "encoder": "--encoder"}  # how the user picks what is evaluated
+APPLIES = {"features": ("run",), "dataset": ("baseline", "encoder"), "backbone": ("baseline",),
+           "subset": ("baseline", "encoder"), "seed": ("baseline", "encoder"), "download": ("baseline", "encoder")}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_dataclass_arguments(parser, EvalSettings)
     add_encoder_arguments(parser)
@@ -62,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         baselines = "|".join(plugin_names("ssl_bench.sources.baselines"))
         raise UserError(f"give a RUN_DIR, --baseline {baselines} or --encoder SPEC --weights PATH, one of them "
                         "(see ssl-bench eval --help)")
+    refuse_unused(args, "encoder" if encoder else "baseline" if settings.baseline else "run", APPLIES, MODES)
     if encoder:
         result = evaluate_pretrained(encoder.encoder, encoder.weights, settings.dataset, settings.subset,
                                      settings.seed, evaluations=settings.evaluations, device=settings.device,

@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 
 from ssl_bench.commands._encoder import add_encoder_arguments, encoder_settings
-from ssl_bench.commands._flags import add_dataclass_arguments, settings_from
+from ssl_bench.commands._flags import add_dataclass_arguments, refuse_unused, settings_from
 from ssl_bench.core.errors import UserError
 from ssl_bench.core.registry import plugin_names
 from ssl_bench.core.settings import setting, setting_like, shared
@@ -56,6 +56,10 @@ class ProbeSettings:
     json: bool = shared("json", help="print one JSON object (default: a summary table)")
 
 
+MODES = {"run": "a RUN_DIR", "spectral": "--spectral", "encoder": "--encoder"}
+APPLIES = {"features": ("run",), "dataset": ("spectral", "encoder"), "subset": ("spectral",), "dim": ("spectral",)}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_dataclass_arguments(parser, ProbeSettings)
     add_encoder_arguments(parser)
@@ -68,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if sum(given is not None for given in (settings.run_dir, settings.spectral, encoder)) != 1:
         raise UserError("give a RUN_DIR, --spectral METHOD or --encoder SPEC --weights PATH, one of them "
                         "(see ssl-bench probe --help)")
+    refuse_unused(args, "encoder" if encoder else "spectral" if settings.spectral else "run", APPLIES, MODES)
     progress = lambda line: print(line, file=sys.stderr)  # noqa: E731
     common = {"transforms": settings.transforms, "n": settings.n, "seed": settings.seed, "out": settings.out,
               "progress": progress}
