@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from lightly.models.modules import NNMemoryBankModule
 
-from ssl_bench.methods import build_method
+from ssl_bench.methods import METHODS, build_method
 from ssl_bench.methods.nnclr import nearest_neighbours, nnclr_loss
 from ssl_bench.models.backbones import build_backbone
 
@@ -50,3 +50,13 @@ def test_nnclr_support_set_is_a_fifo_like_lightlys():
         reference(batch, update=True)
         torch.testing.assert_close(model.support, reference.bank.float())
     assert int(model.support_position) == (5 * 4) % 8
+
+
+def test_nnclr_defaults_are_solo_learns_cifar_recipe():
+    """solo-learn scripts/pretrain/cifar/nnclr.yaml and solo/methods/nnclr.py, transcribed: a 3-layer projector
+    2048-2048-256 ending in BatchNorm, predictor 4096, BYOL's asymmetric augmentations."""
+    model = build_method("nnclr", *build_backbone("convnet", 1, 8))
+    linears = [layer.out_features for layer in model.projector if isinstance(layer, torch.nn.Linear)]
+    assert linears == [2048, 2048, 256] and isinstance(model.projector[-1], torch.nn.BatchNorm1d)
+    assert [layer.out_features for layer in model.predictor if isinstance(layer, torch.nn.Linear)] == [4096, 256]
+    assert METHODS.get("nnclr").augment == "byol" and model.support.shape == (65536, 256)

@@ -1,9 +1,10 @@
 """NNCLR (Dwibedi et al., ICCV 2021): contrast each view's prediction with the nearest neighbour of the other view's
 projection in a support set (a FIFO queue of past projections).
 
-Defaults from solo-learn's CIFAR recipe (``scripts/pretrain/cifar/nnclr.yaml``): projector 2048 -> 256, predictor
-4096 -> 256, temperature 0.2, support set of 65536 projections, LARS lr 0.4 (batch 256), weight decay 1e-5, the
-SimCLR augmentations. The loss is solo-learn's: cross-entropy over the other view's predictions of the global
+Defaults from solo-learn's CIFAR recipe (``scripts/pretrain/cifar/nnclr.yaml`` and ``solo/methods/nnclr.py``):
+projector 2048 -> 2048 -> 256 ending in BatchNorm, predictor 4096 -> 256, temperature 0.2, support set of 65536
+projections, LARS lr 0.4 (batch 256), weight decay 1e-5, BYOL's asymmetric augmentations (``asymmetric.yaml``, as
+the NNCLR paper); each view through the network on its own (its own BatchNorm statistics). The loss is solo-learn's: cross-entropy over the other view's predictions of the global
 batch, symmetrised. The support set starts as random unit vectors (as solo-learn and lightly start theirs) and is
 a buffer of the model, so the checkpoint holds it and every DDP rank enqueues the same gathered batch.
 """
@@ -14,10 +15,10 @@ from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from ssl_bench.core.distributed import gather
-from ssl_bench.methods.base import METHODS, MethodSpec, SSLModel, at_least_fp32
+from ssl_bench.methods.base import METHODS, MethodSpec, SSLModel, at_least_fp32, mlp_with_output_bn
 
 
 def nearest_neighbours(z: Tensor, support: Tensor) -> Tensor:
@@ -42,14 +43,14 @@ class NNCLRModel(SSLModel):
 
     def __init__(self, *args: Any, **overrides: Any) -> None:
         super().__init__(*args, **overrides)
-        width = self.projector[-1].out_features
+        width = next(layer.out_features for layer in reversed(self.projector) if isinstance(layer, nn.Linear))
         self.register_buffer("support", F.normalize(torch.randn(int(self.loss_params["queue_size"]), width), dim=1))
         self.register_buffer("support_position", torch.zeros((), dtype=torch.long))
 
     def forward(self, views: Sequence[Tensor], masks: Sequence[Tensor] = ()) -> dict[str, Tensor]:
         if len(views) != 2:
             raise ValueError(f"nnclr takes exactly two views, got {len(views)}")
-        z_a, z_b = self.embed_views(views)
+        z_a, z_b = (self.embed(view) for view in views)
         p_a, p_b = (gather(at_least_fp32(self.predictor(z))) for z in (z_a, z_b))
         z_a, z_b = gather(z_a), gather(z_b)
         with torch.no_grad():
@@ -72,14 +73,15 @@ METHODS.register("nnclr")(
     MethodSpec(
         name="nnclr",
         loss=nnclr_loss,
-        projector_dims=(2048, 256),
+        projector_dims=(2048, 2048, 256),
         predictor_hidden=(4096,),
         loss_params={"temperature": 0.2, "queue_size": 65536},
         positive_params=("temperature", "queue_size"),
         reference="Dwibedi et al. 2021, arXiv:2104.14548; solo-learn scripts/pretrain/cifar/nnclr.yaml",
-        augment="simclr",
+        augment="byol",
         family="contrastive",
         optimizer={"name": "lars", "lr": 0.4, "weight_decay": 1e-5},
+        projector=mlp_with_output_bn,
         model=NNCLRModel,
     )
 )
