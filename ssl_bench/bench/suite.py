@@ -14,6 +14,8 @@ A suite file::
       - methods: [byol]
         epochs: 10
         method_params: {predictor_hidden: [512]}
+      - methods: [simclr]        # any block may sweep its settings: one block per combination
+        sweep: {lr: [0.1, 0.3], augment.crop_scale: [[0.08, 1.0], [0.5, 1.0]]}   # ssl_bench.bench.sweep
     spectral:                    # a block, or a list of blocks with different settings
       - methods: [laplacian-eigenmaps, classical-mds]
         dim: 32
@@ -59,6 +61,7 @@ from ssl_bench.bench.launchers import CellJob, make_launch_settings, slurm
 from ssl_bench.bench.launchers.local import run_local
 from ssl_bench.bench.references import PublishedResult, parse_references
 from ssl_bench.bench.store import ResultStore, RunCell
+from ssl_bench.bench.sweep import expand_sweep
 from ssl_bench.core.errors import UserError
 from ssl_bench.core.progress import on_terminal, progress_bar
 from ssl_bench.core.settings import MAX_SEED
@@ -141,8 +144,9 @@ def _cells(spec: dict[str, Any], path: Path, name: str, datasets: list[str], see
     context = SuiteContext(path, block_subset(spec, None))
     cells: list[RunCell] = []
     for source in sources:
-        for block in as_list(spec.get(source.section) or []):  # one block, or a list of blocks
-            rows = source.block_rows(block, context)
+        blocks = as_list(spec.get(source.section) or [])  # one block, or a list of blocks
+        for variant in (variant for block in blocks for variant in expand_sweep(block)):
+            rows = source.block_rows(variant, context)
             for dataset in datasets:
                 for row in rows:
                     for seed in seeds:
