@@ -33,7 +33,7 @@ CASES = settings(max_examples=EXAMPLES, deadline=None, derandomize=not os.enviro
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 # Pinned: the (command option, class) pairs the generated cases reach. A new option changes it; update it once the
 # option's classes are right (classes_of), never to make a failure pass.
-EXPECTED_PAIRS = 195
+EXPECTED_PAIRS = 205
 SECONDS_PER_CASE = 20.0
 
 SYNTAX = st.one_of(st.sampled_from(["", " ", "[", "[0.2,", "{a: [1", "1,,2", "x=1=2", "=", "nan", "1e", "0x1F", "'",
@@ -100,7 +100,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         for method, base in (("simclr", 0.80), ("vicreg", 0.82)):
             for seed in (0, 1):
                 run_id = results.start_run(RunCell("s", "trained", method, "synthetic", backbone="mlp", seed=seed))
-                results.finish_run(run_id, {"knn_top1": base + 0.01 * seed, "linear_top1": base})
+                results.finish_run(run_id, {"knn_top1": base + 0.01 * seed, "linear_top1": base,
+                                            "rankme": 10 * base + seed})
     suite = root / "suite.yaml"
     suite.write_text("name: s\ndatasets: [synthetic]\nsubset: 100\nevaluations: [knn]\n"
                      "spectral:\n  methods: [laplacian-eigenmaps]\n  dim: 4\n")
@@ -127,6 +128,7 @@ def _base(command: tuple[str, ...], world: dict[str, Path], out: Path) -> list[s
         ("runs", "import"): [str(world["root"] / "empty"), "--store", str(out / "s.sqlite")],
         ("suite",): ["run", suite, "--dry-run", "--store", str(out / "s.sqlite"), "--runs-dir", str(out / "runs")],
         ("datasets",): [],
+        ("predictivity",): ["--store", store, "--resamples", "20"],
     }
     return [*command, *bases[command]]
 
@@ -213,10 +215,15 @@ def test_any_bad_value_is_a_result_or_one_line(world, tmp_path_factory, monkeypa
 
 # Flags a mode ignores (class 4): commands with modes declare where each flag acts (MODES, APPLIES); every flag
 # given in every other mode must be refused in one line.
-MODE_COMMANDS = {"eval": "ssl_bench.commands.eval", "probe": "ssl_bench.commands.probe"}
+MODE_COMMANDS = {"eval": "ssl_bench.commands.eval", "probe": "ssl_bench.commands.probe",
+                 "suite": "ssl_bench.commands.suite"}
 MODE_VALUES = {"features": "projector", "dataset": "synthetic", "backbone": "mlp", "subset": "100", "seed": "1",
-               "download": None, "dim": "4"}
-EXPECTED_MODE_PAIRS = 15
+               "download": None, "dim": "4", "store": "s.sqlite", "runs_dir": "runs", "device": "cpu",
+               "dry_run": None, "wait": None, "leaderboard": "board", "no_leaderboard": None, "json": None,
+               "quiet": None, "launcher": "local", "parallel": "1", "gpus_per_cell": "0", "nodes": "1",
+               "tasks_per_node": "1", "cpus_per_cell": "1", "mem_gb": "1", "time_min": "1", "partition": "p",
+               "account": "a", "qos": "q", "constraint": "c"}
+EXPECTED_MODE_PAIRS = 95
 
 
 def _mode_pairs() -> list[tuple[str, str, str]]:
@@ -234,6 +241,9 @@ MODE_PAIRS = _mode_pairs()
 
 
 def _mode_base(command: str, mode: str, world: dict[str, Path], out: Path) -> list[str]:
+    if command == "suite":
+        action, dry = ("run", ["--dry-run"]) if mode == "dry-run" else (mode, [])
+        return ["suite", action, str(world["suite"]), *dry]
     base = {"run": [str(world["run"])],
             "baseline": ["--baseline", "raw-pixels", "--dataset", "synthetic", "--subset", "100"],
             "spectral": ["--spectral", "laplacian-eigenmaps", "--dataset", "synthetic", "--subset", "100"],

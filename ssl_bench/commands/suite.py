@@ -5,6 +5,7 @@ the published configuration they transcribe."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from dataclasses import dataclass
@@ -12,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from ssl_bench.bench.launchers import LaunchSettings
-from ssl_bench.commands._flags import add_dataclass_arguments, dataclass_values, settings_from
+from ssl_bench.commands._flags import add_dataclass_arguments, dataclass_values, refuse_unused, settings_from
 from ssl_bench.core.settings import setting, shared
 
 ACTIONS = ("run", "status", "collect", "validate", "parity")
+LAUNCH_FIELDS = tuple(found.name for found in dataclasses.fields(LaunchSettings))
 
 NAME = "suite"
 HELP = ("Run a benchmark suite here or on Slurm (finished cells are skipped, a killed suite resumes), show its "
@@ -50,6 +52,14 @@ class SuiteCommand:
     quiet: bool = setting(False, help="no progress bars")
 
 
+MODES = {action: f"suite {action}" for action in ACTIONS} | {"dry-run": "suite run --dry-run"}
+RUN = ("run", "dry-run")  # a dry run previews the command it is added to, so it takes every flag of run
+APPLIES = {  # where each flag acts; given anywhere else it is refused (commands._flags.refuse_unused)
+    "store": (*RUN, "status", "collect"), "runs_dir": (*RUN, "status", "collect"), "json": ("status", "dry-run"),
+    **{name: RUN for name in ("device", "dry_run", "wait", "leaderboard", "no_leaderboard", "quiet", *LAUNCH_FIELDS)},
+}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_dataclass_arguments(parser, SuiteCommand)
     add_dataclass_arguments(parser.add_argument_group("launcher (over the suite's launcher: block)"), LaunchSettings)
@@ -60,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from ssl_bench.bench.suite import collect, load_suite, run_suite, suite_status
 
     command = settings_from(args, SuiteCommand)
+    refuse_unused(args, "dry-run" if command.action == "run" and command.dry_run else command.action, APPLIES, MODES)
     suite = load_suite(command.file)
     if command.action == "validate":
         print(json.dumps({"suite": suite.name, "runs": len(suite.cells)}))
