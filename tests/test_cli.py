@@ -10,7 +10,7 @@ import pytest
 
 from ssl_bench.cli import build_parser, main
 
-COMMANDS = ["compare", "datasets", "eval", "leaderboard", "probe", "runs", "spectral", "suite", "train"]
+COMMANDS = ["compare", "datasets", "eval", "leaderboard", "predictivity", "probe", "runs", "spectral", "suite", "train"]
 
 
 def test_every_command_is_discovered():

@@ -44,9 +44,10 @@ def check_output_dir(path: Path, flag: str = "--out") -> None:
         why = _ADVICE.get(err.errno, err.strerror or type(err).__name__)
         raise UserError(f"{flag} {path}: cannot make the folder ({why}); choose a writable place") from None
     made = path.absolute()
-    while made != existing:
-        made.rmdir()
-        made = made.parent
+    with contextlib.suppress(OSError):  # another process (a DDP rank) may be checking or writing the same place
+        while made != existing:
+            made.rmdir()
+            made = made.parent
 
 
 def check_output_file(path: Path, flag: str = "--out") -> None:
