@@ -57,3 +57,15 @@ def small_vit(image_size: int = 8, patch: int = 2, channels: int = 1):
         patch_size=patch, global_pool="avg", class_token=False, dynamic_img_size=True, dynamic_img_pad=True,
         depth=2, embed_dim=32, num_heads=2,
     )
+
+
+def assert_same_gradients(loss, model, reference_loss, reference) -> None:
+    """Backpropagate both losses; every trained parameter of ``model`` gets a gradient equal to that of the
+    parameter of the same name in ``reference`` (a copy of it driven by an independent implementation)."""
+    loss.backward()
+    reference_loss.backward()
+    theirs = dict(reference.named_parameters())
+    trained = [(name, param) for name, param in model.named_parameters() if param.requires_grad]
+    for name, param in trained:
+        assert param.grad is not None, f"{name} got no gradient"
+        torch.testing.assert_close(param.grad, theirs[name].grad, msg=lambda m, name=name: f"{name}: {m}")

@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import small_vit
+from conftest import assert_same_gradients, small_vit
 from lightly.models import utils
 from lightly.models.modules import MaskedVisionTransformerTIMM
 from lightly.models.modules.ijepa_timm import IJEPAPredictorTIMM
@@ -59,15 +59,7 @@ def test_ijepa_equals_lightlys_masked_vit_and_predictor_with_every_gradient():
     theirs, positions = _lightly_loss(reference, image, context, targets)
     torch.testing.assert_close(model.predictor.positions.double(), positions.double(), rtol=0, atol=1e-6)
     torch.testing.assert_close(ours, theirs)
-    ours.backward()
-    theirs.backward()
-    grads = dict(reference.named_parameters())
-    checked = 0
-    for name, param in model.named_parameters():
-        if param.grad is not None:
-            torch.testing.assert_close(param.grad, grads[name].grad, msg=lambda m, name=name: f"{name}: {m}")
-            checked += 1
-    assert checked == len([p for p in model.parameters() if p.requires_grad])
+    assert_same_gradients(ours, model, theirs, reference)
     assert all(p.grad is None for p in model.target.parameters())
 
 

@@ -7,7 +7,7 @@ import copy
 
 import pytest
 import torch
-from conftest import small_vit
+from conftest import assert_same_gradients, small_vit
 from lightly.models import utils
 from lightly.models.modules import MaskedVisionTransformerTIMM
 from lightly.models.modules.masked_vision_transformer_decoder_timm import MaskedVisionTransformerDecoderTIMM
@@ -59,15 +59,7 @@ def test_mae_equals_lightlys_masked_vit_and_decoder_with_every_gradient(normaliz
     theirs, positions = _lightly_loss(reference, image, visible, masked, normalize)
     torch.testing.assert_close(model.decoder.positions.double(), positions.double(), rtol=0, atol=1e-6)
     torch.testing.assert_close(ours, theirs)
-    ours.backward()
-    theirs.backward()
-    grads = dict(reference.named_parameters())
-    checked = 0
-    for name, param in model.named_parameters():
-        if param.grad is not None:
-            torch.testing.assert_close(param.grad, grads[name].grad, msg=lambda m, name=name: f"{name}: {m}")
-            checked += 1
-    assert checked == len([p for p in model.parameters() if p.requires_grad])
+    assert_same_gradients(ours, model, theirs, reference)
 
 
 def test_mae_loss_by_hand():
