@@ -6,7 +6,7 @@ import pytest
 import torch
 from lightly.loss import DINOLoss
 
-from ssl_bench.methods import Progress, build_method
+from ssl_bench.methods import METHODS, Progress, build_method
 from ssl_bench.methods.dino import dino_loss, teacher_temperature
 from ssl_bench.models.backbones import build_backbone
 
@@ -63,3 +63,15 @@ def test_dino_model_updates_its_centre_from_the_teacher_and_freezes_prototypes_i
     model(views)["loss"].backward()
     model.before_optimizer_step(Progress(5, 10, 5))  # second epoch: the prototypes learn
     assert model.projector.prototype_directions.grad is not None
+
+
+def test_dino_defaults_are_solo_learns_cifar_recipe():
+    """solo-learn scripts/pretrain/cifar/dino.yaml and solo/methods/dino.py at 9187ea3, transcribed: teacher
+    momentum 0.9995 -> 1, LARS lr 0.3 and weight decay 1e-6, a 2048-wide 3-layer head to a 256-d bottleneck and
+    4096 prototypes whose norms are fixed (norm_last_layer True), frozen for the first epoch."""
+    spec = METHODS.get("dino")
+    assert (spec.momentum.base, spec.momentum.final, spec.momentum.linear) == (0.9995, 1.0, False)
+    assert spec.optimizer == {"name": "lars", "lr": 0.3, "weight_decay": 1e-6}
+    assert spec.projector_dims == (2048, 2048, 256, 4096) and spec.loss_params["freeze_prototype_epochs"] == 1
+    head = build_method("dino", *build_backbone("convnet", 1, 8)).projector
+    assert [name for name, _ in head.named_parameters() if "prototype" in name] == ["prototype_directions"]

@@ -5,12 +5,14 @@ the student's softmax (temperature 0.1) against the teacher's softmax of centred
 linearly from 0.04 to 0.07 over the first 30 epochs, per epoch), over all (teacher view, other student view)
 pairs. The centre is an EMA (momentum 0.9) of the teacher's batch mean, a buffer of the model (in the checkpoint;
 computed from the gathered global batch, so every DDP rank holds the same). Head: 3-layer MLP (GELU) to a
-256-d bottleneck, l2-normalised, then a weight-normalised linear layer to 4096 prototypes whose gradients are
-cancelled during the first epoch. Defaults from solo-learn's CIFAR recipe (``scripts/pretrain/cifar/dino.yaml``:
-LARS lr 0.3, weight decay 1e-6, teacher momentum 0.9 -> 1.0, 4096 prototypes, last layer not normalised) and
-DINO's paper and code (temperatures, centre, 30 warm-up epochs); multi-crop 2 global + 6 local views (the paper
-uses 10 local crops for ViTs; fewer here to keep CPU runs short). Left out: DINO's weight-decay schedule and
-gradient clipping (solo-learn's CIFAR recipe uses neither).
+256-d bottleneck, l2-normalised, then a weight-normalised linear layer to 4096 prototypes with its norms fixed at 1
+(``norm_last_layer``, DINO's and solo-learn's default) whose gradients are cancelled during the first epoch.
+Defaults from solo-learn's CIFAR recipe (``scripts/pretrain/cifar/dino.yaml`` and ``solo/methods/dino.py`` at
+9187ea3: LARS lr 0.3, weight decay 1e-6, teacher momentum 0.9995 -> 1.0, 2048-wide head, 4096 prototypes) and
+DINO's paper and code (temperatures, centre, a 30-epoch teacher-temperature warm-up where solo-learn's CIFAR
+recipe has none); multi-crop 2 global + 6 local views (solo-learn's CIFAR recipe trains 2 crops, the paper 2 + 10
+for ViTs; 6 here to keep CPU runs short). Left out: DINO's weight-decay schedule and gradient clipping
+(solo-learn's CIFAR recipe uses neither).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from ssl_bench.methods.base import METHODS, MethodSpec, MomentumSchedule, Progre
 
 class DINOHead(nn.Module):
     """(B, in_dim) -> MLP (Linear-GELU for each hidden width) -> bottleneck, l2-normalised -> (B, prototypes)
-    scores against weight-normalised prototypes w_k = g_k v_k / ||v_k|| (g initialised to 1, trained)."""
+    scores against the prototypes v_k / ||v_k|| (weight normalisation with the norms g_k fixed at 1)."""
 
     def __init__(self, in_dim: int, dims: tuple[int, ...]) -> None:
         super().__init__()
@@ -47,12 +49,10 @@ class DINOHead(nn.Module):
                 nn.init.trunc_normal_(layer.weight, std=0.02)
                 nn.init.zeros_(layer.bias)
         self.prototype_directions = nn.Parameter(nn.init.trunc_normal_(torch.empty(dims[-1], dims[-2]), std=0.02))
-        self.prototype_scales = nn.Parameter(torch.ones(dims[-1], 1))
         self.out_features = dims[-1]
 
     def forward(self, x: Tensor) -> Tensor:
-        prototypes = self.prototype_scales * F.normalize(self.prototype_directions, dim=1)
-        return F.normalize(self.mlp(x), dim=1) @ prototypes.T
+        return F.normalize(self.mlp(x), dim=1) @ F.normalize(self.prototype_directions, dim=1).T
 
 
 def teacher_temperature(epoch: int, warmup: float, final: float, warmup_epochs: int) -> float:
@@ -96,7 +96,6 @@ class DINOModel(SSLModel):
         ``cancel_gradients_last_layer``)."""
         if progress.epoch < self.loss_params["freeze_prototype_epochs"]:
             self.projector.prototype_directions.grad = None
-            self.projector.prototype_scales.grad = None
 
     def forward(self, views: Sequence[Tensor], masks: Sequence[Tensor] = ()) -> dict[str, Tensor]:
         n_global = global_view_count(views)
@@ -126,7 +125,7 @@ METHODS.register("dino")(
         augment="byol",
         family="distillation / clustering",
         optimizer={"name": "lars", "lr": 0.3, "weight_decay": 1e-6},
-        momentum=MomentumSchedule(base=0.9, final=1.0),
+        momentum=MomentumSchedule(base=0.9995, final=1.0),
         projector=DINOHead,
         model=DINOModel,
         augment_defaults={"global_views": 2, "local_views": 6, "crop_scale": (0.4, 1.0),
