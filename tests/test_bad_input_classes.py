@@ -119,7 +119,7 @@ def _base(command: tuple[str, ...], world: dict[str, Path], out: Path) -> list[s
         ("probe",): [run, "--transforms", "hflip", "--n", "20", "--device", "cpu", "--out", str(out / "p.json")],
         ("spectral",): ["--method", "laplacian-eigenmaps", "--dataset", "synthetic", "--subset", "100", "--dim", "4",
                         "--evaluations", "knn"],
-        ("compare",): ["--store", store, "--methods", "simclr", "vicreg", "--over-seeds"],
+        ("compare",): ["--store", store, "--methods", "simclr", "vicreg"],
         ("leaderboard",): ["--store", store, "--suite", "s", "--out", str(out / "board")],
         ("runs", "list"): ["--store", store],
         ("runs", "show"): ["1", "--store", store],
@@ -216,14 +216,14 @@ def test_any_bad_value_is_a_result_or_one_line(world, tmp_path_factory, monkeypa
 # Flags a mode ignores (class 4): commands with modes declare where each flag acts (MODES, APPLIES); every flag
 # given in every other mode must be refused in one line.
 MODE_COMMANDS = {"eval": "ssl_bench.commands.eval", "probe": "ssl_bench.commands.probe",
-                 "suite": "ssl_bench.commands.suite"}
+                 "suite": "ssl_bench.commands.suite", "compare": "ssl_bench.commands.compare"}
 MODE_VALUES = {"features": "projector", "dataset": "synthetic", "backbone": "mlp", "subset": "100", "seed": "1",
                "download": None, "dim": "4", "store": "s.sqlite", "runs_dir": "runs", "device": "cpu",
                "dry_run": None, "wait": None, "leaderboard": "board", "no_leaderboard": None, "json": None,
                "quiet": None, "launcher": "local", "parallel": "1", "gpus_per_cell": "0", "nodes": "1",
                "tasks_per_node": "1", "cpus_per_cell": "1", "mem_gb": "1", "time_min": "1", "partition": "p",
-               "account": "a", "qos": "q", "constraint": "c"}
-EXPECTED_MODE_PAIRS = 95
+               "account": "a", "qos": "q", "constraint": "c", "over_seeds": None, "suite": "s", "kind": "trained"}
+EXPECTED_MODE_PAIRS = 100
 
 
 def _mode_pairs() -> list[tuple[str, str, str]]:
@@ -241,6 +241,9 @@ MODE_PAIRS = _mode_pairs()
 
 
 def _mode_base(command: str, mode: str, world: dict[str, Path], out: Path) -> list[str]:
+    if command == "compare":
+        return ["compare", *(["a1", "b2"] if mode == "runs" else ["--methods", "simclr", "vicreg"]),
+                "--store", str(world["store"])]
     if command == "suite":
         action, dry = ("run", ["--dry-run"]) if mode == "dry-run" else (mode, [])
         return ["suite", action, str(world["suite"]), *dry]

@@ -107,7 +107,7 @@ COMPARE_OPTIONS = {"--metric": TEXT | st.sampled_from(["knn_top1", "linear_top1"
 @given(option=st.sampled_from(sorted(COMPARE_OPTIONS)), data=st.data(),
        methods=st.lists(TEXT | st.sampled_from(["simclr", "vicreg"]), min_size=2, max_size=2))
 def test_compare_with_any_option_value(store, capsys, option, data, methods):
-    argv = ["compare", "--store", str(store), "--methods", *methods, "--over-seeds",
+    argv = ["compare", "--store", str(store), "--methods", *methods,
             option, data.draw(COMPARE_OPTIONS[option])]
     _one_line_or_success(argv, capsys)
 

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ssl_bench.bench.store import ResultStore
-from ssl_bench.commands._flags import add_shared_argument
+from ssl_bench.commands._flags import add_shared_argument, refuse_unused
 from ssl_bench.core.errors import UserError
 from ssl_bench.core.registry import plugin_names
 
@@ -19,13 +19,18 @@ EXAMPLE = "ssl-bench compare --methods simclr vicreg --suite quick --metric knn_
           "ssl-bench compare 3f2a9c 81be07 --over-seeds"
 
 
+MODES = {"runs": "two run ids", "methods": "--methods A B"}
+APPLIES = {"over_seeds": ("runs",), "suite": ("methods",), "dataset": ("methods",), "backbone": ("methods",),
+           "kind": ("methods",)}  # where each flag acts; elsewhere it is refused (commands._flags.refuse_unused)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("runs", nargs="*", metavar="RUN", help="two run ids (or unique prefixes): RUN_A RUN_B")
     parser.add_argument("--methods", nargs=2, metavar=("A", "B"), help="compare two methods over their seeds")
     parser.add_argument("--metric", default="knn_top1",
                         help="knn_top1 (default), knn_top1_k20, linear_top1, probe_invariance, "
                              "probe_equivariance_r2 or any numeric metric name")
-    parser.add_argument("--over-seeds", action="store_true",
+    parser.add_argument("--over-seeds", action="store_true", default=None,
                         help="with run ids: compare the runs' configurations over all their seeds")
     parser.add_argument("--suite", help="with --methods: only this suite")
     parser.add_argument("--dataset", help="with --methods: only this dataset")
@@ -43,13 +48,14 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("give either two run ids (ssl-bench compare RUN_A RUN_B) or --methods A B")
     if not 0 < args.confidence < 1:
         raise UserError(f"--confidence must be between 0 and 1, got {args.confidence}")
+    refuse_unused(args, "methods" if args.methods else "runs", APPLIES, MODES)
     with ResultStore(args.store, create=False) as store:
         if args.methods:
             result = compare_methods(store, *args.methods, metric=args.metric, suite=args.suite,
                                      dataset=args.dataset, backbone=args.backbone, kind=args.kind,
                                      confidence=args.confidence)
         else:
-            result = compare_runs(store, *args.runs, metric=args.metric, over_seeds=args.over_seeds,
+            result = compare_runs(store, *args.runs, metric=args.metric, over_seeds=bool(args.over_seeds),
                                   confidence=args.confidence)
     print(json.dumps(_as_json(result)) if args.json else _as_text(result))
     return 0
