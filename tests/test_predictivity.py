@@ -25,7 +25,8 @@ def store(tmp_path):
                     cell = RunCell("p", "trained", method, "synthetic", backbone="mlp", hparams={"lr": lr}, seed=seed)
                     run_id = results.start_run(cell)
                     accuracy = 0.5 + 0.1 * i + 0.01 * seed
-                    results.finish_run(run_id, {"linear_top1": accuracy, "rankme": 50 + sign * (10 * i + seed)},
+                    results.finish_run(run_id, {"linear_top1": accuracy, "rankme": 50 + sign * (10 * i + seed),
+                                                "lidar": {"value": 5.0 + seed - i, "protocol": {}}},
                                        epoch_metrics=[{"epoch": 1, "knn_curve_top1": 0.3 + 0.05 * ((i * 3) % 4)},
                                                       {"epoch": 2, "effective_rank": 5.0}])
         failed = results.start_run(RunCell("p", "trained", "simclr", "synthetic", backbone="mlp", seed=9))
@@ -48,6 +49,14 @@ def test_within_and_across_methods_equal_scipy_on_the_same_runs(store):
     assert rows[0].configurations == 4  # seeds of one learning rate are one configuration
 
 
+def test_a_predictor_stored_with_its_protocol_is_read_by_its_value(store):
+    with ResultStore(store) as results:
+        rows = predictivity(results.runs(method="simclr"), ["lidar"], ["linear_top1"], resamples=50)
+    lidar = [5.0 + seed - i for i in range(4) for seed in (0, 1)]
+    accuracy = [0.5 + 0.1 * i + 0.01 * seed for i in range(4) for seed in (0, 1)]
+    assert rows[0].spearman.value == pytest.approx(stats.spearmanr(lidar, accuracy).statistic)
+
+
 def test_epoch_record_predictors_and_a_constant_one(store):
     with ResultStore(store) as results:
         rows = predictivity(results.runs(), ["early_knn", "effective_rank", "absent"], ["linear_top1"], resamples=50)
@@ -67,5 +76,5 @@ def test_the_command_prints_a_table_or_json_and_refuses_a_store_without_predicto
     assert main(["predictivity", "--store", str(store), "--predictors", "rankme", "--resamples", "50", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {row["scope"] for row in rows} == {"simclr", "vicreg", ACROSS_METHODS}
-    assert main(["predictivity", "--store", str(store), "--predictors", "lidar"]) == 2
+    assert main(["predictivity", "--store", str(store), "--predictors", "alpha_req"]) == 2
     assert "no run has both a predictor" in capsys.readouterr().err

@@ -1,7 +1,7 @@
 """Does a cheap quantity rank runs as training does? Rank correlations between predictors and targets over the
 finished trained runs of a store, within each method (across its sweep and seeds) and across methods.
 
-A predictor is any numeric metric a run stored (``rankme``, ``alpha_req``, ``lidar``, ...), or one read from its
+A predictor is any numeric metric a run stored (``rankme``, ``alpha_req``; ``lidar``'s ``value``), or one read from its
 epoch records: ``effective_rank`` (the backbone's, after the last epoch) and ``early_knn`` (the learning curve's
 kNN accuracy at its first recorded epoch). A target is a final accuracy (``linear_top1``, ``knn_top1``). The
 bootstrap resamples configurations (a method and its settings) with all their seeds, so seeds of one
@@ -44,6 +44,8 @@ def predictor_value(run: RunRecord, name: str) -> float | None:
                   if isinstance(record.get("knn_curve_top1"), (int, float))]
         return float(values[0]) if values else None
     value = run.metrics.get(name)
+    if isinstance(value, dict):  # an evaluation that stores its protocol beside its number (lidar)
+        value = value.get("value")
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
