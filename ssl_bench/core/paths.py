@@ -20,6 +20,11 @@ _ADVICE = {
 }
 
 
+def _why(err: OSError) -> str:
+    """What went wrong, in words a user can act on (the errno's advice, else its message)."""
+    return _ADVICE.get(err.errno, err.strerror or type(err).__name__)
+
+
 def _nearest_existing(path: Path) -> Path:
     while not path.exists() and path != path.parent:
         path = path.parent
@@ -41,8 +46,7 @@ def check_output_dir(path: Path, flag: str = "--out") -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:  # os.access says yes to root on /proc, /sys and read-only mounts
-        why = _ADVICE.get(err.errno, err.strerror or type(err).__name__)
-        raise UserError(f"{flag} {path}: cannot make the folder ({why}); choose a writable place") from None
+        raise UserError(f"{flag} {path}: cannot make the folder ({_why(err)}); choose a writable place") from None
     made = path.absolute()
     with contextlib.suppress(OSError):  # another process (a DDP rank) may be checking or writing the same place
         while made != existing:
@@ -64,5 +68,4 @@ def reported_write(path: Path, what: str, advice: str = "") -> Iterator[None]:
     try:
         yield
     except OSError as err:
-        why = _ADVICE.get(err.errno, err.strerror or type(err).__name__)
-        raise UserError(f"could not write {what} {path}: {why}{'; ' + advice if advice else ''}") from err
+        raise UserError(f"could not write {what} {path}: {_why(err)}{'; ' + advice if advice else ''}") from err
