@@ -267,3 +267,28 @@ def test_a_flag_given_in_a_mode_that_ignores_it_is_refused(world, tmp_path, caps
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"error: {flag} applies to ") and "drop it" in err, err
+
+
+# Settings that act only for some spectral methods or graphs (class 4): given, each is either recorded in the
+# row's protocol with the value given (it acted) or refused in one line naming it; never silently dropped.
+SPECTRAL_GIVEN = [(("--n-views", "6"), {"n_views": 6}), (("--n-neighbors", "7"), {"n_neighbors": 7}),
+                  (("--n-landmarks", "30"), {"n_landmarks": 30}), (("--reg", "0.05"), {"reg": 0.05}),
+                  (("--graph", "labels"), {"graph": "labels"}),
+                  (("--graph", "views", "--n-views", "6"), {"graph": "views", "n_views": 6})]
+
+
+@pytest.mark.parametrize("method", sorted(__import__("ssl_bench.spectral", fromlist=["x"]).SPECTRAL_METHODS.names()))
+def test_a_spectral_setting_given_either_acts_or_is_refused(tmp_path, monkeypatch, capsys, method):
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    for flags, recorded in SPECTRAL_GIVEN:
+        code = main(["spectral", "--method", method, "--dataset", "synthetic", "--subset", "60", "--dim", "4",
+                     "--evaluations", "knn", "--json", *flags])
+        out, err = capsys.readouterr()
+        if code == 0:
+            protocol = json.loads(out)["protocol"]
+            assert {key: protocol.get(key) for key in recorded} == recorded, (method, flags, protocol)
+        else:
+            named = any(key in err or "--" + key.replace("_", "-") in err for key in recorded)
+            assert code == 2 and err.count("\n") == 1 and named, (method, flags, err)

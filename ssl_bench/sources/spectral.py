@@ -30,7 +30,7 @@ from ssl_bench.sources.rows import evaluate_source
 from ssl_bench.spectral import SPECTRAL_METHODS
 from ssl_bench.spectral.embed import spectral_embed
 from ssl_bench.spectral.feature_maps import FeatureMap, feature_map
-from ssl_bench.spectral.settings import DEFAULT_REG, SpectralSettings, make_spectral_settings, spectral_setting_keys
+from ssl_bench.spectral.settings import SpectralSettings, make_spectral_settings, spectral_setting_keys
 from ssl_bench.spectral.view_moments import PairMoments, ViewMoments, augmented_views
 
 
@@ -49,11 +49,10 @@ def _rows(request: RowRequest) -> SourceRow:
     the variance of isotropic feature noise relative to the mean feature variance). Records the wall time of
     fitting and embedding, and per stage (data, features, fit, out_of_sample, evaluation) seconds and peak memory.
     """
-    method, seed, settings = request.name, request.seed, make_spectral_settings(request.settings)
-    estimator = SPECTRAL_METHODS.get(method)
+    method, seed = request.name, request.seed
+    estimator, settings = SPECTRAL_METHODS.get(method), check_settings(method, make_spectral_settings(request.settings))
     phi = feature_map(settings.features, settings.feature_dim, seed)
-    uses_views = estimator.two_views or settings.graph == "views"
-    _check_settings(method, estimator, uses_views, settings)
+    uses_views = _uses_views(estimator, settings)
     clock = StageClock()
     with clock.stage("data"):
         train = train_split(request.dataset, request.subset, seed, request.download)
@@ -73,13 +72,30 @@ def _rows(request: RowRequest) -> SourceRow:
                      extras={"wall_time_s": fit_seconds}, clock=clock)
 
 
-def _check_settings(method: str, estimator: Any, uses_views: bool, settings: SpectralSettings) -> None:
-    """The settings that fail before any data is read: the number of views, a regularisation the method lacks."""
-    n_views, two_views = settings.n_views, estimator.two_views
-    if uses_views and (n_views < 2 or (two_views and n_views % 2)):
-        raise UserError(f"n_views must be at least 2{f' and even for {method}' if two_views else ''}, got {n_views}")
-    if settings.reg is not None and "reg" not in estimator.settings:
-        raise UserError(f"{method} has no regularisation; drop reg")
+def _uses_views(estimator: Any, settings: SpectralSettings) -> bool:
+    return estimator.two_views or settings.graph == "views"
+
+
+def check_settings(method: str, settings: SpectralSettings) -> SpectralSettings:
+    """``settings`` with their defaults filled, once the given ones fit ``method``: a setting given where it would
+    be ignored (n_views without views, a parameter the method lacks) is refused, as is an odd n_views for cca."""
+    estimator = SPECTRAL_METHODS.get(method)
+    uses_views = _uses_views(estimator, settings)
+    if settings.graph != "knn" and not estimator.takes_graph:
+        takes_graph = [name for name in SPECTRAL_METHODS.names() if SPECTRAL_METHODS.get(name).takes_graph]
+        raise UserError(f"{method} does not take a relation graph (--graph {settings.graph}); drop --graph or use "
+                        f"one of: {', '.join(takes_graph)}")
+    if settings.n_views is not None and not uses_views:
+        raise UserError(f"n_views applies to --graph views and to two-view methods only, not to {method} on "
+                        f"--graph {settings.graph}; drop it")
+    for name in ("n_neighbors", "n_landmarks", "reg"):
+        if getattr(settings, name) is not None and name not in estimator.settings:
+            takes = [m for m in SPECTRAL_METHODS.names() if name in SPECTRAL_METHODS.get(m).settings]
+            raise UserError(f"{method} has no {name} (it applies to {', '.join(takes)}); drop it")
+    settings = settings.filled()
+    if estimator.two_views and settings.n_views % 2:
+        raise UserError(f"n_views must be even for {method} (it pairs views), got {settings.n_views}")
+    return settings
 
 
 def _estimator_params(method: str, takes: Sequence[str], settings: SpectralSettings, rows: int) -> dict[str, Any]:
@@ -92,7 +108,7 @@ def _estimator_params(method: str, takes: Sequence[str], settings: SpectralSetti
         params["n_neighbors"] = settings.n_neighbors
         params["knn_method"] = resolve_search(settings.knn_search, rows)
     if "reg" in takes:
-        params["reg"] = DEFAULT_REG if settings.reg is None else settings.reg
+        params["reg"] = settings.reg
     if "n_landmarks" in takes:
         params["n_landmarks"] = settings.n_landmarks
     return params
@@ -129,8 +145,7 @@ def _protocol(request: RowRequest, settings: SpectralSettings, phi: FeatureMap, 
 
 
 def _check(request: RowRequest) -> None:
-    make_spectral_settings(request.settings)
-    SPECTRAL_METHODS.get(request.name)
+    check_settings(request.name, make_spectral_settings(request.settings))
 
 
 def _block_rows(block: Any, suite: SuiteContext) -> list[BlockRow]:

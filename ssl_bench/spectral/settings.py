@@ -14,6 +14,9 @@ from ssl_bench.core.validation import check_fields
 
 SPECTRAL_GRAPHS = ("knn", "views", "labels")
 DEFAULT_REG = 0.1
+# The settings that act only for some methods or graphs: None when not given (so that one given where it would be
+# ignored can be refused, :func:`ssl_bench.sources.spectral.check_settings`), these values once it acts.
+DEFAULTS = {"n_neighbors": 10, "n_views": 4, "n_landmarks": 1000, "reg": DEFAULT_REG}
 
 
 def _feature_map_names() -> list[str]:
@@ -28,16 +31,18 @@ class SpectralSettings:
     graph: str = setting("knn", choices=SPECTRAL_GRAPHS,
                          help="relation graph: kNN of the inputs, the label graph, or augmented views (the SSL graph)")
     dim: int = setting(32, help="embedding dimension K", minimum=1)
-    n_neighbors: int = setting(10, help="neighbours of the kNN graph (methods that build one)", minimum=1)
+    n_neighbors: int | None = setting(None, minimum=1, help="neighbours of the kNN graph and of out-of-sample "
+                                      f"embedding, for the methods that take them (default {DEFAULTS['n_neighbors']})")
     knn_search: str = setting("auto",
                               help="how kNN graphs and out-of-sample neighbours are searched: exact, hnsw or ivf, "
                                    "optionally in the top D principal components (pca<D>+...; distances stay in "
                                    "the full space); auto: exact up to 20,000 rows, else pca100+ivf")
-    n_views: int = setting(4, help="augmented views per image for --graph views (and cca, which needs an even number)",
-                           minimum=2)
-    n_landmarks: int = setting(1000, minimum=0,
-                               help="isomap and landmark-mds: landmark points (de Silva & Tenenbaum 2003), O(N m) "
-                                    "memory; 0: isomap's exact geodesics between all N points (N x N memory)")
+    n_views: int | None = setting(None, minimum=2, help="augmented views per image for --graph views and for cca, "
+                                  f"which needs an even number (default {DEFAULTS['n_views']})")
+    n_landmarks: int | None = setting(None, minimum=0,
+                                      help="isomap and landmark-mds: landmark points (de Silva & Tenenbaum 2003), "
+                                           "O(N m) memory; 0: isomap's exact geodesics between all N points (N x N "
+                                           f"memory) (default {DEFAULTS['n_landmarks']})")
     features: str = setting("pixels", choices=_feature_map_names,
                             help="fixed input feature map: the linear regime (pixels, pca) or the kernel regime "
                                  "(rff, nystroem, random-backbone)")
@@ -51,6 +56,11 @@ class SpectralSettings:
 
         check_fields(self)
         resolve_search(self.knn_search, 0)
+
+    def filled(self) -> SpectralSettings:
+        """These settings with :data:`DEFAULTS` in place of the ones not given."""
+        return dataclasses.replace(self, **{name: value for name, value in DEFAULTS.items()
+                                            if getattr(self, name) is None})
 
 
 def spectral_setting_keys() -> tuple[str, ...]:
