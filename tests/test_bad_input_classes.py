@@ -292,3 +292,16 @@ def test_a_spectral_setting_given_either_acts_or_is_refused(tmp_path, monkeypatc
         else:
             named = any(key in err or "--" + key.replace("_", "-") in err for key in recorded)
             assert code == 2 and err.count("\n") == 1 and named, (method, flags, err)
+
+
+TRAIN_MODES = [(["--data-loading", "memory", "--workers", "2"], "--workers"),
+               (["--sync-batchnorm"], "--sync-batchnorm")]  # pytest runs one process: no torchrun
+
+
+@pytest.mark.parametrize(("flags", "flag"), TRAIN_MODES, ids=[flag for _, flag in TRAIN_MODES])
+def test_a_train_flag_its_way_of_running_ignores_is_refused(world, tmp_path, capsys, flags, flag):
+    argv = _base(("train",), world, tmp_path)
+    assert main([*argv, *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {flag} applies to ") and "drop it" in err, err
+    assert not (tmp_path / "run").exists()

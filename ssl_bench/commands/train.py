@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ssl_bench.commands._flags import add_dataclass_arguments, dataclass_values, settings_from
+from ssl_bench.commands._flags import add_dataclass_arguments, dataclass_values, refuse_unused, settings_from
 from ssl_bench.core.registry import plugin_names
 from ssl_bench.core.settings import setting
 from ssl_bench.training.config import TrainConfig
@@ -29,6 +30,13 @@ class TrainCommand:
     quiet: bool = setting(False, help="no progress output")
 
 
+# Flags that act in one way of running only (commands._flags.refuse_unused), on two independent axes.
+LOADING_MODES = {"memory": "--data-loading memory", "stream": "--data-loading stream or auto"}
+LOADING_APPLIES = {"workers": ("stream",)}
+PROCESS_MODES = {"one": "a one-process run", "torchrun": "torchrun with several processes"}
+PROCESS_APPLIES = {"sync_batchnorm": ("torchrun",)}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_dataclass_arguments(parser, TrainCommand)
     add_dataclass_arguments(parser.add_argument_group("what is trained (TrainConfig)"), TrainConfig)
@@ -46,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
     values = dataclass_values(args, TrainConfig, base)
     if command.resume:
         values = {**_saved_settings(values), **values}
+    refuse_unused(args, "memory" if values.get("data_loading") == "memory" else "stream", LOADING_APPLIES,
+                  LOADING_MODES)
+    refuse_unused(args, "torchrun" if int(os.environ.get("WORLD_SIZE", "1")) > 1 else "one", PROCESS_APPLIES,
+                  PROCESS_MODES)
     run_dir = train(make_config(values), resume=command.resume, progress=not command.quiet)
     if is_main_process():
         print(json.dumps({"run_dir": str(run_dir)}))
