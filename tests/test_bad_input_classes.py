@@ -19,6 +19,7 @@ import os
 import signal
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -305,3 +306,45 @@ def test_a_train_flag_its_way_of_running_ignores_is_refused(world, tmp_path, cap
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"error: {flag} applies to ") and "drop it" in err, err
     assert not (tmp_path / "run").exists()
+
+
+# Faults inside workers (class 6): an error raised in a DataLoader worker or in a suite's cell reaches the user as
+# one line naming the file or the cell, not as the worker's traceback. (Forked row workers:
+# tests/test_forked_rows.py.)
+@pytest.fixture(scope="module")
+def corrupt_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("corrupt")
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for name in ("a", "b"):
+            (root / split / name).mkdir(parents=True)
+            for i in range(16):
+                Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(root / split / name / f"{i}.png")
+    (root / "train" / "b" / "5.png").write_bytes(b"\x89PNG\r\n\x1a\nnot an image")
+    return root
+
+
+def test_an_error_in_a_dataloader_worker_is_one_line_naming_the_file(corrupt_folder, tmp_path, capsys):
+    argv = ["train", "--method", "simclr", "--dataset", f"imagefolder:{corrupt_folder}", "--backbone", "mlp",
+            "--epochs", "1", "--batch-size", "8", "--data-loading", "stream", "--workers", "1", "--quiet",
+            "--trackers", "", "--out", str(tmp_path / "run")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert f"cannot decode image {corrupt_folder / 'train' / 'b' / '5.png'}" in err and "DataLoader worker" in err, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_cell_that_fails_in_its_worker_is_one_line_naming_the_cell(corrupt_folder, tmp_path, monkeypatch, capsys):
+    suite = tmp_path / "bad.yaml"
+    suite.write_text(f"name: bad\ndatasets: ['imagefolder:{corrupt_folder}']\nevaluations: [knn]\ntrained:\n"
+                     "  - methods: [simclr]\n    backbones: [mlp]\n    epochs: 1\n    batch_size: 8\n"
+                     "    data_loading: stream\n    workers: 1\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["suite", "run", str(suite), "--store", "s.sqlite", "--runs-dir", "runs", "--no-leaderboard"]) == 1
+    err = capsys.readouterr().err
+    failed = [line for line in err.splitlines() if line.startswith("failed: ")]
+    assert len(failed) == 1 and "Traceback" not in err, err
+    assert f"trained:simclr/mlp on imagefolder:{corrupt_folder} seed 0" in failed[0] and "5.png" in failed[0], err

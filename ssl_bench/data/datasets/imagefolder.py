@@ -60,8 +60,8 @@ def decode_imagefolder_image(file: str, size: int = IMAGEFOLDER_SIZE) -> Tensor:
     try:
         with Image.open(file) as opened:
             image = TF.center_crop(TF.resize(opened.convert("RGB"), size), size)
-    except OSError as err:
-        raise UserError(f"cannot decode image {file} ({err}); remove or replace it") from err
+    except Exception as err:  # PIL raises OSError, ValueError, DecompressionBombError, ... for one bad file
+        raise UserError(f"cannot decode image {file} ({type(err).__name__}: {err}); remove or replace it") from err
     return TF.pil_to_tensor(image)
 
 
