@@ -348,3 +348,42 @@ def test_a_cell_that_fails_in_its_worker_is_one_line_naming_the_cell(corrupt_fol
     failed = [line for line in err.splitlines() if line.startswith("failed: ")]
     assert len(failed) == 1 and "Traceback" not in err, err
     assert f"trained:simclr/mlp on imagefolder:{corrupt_folder} seed 0" in failed[0] and "5.png" in failed[0], err
+
+
+# State that does not fit the request (class 5): a subset too small for an evaluation is refused when the suite is
+# read, before any cell trains (the later step must not be the one that fails). The evaluations that read no label
+# are listed by hand: a new evaluation that needs labels and does not refuse too few of them fails this test.
+LABEL_FREE = {"rankme", "alpha-req", "lidar", "probe"}
+OWN_LABELS = {"transfer": "transfer: {dataset: synthetic}\n"}  # labels of another dataset, given whole here
+
+
+@pytest.mark.parametrize("evaluation", sorted(__import__("ssl_bench.eval.base", fromlist=["x"]).EVALUATIONS.names()))
+def test_every_evaluation_that_reads_labels_refuses_too_few_before_training(tmp_path, monkeypatch, capsys, evaluation):
+    suite = tmp_path / "small.yaml"
+    suite.write_text(f"name: small\ndatasets: [synthetic]\nsubset: 8\nevaluations: [{evaluation}]\ntrained:\n"
+                     "  - methods: [simclr]\n    backbones: [mlp]\n    epochs: 1\n    batch_size: 4\n"
+                     + OWN_LABELS.get(evaluation, ""))
+    monkeypatch.chdir(tmp_path)
+    code = main(["suite", "run", str(suite), "--dry-run", "--store", "s.sqlite", "--runs-dir", "runs"])
+    err = capsys.readouterr().err
+    if evaluation in LABEL_FREE or evaluation in OWN_LABELS:
+        assert code == 0, err
+    else:
+        assert code == 2 and err.count("\n") == 1 and f"drop {evaluation}" in err and "8" in err, err
+    assert not (tmp_path / "runs").exists()
+
+
+TRANSFER_IMPOSSIBLE = [("{}", "needs the dataset"), ("{dataset: cifar10}", "channels: grey"),
+                       ("{dataset: fashion-mnist}", "resize: true"), ("{dataset: synthetic, channels: sepia}", "sepia"),
+                       ("{dataset: synthetic, subset: 5}", "5 rows for 10 classes")]
+
+
+@pytest.mark.parametrize(("settings", "says"), TRANSFER_IMPOSSIBLE, ids=[s for s, _ in TRANSFER_IMPOSSIBLE])
+def test_impossible_transfer_settings_are_refused_before_training(tmp_path, monkeypatch, capsys, settings, says):
+    suite = tmp_path / "t.yaml"
+    suite.write_text("name: t\ndatasets: [synthetic]\nevaluations: [transfer]\ntrained:\n  - methods: [simclr]\n"
+                     f"    backbones: [mlp]\n    epochs: 1\ntransfer: {settings}\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["suite", "run", str(suite), "--dry-run", "--store", "s.sqlite", "--runs-dir", "runs"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err, err

@@ -52,11 +52,12 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ssl_bench.bench.cells import LOCK, is_running, read_outcome, write_failure
+from ssl_bench.bench.cells import LOCK, is_running, read_outcome, row_request, write_failure
 from ssl_bench.bench.launchers import CellJob, make_launch_settings, slurm
 from ssl_bench.bench.launchers.local import run_local
 from ssl_bench.bench.references import PublishedResult, parse_references
@@ -106,8 +107,25 @@ def load_suite(path: str | Path) -> Suite:
         run_settings[evaluation] = settings
     launch = check_mapping(spec.get("launcher") or {}, "launcher")
     make_launch_settings(launch)
+    _check_sizes(path, cells, evaluations, run_settings)
     references = parse_references(spec.get("references"), datasets, {c.method for c in cells if c.epochs})
     return Suite(name, tuple(cells), evaluations, run_settings, launch, references, _parity(spec, path))
+
+
+def _check_sizes(path: Path, cells: list[RunCell], evaluations: Sequence[str],
+                 run_settings: dict[str, dict[str, Any]]) -> None:
+    """Every cell's subset against each evaluation's ``check_size`` (:func:`ssl_bench.eval.base.check_sizes`) and
+    the suite's settings of each evaluation against its ``check_settings``: refused here, before any cell runs."""
+    from ssl_bench.eval.base import EVALUATIONS, check_sizes
+
+    for cell in cells:
+        try:
+            check_sizes(evaluations, cell.dataset, row_request(cell).subset)
+            for name in evaluations:
+                if EVALUATIONS.get(name).check_settings is not None:
+                    EVALUATIONS.get(name).check_settings(cell.dataset, run_settings.get(name, {}))
+        except UserError as err:
+            raise UserError(f"{path}: {cell.kind}:{cell.method} on {cell.dataset}: {err}") from None
 
 
 def _encoder_evaluations() -> dict[str, tuple[str, ...]]:
@@ -138,7 +156,6 @@ def _seeds(spec: dict[str, Any]) -> list[int]:
 def _cells(spec: dict[str, Any], path: Path, name: str, datasets: list[str], seeds: list[int],
            sources: list[Any]) -> list[RunCell]:
     """Every section's blocks crossed with the datasets and seeds, each cell checked by its source."""
-    from ssl_bench.bench.cells import row_request
     from ssl_bench.sources.base import SuiteContext, block_subset
 
     context = SuiteContext(path, block_subset(spec, None))

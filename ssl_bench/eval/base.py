@@ -116,7 +116,11 @@ class MetricColumn:
 class Evaluation:
     """A registered evaluation; ``order`` places its columns among the others' (lower first). ``caveat(metrics,
     protocol)`` (optional) says, for one run, why its headline number may mislead (a choice at the edge of a grid),
-    or None; boards mark the evaluation's first column of such rows and list the caveats."""
+    or None; boards mark the evaluation's first column of such rows and list the caveats. ``check_size(n_rows,
+    num_classes)`` (optional) raises one :class:`UserError` line when N train rows of C classes are too few for it:
+    suites call it before any cell runs, so that a small subset is refused before training, not after.
+    ``check_settings(dataset, settings)`` (optional): the same for a suite's settings of the evaluation, given the
+    dataset a cell trains on."""
 
     name: str
     needs: str
@@ -127,6 +131,8 @@ class Evaluation:
     order: int
     settings: tuple[str, ...] = field(default=())
     caveat: Callable[[dict[str, Any], dict[str, Any]], str | None] | None = None
+    check_size: Callable[[int, int], None] | None = None
+    check_settings: Callable[[str, dict[str, Any]], None] | None = None
 
     def __post_init__(self) -> None:
         if self.needs not in NEEDS:
@@ -134,6 +140,30 @@ class Evaluation:
 
 
 EVALUATIONS: Registry[Evaluation] = Registry("evaluation", package="ssl_bench.eval")
+
+
+def one_label_per_class(evaluation: str) -> Callable[[int, int], None]:
+    """A ``check_size`` that refuses fewer train rows than classes (some class would have no labelled row)."""
+    def check(n_rows: int, num_classes: int) -> None:
+        if n_rows < num_classes:
+            raise UserError(f"{evaluation} needs at least one labelled train row per class: {n_rows} rows for "
+                            f"{num_classes} classes; use at least {num_classes} training images or drop {evaluation}")
+    return check
+
+
+def check_sizes(names: Sequence[str], dataset: str, subset: int | None) -> None:
+    """Each evaluation's ``check_size`` on ``subset`` train rows (else the dataset's train size) of the dataset's
+    classes, where its registry entry states them (an imagefolder's are known only once read)."""
+    from ssl_bench.data.datasets import dataset_spec
+
+    spec = dataset_spec(dataset)
+    n_rows = subset or spec.n_train
+    if n_rows is None or spec.num_classes is None:
+        return
+    for name in names:
+        evaluation = EVALUATIONS.get(name)
+        if evaluation.check_size is not None:
+            evaluation.check_size(n_rows, spec.num_classes)
 
 
 def ordered(needs: str | None = None) -> list[Evaluation]:

@@ -12,6 +12,7 @@ scored. Reported: the mean over the label subsets (``linear_top1_1pct``, ...) an
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 
@@ -28,14 +29,22 @@ LABEL_SUBSETS = 3
 K = 20  # a 1% database holds a few rows per class: k = 200 would vote with most of it
 
 
-def label_subset(labels: Tensor, num_classes: int, fraction: float, seed: int) -> Tensor:
+def check_label_count(n_rows: int, num_classes: int, fractions: Sequence[float], evaluation: str) -> None:
+    """One :class:`UserError` line unless round(fraction * n_rows) labels give at least two per class for every
+    fraction of ``fractions``: what :func:`label_subset` needs, checked before anything is trained."""
+    for fraction in fractions:
+        n = round(fraction * n_rows)
+        if n < 2 * num_classes:
+            raise UserError(f"{fraction:.0%} of {n_rows} train rows is {n} labels, fewer than 2 for each of the "
+                            f"{num_classes} classes (the probe holds one out); use at least "
+                            f"{math.ceil((2 * num_classes - 0.5) / fraction)} training images or drop {evaluation}")
+
+
+def label_subset(labels: Tensor, num_classes: int, fraction: float, seed: int, evaluation: str = "few-labels") -> Tensor:
     """Sorted indices of a seeded class-balanced subset of round(fraction * N) rows of ``labels: (N,)``; at least
     two per class, else one :class:`UserError` line."""
-    n = round(fraction * len(labels))
-    if n < 2 * num_classes:
-        raise UserError(f"{fraction:.0%} of {len(labels)} train rows is {n} labels, fewer than 2 for each of the "
-                        f"{num_classes} classes (the probe holds one out); use more training images or drop few-labels")
-    return balanced_indices(labels.cpu(), num_classes, n, seed, "the train split")
+    check_label_count(len(labels), num_classes, (fraction,), evaluation)
+    return balanced_indices(labels.cpu(), num_classes, round(fraction * len(labels)), seed, "the train split")
 
 
 def few_label_scores(splits: FeatureSplits, fraction: float, seed: int = 0,
@@ -89,5 +98,5 @@ EVALUATIONS.register("few-labels")(Evaluation(
     name="few-labels", needs="features", evaluate=evaluate_few_labels, metric_keys=_keys(),
     columns=tuple(_column(probe, fraction) for fraction in FRACTIONS for probe in ("linear", "knn")),
     description="linear probe and kNN trained on 1% and 10% of the train labels (3 label subsets each)",
-    order=22,
+    order=22, check_size=lambda n_rows, num_classes: check_label_count(n_rows, num_classes, FRACTIONS, "few-labels"),
 ))

@@ -102,12 +102,18 @@ def evaluate_finetune(target: EncoderTarget, seed: int = 0) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for fraction in FRACTIONS:
         rows = torch.arange(len(train)) if fraction == 1.0 else label_subset(train.labels, train.num_classes,
-                                                                              fraction, seed + 1)
+                                                                              fraction, seed + 1, "finetune")
         model = fine_tune(encoder, train.images[rows], train.labels[rows], train.num_classes, seed, target.device)
         found[f"top1_{round(100 * fraction)}pct"] = accuracy(model, test.images, test.labels, target.device)
     return {**found, "protocol": {**RECIPE, "fractions": list(FRACTIONS), "label_seed": seed + 1,
                                   "queries": f"test split ({len(test)} images)"}}
 
+
+
+def _check_size(n_rows: int, num_classes: int) -> None:
+    from ssl_bench.eval.few_labels import check_label_count
+
+    check_label_count(n_rows, num_classes, [f for f in FRACTIONS if f < 1], "finetune")
 
 
 EVALUATIONS.register("finetune")(Evaluation(
@@ -116,4 +122,5 @@ EVALUATIONS.register("finetune")(Evaluation(
                                nested_value("finetune", f"top1_{round(100 * f)}pct")) for f in FRACTIONS),
     description="backbone + linear head fine-tuned end to end on 1%, 10%, 100% of the labels (stated recipe)",
     order=58, settings=("seed",),
+    check_size=lambda n_rows, num_classes: _check_size(n_rows, num_classes),
 ))

@@ -24,7 +24,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ssl_bench.core.errors import UserError
-from ssl_bench.eval.base import EVALUATIONS, Evaluation, EvaluationOutput, FeatureSplits, MetricColumn, metric_value
+from ssl_bench.eval.base import (
+    EVALUATIONS,
+    Evaluation,
+    EvaluationOutput,
+    FeatureSplits,
+    MetricColumn,
+    metric_value,
+    one_label_per_class,
+)
 from ssl_bench.models.features import check_splits
 
 try:
@@ -223,5 +231,5 @@ EVALUATIONS.register("knn")(Evaluation(
     columns=(MetricColumn("knn_top1", "kNN top-1", True, 1, metric_value("knn_top1")),
              MetricColumn("knn_top1_k20", "kNN top-1 (k=20)", True, 1, metric_value("knn_top1_k20"))),
     description="weighted kNN top-1 on the test split, train split as database (k=200 and k=20, T=0.1, cosine)",
-    order=10,
+    order=10, check_size=one_label_per_class("knn"),
 ))

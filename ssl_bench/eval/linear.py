@@ -22,7 +22,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ssl_bench.core.errors import UserError
-from ssl_bench.eval.base import EVALUATIONS, Evaluation, EvaluationOutput, FeatureSplits, MetricColumn, metric_value
+from ssl_bench.eval.base import (
+    EVALUATIONS,
+    Evaluation,
+    EvaluationOutput,
+    FeatureSplits,
+    MetricColumn,
+    metric_value,
+    one_label_per_class,
+)
 
 WEIGHT_DECAY_GRID = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 VALIDATION_FRACTION = 0.1
@@ -198,5 +206,5 @@ EVALUATIONS.register("linear")(Evaluation(
     caveat=grid_edge_caveat,
     columns=(MetricColumn("linear_top1", "linear top-1", True, 1, metric_value("linear_top1")),),
     description="linear probe top-1 on the test split (L-BFGS logistic regression, weight decay chosen on train)",
-    order=20,
+    order=20, check_size=one_label_per_class("linear"),
 ))

@@ -17,7 +17,15 @@ from typing import Any
 import torch
 
 from ssl_bench.core.errors import UserError
-from ssl_bench.eval.base import EVALUATIONS, EncoderTarget, Evaluation, FeatureSplits, MetricColumn, nested_value
+from ssl_bench.eval.base import (
+    EVALUATIONS,
+    EncoderTarget,
+    Evaluation,
+    FeatureSplits,
+    MetricColumn,
+    nested_value,
+    one_label_per_class,
+)
 from ssl_bench.eval.knn import TEMPERATURE, knn_accuracies
 
 N_IMAGES = 1000
@@ -69,5 +77,5 @@ EVALUATIONS.register("robustness")(Evaluation(
              MetricColumn("robustness_relative", "corrupted / clean", False, 2, nested_value("robustness", "relative"),
                           ranked=False)),
     description="kNN top-1 on the test split under 6 corruptions x 5 severities (mean, and relative to clean)",
-    order=57, settings=("n", "seed"),
+    order=57, settings=("n", "seed"), check_size=one_label_per_class("robustness"),
 ))

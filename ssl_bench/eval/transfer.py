@@ -29,6 +29,7 @@ from ssl_bench.eval.base import (
     MetricColumn,
     evaluate_features,
     nested_value,
+    one_label_per_class,
 )
 
 CHANNEL_MAPPINGS = ("same", "grey", "replicate")
@@ -55,12 +56,11 @@ def map_images(images: Tensor, channels: int, size: int, mapping: str, resize: b
     return images
 
 
-def evaluate_transfer(target: EncoderTarget, dataset: str | None = None, subset: int | None = None,
-                      resize: bool = False, channels: str = "same", seed: int = 0) -> dict[str, Any]:
-    """kNN and linear top-1 of the run's backbone on ``dataset`` (its train split, or a seeded class-balanced
-    ``subset`` of it, as database and probe data; its test split scored)."""
-    from ssl_bench.data.datasets import load_dataset, train_split
-    from ssl_bench.models.features import extract_features
+def check_transfer(run_channels: int, run_size: int, dataset: str | None = None, subset: int | None = None,
+                   resize: bool = False, channels: str = "same", seed: int = 0) -> None:
+    """One :class:`UserError` line for settings that cannot work with a run of ``run_channels`` x ``run_size`` images,
+    read from the datasets' registry entries: checked when a suite is read, before any cell trains."""
+    from ssl_bench.data.datasets import dataset_spec, parse_imagefolder
 
     if not isinstance(dataset, str) or not dataset:
         raise UserError("transfer needs the dataset to evaluate on: transfer: {dataset: NAME} (ssl-bench datasets)")
@@ -68,7 +68,37 @@ def evaluate_transfer(target: EncoderTarget, dataset: str | None = None, subset:
         raise UserError(f"transfer channels must be one of {', '.join(CHANNEL_MAPPINGS)}, got {channels!r}")
     if subset is not None and (not isinstance(subset, int) or subset < MIN_SUBSET):
         raise UserError(f"transfer subset must be an integer >= {MIN_SUBSET}, got {subset!r}")
+    spec = dataset_spec(dataset)
+    folder = parse_imagefolder(dataset)
+    size = folder[1] if folder is not None else spec.image_size
+    converts = (channels, spec.channels, run_channels) in (("grey", 3, 1), ("replicate", 1, 3))
+    if spec.channels != run_channels and not converts:
+        raise UserError(f"the transfer dataset {dataset} has {spec.channels} channels but the run takes "
+                        f"{run_channels}; set transfer: {{channels: {'grey' if run_channels == 1 else 'replicate'}}} "
+                        "to map them")
+    if size != run_size and not resize:
+        raise UserError(f"the transfer dataset {dataset}'s images are {size}x{size} but the run takes "
+                        f"{run_size}x{run_size}; set transfer: {{resize: true}} to resize them")
+    if spec.num_classes is not None:
+        one_label_per_class("transfer")(subset or spec.n_train, spec.num_classes)
+
+
+def _check_for_source(source_dataset: str, settings: dict[str, Any]) -> None:
+    from ssl_bench.data.datasets import dataset_spec, parse_imagefolder
+
+    spec, folder = dataset_spec(source_dataset), parse_imagefolder(source_dataset)
+    check_transfer(spec.channels, folder[1] if folder is not None else spec.image_size, **settings)
+
+
+def evaluate_transfer(target: EncoderTarget, dataset: str | None = None, subset: int | None = None,
+                      resize: bool = False, channels: str = "same", seed: int = 0) -> dict[str, Any]:
+    """kNN and linear top-1 of the run's backbone on ``dataset`` (its train split, or a seeded class-balanced
+    ``subset`` of it, as database and probe data; its test split scored)."""
+    from ssl_bench.data.datasets import load_dataset, train_split
+    from ssl_bench.models.features import extract_features
+
     own = target.test
+    check_transfer(own.channels, own.image_size, dataset, subset, resize, channels, seed)
     train, test = train_split(dataset, subset, seed), load_dataset(dataset, "test")
     encoder = target.encoder("backbone")
 
@@ -97,5 +127,5 @@ EVALUATIONS.register("transfer")(Evaluation(
              MetricColumn("transfer_linear_top1", "transfer linear top-1", True, 1,
                           nested_value("transfer", "linear_top1"))),
     description="the run's frozen backbone on another dataset: kNN and linear top-1 (settings transfer: {dataset})",
-    order=55, settings=("dataset", "subset", "resize", "channels", "seed"),
+    order=55, settings=("dataset", "subset", "resize", "channels", "seed"), check_settings=_check_for_source,
 ))

@@ -9,7 +9,7 @@ from typing import Any
 
 from ssl_bench.core.errors import UserError
 from ssl_bench.eval import DEFAULT_EVALUATIONS
-from ssl_bench.eval.base import EVALUATIONS, evaluate_features
+from ssl_bench.eval.base import EVALUATIONS, check_sizes, evaluate_features
 from ssl_bench.sources.base import SOURCES, RowRequest, SourceRow
 
 
@@ -28,6 +28,7 @@ def evaluate_row(kind: str, request: RowRequest, evaluations: Sequence[str] | No
     if on_encoder and not source.has_encoder:
         raise UserError(f"{', '.join(on_encoder)} needs an encoder of single images, which a {kind} row does not "
                         f"have; evaluate a trained run with it, or drop it")
+    check_sizes(names, request.dataset, request.subset)  # before training or fitting, not after
     if source.prepare is not None and not source.prepare(request):
         return None
     row = source.rows(request)
