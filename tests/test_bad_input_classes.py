@@ -8,13 +8,14 @@ apply to). An option meets the classes its declaration allows (:func:`classes_of
 fails the test, and the number of (option, class) pairs is pinned, so a new option without coverage fails CI.
 
 The contract, for every drawn value: exit 0, or exit 2 with exactly one ``error:`` line, last, and no traceback;
-nothing written outside the test's folder (the command runs from an empty folder inside it). Derandomized (the
+no child process left; nothing written outside the test's folder (the command runs from an empty folder inside it). Derandomized (the
 same cases every run); ``SSL_BENCH_HYPOTHESIS_EXAMPLES`` runs more, at random.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 from pathlib import Path
@@ -182,6 +183,20 @@ def _interrupt(signum: int, frame: object) -> None:
     raise _TookTooLong
 
 
+def _children() -> set[int]:
+    """The live child processes of this process (Linux /proc): none may outlive a command."""
+    found = set()
+    for task in Path("/proc/self/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):  # a thread that ended meanwhile
+            found |= {int(pid) for pid in (task / "children").read_text().split()}
+    alive = set()
+    for pid in found:
+        with contextlib.suppress(FileNotFoundError):
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                alive.add(pid)
+    return alive
+
+
 def _contract(argv: list[str], capsys: pytest.CaptureFixture) -> None:
     """Exit 0, or 2 with one last ``error:`` line; a command still working after SECONDS_PER_CASE (e.g. a valid
     but huge number of epochs) is interrupted as Ctrl-C would, and must stop as cleanly (exit 130, one line)."""
@@ -193,6 +208,7 @@ def _contract(argv: list[str], capsys: pytest.CaptureFixture) -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     err = capsys.readouterr().err
+    assert not _children(), (argv, _children())
     assert code in (0, 2, 130), (argv, code, err[-800:])
     assert "Traceback" not in err, (argv, err[-800:])
     if code in (2, 130):
@@ -335,6 +351,7 @@ def test_an_error_in_a_dataloader_worker_is_one_line_naming_the_file(corrupt_fol
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert f"cannot decode image {corrupt_folder / 'train' / 'b' / '5.png'}" in err and "DataLoader worker" in err, err
     assert not (tmp_path / "run").exists()
+    assert not _children()
 
 
 def test_a_cell_that_fails_in_its_worker_is_one_line_naming_the_cell(corrupt_folder, tmp_path, monkeypatch, capsys):
@@ -387,3 +404,107 @@ def test_impossible_transfer_settings_are_refused_before_training(tmp_path, monk
     assert main(["suite", "run", str(suite), "--dry-run", "--store", "s.sqlite", "--runs-dir", "runs"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and says in err, err
+
+
+# State that does not fit the request (class 5), generated: every state a run directory or a results store can be
+# in, crossed with every command that reads one. Contract: exit 0 with a result (or, for a finished run given to
+# --resume, a note), or exit 2 with one line and the run directory left as it was.
+def _run_states(run: Path, root: Path) -> dict[str, Path]:
+    import json
+    import shutil
+
+    states = {"missing": root / "missing", "empty folder": root / "empty-run", "a file": root / "a-file"}
+    states["empty folder"].mkdir()
+    states["a file"].write_text("x")
+    for name, damage in (("no checkpoint", "checkpoint.pt"), ("corrupt checkpoint", "checkpoint.pt"),
+                         ("no data record", "data.json"), ("corrupt config", "config.json"),
+                         ("newer version", "config.json"), ("finished", None)):
+        copy = root / name.replace(" ", "-")
+        shutil.copytree(run, copy)
+        if name.startswith("no "):
+            (copy / damage).unlink()
+        elif name.startswith("corrupt"):
+            (copy / damage).write_bytes(b"\x00garbage{")
+        elif name == "newer version":
+            config = json.loads((copy / "config.json").read_text())
+            (copy / "config.json").write_text(json.dumps({**config, "package_version": "99.0",
+                                                          "a_setting_from_the_future": 1}))
+        states[name] = copy
+    return states
+
+
+RUN_STATES = ("missing", "empty folder", "a file", "no checkpoint", "corrupt checkpoint", "no data record",
+              "corrupt config", "newer version", "finished")
+
+
+def _snapshot(path: Path) -> dict[str, bytes]:
+    if path.is_file():
+        return {"": path.read_bytes()}
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("state", RUN_STATES)
+@pytest.mark.parametrize("command", ["train --resume", "eval", "probe", "runs add"])
+def test_a_run_directory_in_any_state_is_a_result_or_one_line(world, tmp_path, monkeypatch, capsys, command, state):
+    run = _run_states(world["run"], tmp_path)[state]
+    monkeypatch.chdir(tmp_path)
+    argv = {"train --resume": ["train", "--resume", "--out", str(run), "--quiet"],
+            "eval": ["eval", str(run), "--evaluations", "knn", "--device", "cpu", "--store", "s.sqlite"],
+            "probe": ["probe", str(run), "--transforms", "hflip", "--n", "20", "--device", "cpu", "--out", "p.json"],
+            "runs add": ["runs", "add", str(run), "--store", "s.sqlite"]}[command]
+    before = _snapshot(run) if run.exists() else None
+    code = main(argv)
+    out, err = capsys.readouterr()
+    notes = {("train --resume", "finished"): "nothing to resume", ("train --resume", "no data record"): "nothing to resume",
+             ("train --resume", "no checkpoint"): "training from the first epoch"}
+    if (command, state) in notes or (state == "finished" and command in ("eval", "probe")):
+        assert code == 0 and notes.get((command, state), "") in err, (code, err)
+    else:
+        assert code == 2 and err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, (code, err)
+    if state == "newer version":
+        assert "newer than this one" in err, err
+    if (command, state) == ("train --resume", "no checkpoint"):
+        assert (run / "checkpoint.pt").is_file()  # it trained
+    elif (command, state) == ("train --resume", "no data record"):
+        assert (run / "data.json").read_bytes() == (world["run"] / "data.json").read_bytes()  # written again
+        assert (run / "checkpoint.pt").read_bytes() == before["checkpoint.pt"]
+    elif code == 2:  # refused: nothing written (a successful eval or probe writes its results into the run)
+        assert (_snapshot(run) if run.exists() else None) == before
+
+
+STORE_STATES = ("missing", "a folder", "not sqlite", "another sqlite file", "newer schema")
+
+
+def _store_state(state: str, root: Path) -> Path:
+    import sqlite3
+
+    path = root / "results.sqlite"
+    if state == "a folder":
+        path.mkdir()
+    elif state == "not sqlite":
+        path.write_text("these are not the results you are looking for\n")
+    elif state in ("another sqlite file", "newer schema"):
+        with sqlite3.connect(path) as conn:
+            conn.execute("CREATE TABLE notes (text TEXT)")
+            if state == "newer schema":
+                conn.execute("PRAGMA user_version = 99")
+        conn.close()
+    return path
+
+
+@pytest.mark.parametrize("state", STORE_STATES)
+@pytest.mark.parametrize("command", ["runs list", "runs export", "compare", "leaderboard", "predictivity"])
+def test_a_store_in_any_state_is_a_result_or_one_line(tmp_path, monkeypatch, capsys, command, state):
+    store = _store_state(state, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    argv = {"runs list": ["runs", "list"], "runs export": ["runs", "export", "--format", "csv", "--out", "r.csv"],
+            "compare": ["compare", "--methods", "simclr", "vicreg"], "leaderboard": ["leaderboard", "--out", "board"],
+            "predictivity": ["predictivity"]}[command]
+    before = _snapshot(store) if store.exists() else None
+    code = main([*argv, "--store", str(store)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, (code, err)
+    assert (_snapshot(store) if store.exists() else None) == before
+    assert not any(p.name in ("r.csv", "board") for p in tmp_path.iterdir())
+    if state == "newer schema":
+        assert "newer than" in err, err

@@ -206,8 +206,8 @@ class ResultStore:
         try:
             self._conn.row_factory = sqlite3.Row
             self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            self._init_schema()  # first: a file that is not a store of this version is refused untouched
             self._enable_wal()
-            self._init_schema()
         except BaseException as err:
             self._conn.close()
             if isinstance(err, sqlite3.DatabaseError):

@@ -69,6 +69,7 @@ def _saved_settings(values: dict[str, Any]) -> dict[str, Any]:
     RUN`` needs no other flag. A run that was never started is one line, before anything is written."""
     from ssl_bench.core.errors import UserError
     from ssl_bench.training.config import make_config
+    from ssl_bench.training.run_dir import saved_config
 
     run_dir = Path(values["out"]) if values.get("out") else make_config(values).run_dir()
     saved = run_dir / "config.json"
@@ -79,5 +80,4 @@ def _saved_settings(values: dict[str, Any]) -> dict[str, Any]:
         found = json.loads(saved.read_text())
     except ValueError as err:
         raise UserError(f"{saved} is corrupt ({err}); retrain the run") from None
-    found.pop("package_version", None)
-    return found
+    return saved_config(found, saved).to_dict()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -38,6 +39,13 @@ from ssl_bench.data.datasets import (
 
 DEFAULT_MEMORY_BUDGET = 8 * 2**30  # bytes of decoded uint8 images above which "auto" streams
 PREFETCH_BATCHES = 4  # batches each worker decodes ahead
+
+
+def stop_workers(iterator: Any) -> None:
+    """Stop a DataLoader iterator's worker processes now, even while an error's traceback still holds the iterator
+    (they would otherwise live until it is garbage-collected). torch has no public call for it."""
+    if hasattr(iterator, "_shutdown_workers"):
+        iterator._shutdown_workers()
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,8 +104,12 @@ class StreamedSplit(Dataset):
     def in_order(self, batch_size: int, pin_memory: bool = False) -> Iterator[Tensor]:
         """uint8 batches ``(B, 3, S, S)`` of all images in order (the last one may be smaller)."""
         batches = [range(start, min(start + batch_size, len(self))) for start in range(0, len(self), batch_size)]
-        for images, _ in self.loader(batches, pin_memory):
-            yield images
+        iterator = iter(self.loader(batches, pin_memory))
+        try:
+            for images, _ in iterator:
+                yield images
+        finally:
+            stop_workers(iterator)
 
     def pixel_histograms(self) -> Tensor:
         """int64 ``(3, 256)``: how often each pixel value occurs in each channel, counted in one streaming pass over

@@ -36,7 +36,7 @@ from ssl_bench.core.paths import check_output_dir, reported_write
 from ssl_bench.core.progress import progress_bar
 from ssl_bench.data.augment import BatchAugment, augment_config, normalize
 from ssl_bench.data.datasets import ImageDataset
-from ssl_bench.data.streaming import OrderedBatches, StreamedSplit, load_split
+from ssl_bench.data.streaming import OrderedBatches, StreamedSplit, load_split, stop_workers
 from ssl_bench.methods import METHODS, Progress, SSLModel
 from ssl_bench.training.config import TrainConfig, make_config
 from ssl_bench.training.learning_curve import CurveData, curve_data, curve_point
@@ -82,6 +82,9 @@ class BatchSource(Protocol):
     def head(self, count: int) -> Tensor:
         """uint8 ``(count, C, H, W)`` on the training device: the first ``count`` images of the split."""
 
+    def close(self) -> None:
+        """Stop any worker process now (training ended, or failed)."""
+
 
 class DeviceImages:
     """The whole split as one uint8 tensor on the training device; a batch is an index into it."""
@@ -94,6 +97,9 @@ class DeviceImages:
 
     def head(self, count: int) -> Tensor:
         return self.images[:count]
+
+    def close(self) -> None:
+        """Nothing to stop: the images are already on the device."""
 
 
 class StreamedImages:
@@ -111,6 +117,10 @@ class StreamedImages:
 
     def head(self, count: int) -> Tensor:
         return self.data.head(count).to(self.device)
+
+    def close(self) -> None:
+        """Stop the persistent DataLoader workers now (:func:`ssl_bench.data.streaming.stop_workers`)."""
+        stop_workers(getattr(self.loader, "_iterator", None))
 
 
 def batch_source(data: ImageDataset | StreamedSplit, device: torch.device, plan: StepPlan) -> BatchSource:
@@ -350,6 +360,9 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
         raise UserError(f"{config.run_dir()} already holds a run; pass --resume to continue it or choose another --out")
     check_trackers(config.trackers)
     check_output_dir(config.run_dir())
+    if resume and not checkpoint_path.exists() and distributed.is_main_process():
+        print(f"{config.run_dir()} has no checkpoint yet (stopped before its first epoch ended); training from the "
+              "first epoch", file=sys.stderr)
     with distributed.process_group() as rank_device:
         # The DDP wrapper must be gone before the group is left (see process_group): it lives in _train_epochs.
         return _train_epochs(config, checkpoint_path if resume and checkpoint_path.exists() else None, progress,
@@ -391,6 +404,7 @@ def _train_epochs(config: TrainConfig, checkpoint_path: Path | None, progress: b
                 print(f"epoch {epoch + 1}/{config.epochs} loss {record['loss']:.4f} "
                       f"{record['images_per_s']:.0f} img/s", file=sys.stderr)
     finally:
+        training.source.close()
         for tracker in trackers:
             tracker.close()
     return training.run_dir

@@ -74,6 +74,27 @@ def read_data_record(run_dir: Path) -> dict[str, Any]:
         raise UserError(f"{path} is corrupt ({err}); resume the run (ssl-bench train --resume) to rewrite it") from err
 
 
+def saved_config(values: dict[str, Any], path: Path) -> TrainConfig:
+    """The :class:`TrainConfig` of a run's saved ``config.json`` values; a run written by a newer ssl-bench with
+    settings this one does not know is one line saying so."""
+    from dataclasses import fields
+
+    from ssl_bench import __version__
+
+    if not isinstance(values, dict):
+        raise UserError(f"{path} is corrupt (not a mapping of settings); retrain the run")
+    written_by = values.pop("package_version", None)
+    unknown = sorted(set(values) - {f.name for f in fields(TrainConfig)})
+    if unknown and isinstance(written_by, str) and _version(written_by) > _version(__version__):
+        raise UserError(f"{path} was written by ssl-bench {written_by}, newer than this one ({__version__}), with "
+                        f"settings it does not know ({', '.join(unknown)}); upgrade ssl-bench to read it")
+    return make_config(values)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) if part.isdigit() else 0 for part in text.split(".")[:3])
+
+
 def load_run_config(run_dir: Path) -> TrainConfig:
     path = Path(run_dir) / "config.json"
     if not path.is_file():
@@ -82,8 +103,7 @@ def load_run_config(run_dir: Path) -> TrainConfig:
         values = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise UserError(f"{path} is corrupt ({err.msg}); retrain the run") from err
-    values.pop("package_version", None)
-    return make_config(values)
+    return saved_config(values, path)
 
 
 def load_encoder(run_dir: str | Path, features: str = "backbone") -> tuple[NormalisedEncoder, TrainConfig]:
