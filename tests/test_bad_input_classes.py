@@ -200,6 +200,7 @@ def _children() -> set[int]:
 def _contract(argv: list[str], capsys: pytest.CaptureFixture) -> None:
     """Exit 0, or 2 with one last ``error:`` line; a command still working after SECONDS_PER_CASE (e.g. a valid
     but huge number of epochs) is interrupted as Ctrl-C would, and must stop as cleanly (exit 130, one line)."""
+    earlier = _children()  # left by other tests (a random order may run them first): not this command's
     previous = signal.signal(signal.SIGALRM, _interrupt)
     signal.setitimer(signal.ITIMER_REAL, SECONDS_PER_CASE)
     try:
@@ -208,7 +209,7 @@ def _contract(argv: list[str], capsys: pytest.CaptureFixture) -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     err = capsys.readouterr().err
-    assert not _children(), (argv, _children())
+    assert not _children() - earlier, (argv, _children() - earlier)
     assert code in (0, 2, 130), (argv, code, err[-800:])
     assert "Traceback" not in err, (argv, err[-800:])
     if code in (2, 130):
@@ -343,6 +344,7 @@ def corrupt_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_an_error_in_a_dataloader_worker_is_one_line_naming_the_file(corrupt_folder, tmp_path, capsys):
+    earlier = _children()
     argv = ["train", "--method", "simclr", "--dataset", f"imagefolder:{corrupt_folder}", "--backbone", "mlp",
             "--epochs", "1", "--batch-size", "8", "--data-loading", "stream", "--workers", "1", "--quiet",
             "--trackers", "", "--out", str(tmp_path / "run")]
@@ -351,7 +353,7 @@ def test_an_error_in_a_dataloader_worker_is_one_line_naming_the_file(corrupt_fol
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert f"cannot decode image {corrupt_folder / 'train' / 'b' / '5.png'}" in err and "DataLoader worker" in err, err
     assert not (tmp_path / "run").exists()
-    assert not _children()
+    assert not _children() - earlier
 
 
 def test_a_cell_that_fails_in_its_worker_is_one_line_naming_the_cell(corrupt_folder, tmp_path, monkeypatch, capsys):
@@ -443,10 +445,20 @@ def _snapshot(path: Path) -> dict[str, bytes]:
     return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
 
 
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny finished run that no test evaluates (the world's run gains evaluations as other tests run)."""
+    return train(make_config({"method": "simclr", "dataset": "synthetic", "backbone": "mlp", "epochs": 1,
+                              "batch_size": 32, "subset": 64, "device": "cpu",
+                              "out": str(tmp_path_factory.mktemp("state") / "run"),
+                              "method_params": {"projector_dims": [16, 8]}, "trackers": []}), progress=False)
+
+
 @pytest.mark.parametrize("state", RUN_STATES)
 @pytest.mark.parametrize("command", ["train --resume", "eval", "probe", "runs add"])
-def test_a_run_directory_in_any_state_is_a_result_or_one_line(world, tmp_path, monkeypatch, capsys, command, state):
-    run = _run_states(world["run"], tmp_path)[state]
+def test_a_run_directory_in_any_state_is_a_result_or_one_line(trained_run, tmp_path, monkeypatch, capsys, command,
+                                                               state):
+    run = _run_states(trained_run, tmp_path)[state]
     monkeypatch.chdir(tmp_path)
     argv = {"train --resume": ["train", "--resume", "--out", str(run), "--quiet"],
             "eval": ["eval", str(run), "--evaluations", "knn", "--device", "cpu", "--store", "s.sqlite"],
@@ -466,7 +478,7 @@ def test_a_run_directory_in_any_state_is_a_result_or_one_line(world, tmp_path, m
     if (command, state) == ("train --resume", "no checkpoint"):
         assert (run / "checkpoint.pt").is_file()  # it trained
     elif (command, state) == ("train --resume", "no data record"):
-        assert (run / "data.json").read_bytes() == (world["run"] / "data.json").read_bytes()  # written again
+        assert (run / "data.json").read_bytes() == (trained_run / "data.json").read_bytes()  # written again
         assert (run / "checkpoint.pt").read_bytes() == before["checkpoint.pt"]
     elif code == 2:  # refused: nothing written (a successful eval or probe writes its results into the run)
         assert (_snapshot(run) if run.exists() else None) == before

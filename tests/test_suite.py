@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from ssl_bench.bench.store import ResultStore
 from ssl_bench.bench.suite import load_suite, run_suite
@@ -466,3 +467,51 @@ def test_the_dry_runs_estimate_is_near_a_measured_run_of_the_same_cell(tmp_path,
                  str(run_dir), "--trackers", "", "--quiet"]) == 0
     measured = sum(record["seconds"] for record in json.loads((run_dir / "metrics.json").read_text()))
     assert measured / 4 <= estimate <= 4 * measured, (estimate, measured)
+
+
+def test_a_block_may_name_its_own_seeds(tmp_path):
+    path = _write(tmp_path, """
+name: seeded
+datasets: [synthetic]
+seeds: [0]
+evaluations: [knn]
+spectral:
+  - methods: [classical-mds]
+    dim: 8
+    seeds: [3, 1, 2]
+  - methods: [laplacian-eigenmaps]
+    dim: 8
+""")
+    cells = [(cell.method, cell.seed) for cell in load_suite(path).cells]
+    assert cells == [("classical-mds", 3), ("classical-mds", 1), ("classical-mds", 2), ("laplacian-eigenmaps", 0)]
+    for bad in ("[-1]", "[a]", "1.5"):
+        with pytest.raises(UserError, match="seeds"):
+            load_suite(_write(tmp_path, (path.read_text()).replace("[3, 1, 2]", bad)))
+
+
+def test_a_test_subset_scores_every_row_on_the_same_balanced_queries(tmp_path):
+    from ssl_bench.data.datasets import load_dataset, test_split
+
+    full, part = load_dataset("synthetic", "test"), test_split("synthetic", 50)
+    assert torch.bincount(part.labels, minlength=10).tolist() == [5] * 10
+    rows = {image.numpy().tobytes() for image in full.images}
+    assert all(image.numpy().tobytes() in rows for image in part.images)
+    path = _write(tmp_path, """
+name: part
+datasets: [synthetic]
+subset: 100
+test_subset: 50
+evaluations: [knn]
+spectral:
+  methods: [classical-mds]
+  dim: 8
+  seeds: [0, 1]
+baselines:
+  methods: [raw-pixels]
+""")
+    assert {cell.hparams["test_subset"] for cell in load_suite(path).cells} == {50}
+    assert run_suite(path, tmp_path / "store.sqlite", tmp_path / "runs", progress=False)["done"] == 3
+    with ResultStore(tmp_path / "store.sqlite") as results:
+        assert {run.protocol["queries"] for run in results.runs()} == {"test split (50 images)"}
+    with pytest.raises(UserError, match="larger than the 500 test images"):
+        load_suite(_write(tmp_path, path.read_text().replace("test_subset: 50", "test_subset: 501")))

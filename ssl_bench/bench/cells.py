@@ -146,10 +146,12 @@ def _iso(seconds: float) -> str:
 
 def row_request(cell: RunCell, run_dir: Path | None = None, device: str = "auto",
                 progress: bool = False) -> RowRequest:
-    """The source's request for ``cell``: its ``subset`` hparam apart, the others are the source's settings."""
-    settings = {key: value for key, value in cell.hparams.items() if key != "subset"}
+    """The source's request for ``cell``: its ``subset`` and ``test_subset`` hparams apart, the others are the
+    source's settings."""
+    settings = {key: value for key, value in cell.hparams.items() if key not in ("subset", "test_subset")}
     return RowRequest(cell.method, cell.dataset, cell.backbone, cell.hparams.get("subset"), cell.seed, settings,
-                      epochs=cell.epochs, run_dir=run_dir, device=device, progress=progress)
+                      epochs=cell.epochs, run_dir=run_dir, device=device, progress=progress,
+                      test_subset=cell.hparams.get("test_subset"))
 
 
 def _evaluate_cell(cell: RunCell, evaluations: tuple[str, ...], run_settings: dict[str, dict[str, Any]],

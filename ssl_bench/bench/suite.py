@@ -4,7 +4,8 @@ A suite file::
 
     name: quick
     datasets: [fashion-mnist]
-    subset: 5000                 # seeded class-balanced train subset (test split always complete); "all": whole split
+    subset: 5000                 # seeded class-balanced train subset; "all": the whole split
+    test_subset: 2000            # optional: every row scored on one class-balanced draw of the test split
     seeds: [0]
     evaluations: [knn, linear]   # registered evaluations: knn, linear, rankme, alpha-req, probe
     trained:                     # a block, or a list of blocks; every key of `ssl-bench train` may appear
@@ -14,6 +15,7 @@ A suite file::
       - methods: [byol]
         epochs: 10
         method_params: {predictor_hidden: [512]}
+        seeds: [0, 1, 2]         # any block may name its own seeds (they replace the suite's)
       - methods: [simclr]        # any block may sweep its settings: one block per combination
         sweep: {lr: [0.1, 0.3], augment.crop_scale: [[0.08, 1.0], [0.5, 1.0]]}   # ssl_bench.bench.sweep
     spectral:                    # a block, or a list of blocks with different settings
@@ -68,7 +70,7 @@ from ssl_bench.core.progress import on_terminal, progress_bar
 from ssl_bench.core.settings import MAX_SEED
 from ssl_bench.core.validation import as_list, check_keys, check_mapping, check_value
 
-TOP_LEVEL_KEYS = ("name", "description", "datasets", "subset", "seeds", "evaluations", "launcher", "parity",
+TOP_LEVEL_KEYS = ("name", "description", "datasets", "subset", "test_subset", "seeds", "evaluations", "launcher", "parity",
                   "references")
 
 
@@ -97,7 +99,7 @@ def load_suite(path: str | Path) -> Suite:
     check_value("name", name, str)
     datasets, seeds = _datasets(spec), _seeds(spec)
     evaluations = check_evaluations(check_names(spec.get("evaluations", DEFAULT_EVALUATIONS), "evaluations"))
-    cells = _cells(spec, path, name, datasets, seeds, sources)
+    cells = _cells(spec, path, name, datasets, seeds, sources, _test_subset(spec, datasets))
     if not cells:
         raise UserError(f"suite {path} has no runs; add methods under one of: {', '.join(s.section for s in sources)}")
     run_settings = {}
@@ -153,9 +155,24 @@ def _seeds(spec: dict[str, Any]) -> list[int]:
     return seeds
 
 
+def _test_subset(spec: dict[str, Any], datasets: list[str]) -> int | None:
+    """The suite's ``test_subset:``: every row scored on the same class-balanced part of the test split."""
+    from ssl_bench.data.datasets import MIN_SUBSET, dataset_spec
+
+    test_subset = spec.get("test_subset")
+    check_value("test_subset", test_subset, int | None, minimum=MIN_SUBSET, hint="or leave it out for the whole split")
+    for dataset in datasets:
+        size = dataset_spec(dataset).n_test
+        if test_subset is not None and size is not None and test_subset > size:
+            raise UserError(f"test_subset {test_subset} is larger than the {size} test images of {dataset}; lower it "
+                            "or leave it out for the whole split")
+    return test_subset
+
+
 def _cells(spec: dict[str, Any], path: Path, name: str, datasets: list[str], seeds: list[int],
-           sources: list[Any]) -> list[RunCell]:
-    """Every section's blocks crossed with the datasets and seeds, each cell checked by its source."""
+           sources: list[Any], test_subset: int | None = None) -> list[RunCell]:
+    """Every section's blocks crossed with the datasets and seeds (a block's own ``seeds:`` replaces the suite's),
+    each cell checked by its source; ``test_subset`` joins every cell's settings."""
     from ssl_bench.sources.base import SuiteContext, block_subset
 
     context = SuiteContext(path, block_subset(spec, None))
@@ -163,11 +180,17 @@ def _cells(spec: dict[str, Any], path: Path, name: str, datasets: list[str], see
     for source in sources:
         blocks = as_list(spec.get(source.section) or [])  # one block, or a list of blocks
         for variant in (variant for block in blocks for variant in expand_sweep(block)):
+            block_seeds = seeds
+            if isinstance(variant, dict) and "seeds" in variant:
+                variant = dict(variant)
+                block_seeds = _seeds({"seeds": variant.pop("seeds")})
             rows = source.block_rows(variant, context)
             for dataset in datasets:
                 for row in rows:
-                    for seed in seeds:
-                        cell = RunCell(name, source.kind, row.name, dataset, "test", row.backbone, row.settings,
+                    for seed in block_seeds:
+                        settings = row.settings if test_subset is None else {**row.settings,
+                                                                             "test_subset": test_subset}
+                        cell = RunCell(name, source.kind, row.name, dataset, "test", row.backbone, settings,
                                        row.epochs, seed)
                         if source.check is not None:
                             source.check(row_request(cell))

@@ -28,12 +28,13 @@ from torch.utils.data import DataLoader, Dataset
 from ssl_bench.core.errors import UserError
 from ssl_bench.data.datasets import (
     IMAGEFOLDER_SIZE,
+    TEST_SUBSET_SEED,
     ImageDataset,
     balanced_indices,
     decode_imagefolder_image,
     imagefolder_samples,
-    load_dataset,
     parse_imagefolder,
+    test_split,
     train_split,
 )
 
@@ -157,7 +158,8 @@ def load_split(
     workers: int = 0,
 ) -> ImageDataset | StreamedSplit:
     """``split`` of dataset ``name`` in memory or streamed (see the module docstring for ``data_loading``),
-    reduced to its seeded class-balanced ``subset`` (train split only) when one is given; both paths draw the
+    reduced to its seeded class-balanced ``subset`` when one is given (the test split's drawn with
+    ``TEST_SUBSET_SEED`` whatever ``seed``: :func:`~ssl_bench.data.datasets.base.test_split`); both paths draw the
     same subset. ``data_loading`` is one of ``ssl_bench.training.config.DATA_LOADING`` (validated with the config)."""
     if data_loading != "memory" and parse_imagefolder(name) is not None:
         stream = StreamedSplit.open(name, split, workers)
@@ -165,9 +167,10 @@ def load_split(
         if data_loading == "stream" or decoded_bytes > memory_budget():
             if subset is None:
                 return stream
-            return stream.subset(balanced_indices(stream.labels, stream.num_classes, subset, seed, name))
+            draw = seed if split == "train" else TEST_SUBSET_SEED
+            return stream.subset(balanced_indices(stream.labels, stream.num_classes, subset, draw, name))
     elif data_loading == "stream":
         raise UserError(f"data_loading stream reads imagefolder:PATH datasets only, not {name}; use memory or auto")
     if split == "train":
         return train_split(name, subset, seed, download)
-    return load_dataset(name, split, download)
+    return test_split(name, subset, download)

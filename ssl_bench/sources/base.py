@@ -25,7 +25,8 @@ class RowRequest:
     """Which row to make: ``name`` is the source's own name for it (a trained method, a spectral method, a baseline,
     an encoder spec, a features file); ``settings`` the source's own settings (a suite block's keys); ``features``
     which output of a trained network is the representation ("backbone" or "projector"); ``epochs`` how long a
-    trained row trains (0: the run is evaluated as it is)."""
+    trained row trains (0: the run is evaluated as it is); ``test_subset`` a class-balanced part of the test split
+    the row is scored on (None: all of it; :func:`ssl_bench.data.datasets.base.test_split`)."""
 
     name: str
     dataset: str = DEFAULT_DATASET
@@ -39,6 +40,7 @@ class RowRequest:
     device: str = "auto"
     download: bool = False
     progress: bool = False
+    test_subset: int | None = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 from ssl_bench.core.settings import default_of
 from ssl_bench.core.validation import check_keys, check_mapping
-from ssl_bench.data.datasets import load_dataset, normalization_stats, train_split
+from ssl_bench.data.datasets import normalization_stats, test_split, train_split
 from ssl_bench.models.encoder import NormalisedEncoder
 from ssl_bench.sources.base import (
     SOURCES,
@@ -32,7 +32,7 @@ BLOCK_KEYS = ("methods", "backbones", "subset")
 def _rows(request: RowRequest) -> SourceRow:
     baseline = BASELINES.get(request.name)
     train = train_split(request.dataset, request.subset, request.seed, request.download)
-    test = load_dataset(request.dataset, "test", download=request.download)
+    test = test_split(request.dataset, request.test_subset, request.download)
     mean, std = normalization_stats(train)
     network = baseline.network(request.backbone, train.channels, train.image_size, request.seed)
     encoder = NormalisedEncoder(network, mean, std).eval()

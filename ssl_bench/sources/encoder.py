@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ssl_bench.core.validation import check_keys, check_mapping
-from ssl_bench.data.datasets import load_dataset, train_split
+from ssl_bench.data.datasets import test_split, train_split
 from ssl_bench.models.inputs import check_input_protocol
 from ssl_bench.models.pretrained import pretrained_encoder, wrapped_encoder
 from ssl_bench.sources.base import (
@@ -34,7 +34,7 @@ def _rows(request: RowRequest) -> SourceRow:
     named ``request.name``) with its ``channels``."""
     settings = request.settings
     train = train_split(request.dataset, request.subset, request.seed, request.download)
-    test = load_dataset(request.dataset, "test", download=request.download)
+    test = test_split(request.dataset, request.test_subset, request.download)
     if "module" in settings:
         encoder, protocol = wrapped_encoder(settings["module"], request.name, request.backbone, IN_MEMORY,
                                             settings.get("channels") or train.channels, train,

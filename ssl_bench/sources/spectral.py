@@ -12,7 +12,7 @@ import torch
 from ssl_bench.core.errors import UserError
 from ssl_bench.core.stage_clock import StageClock
 from ssl_bench.core.validation import check_keys, check_mapping
-from ssl_bench.data.datasets import ImageDataset, load_dataset, train_split
+from ssl_bench.data.datasets import ImageDataset, test_split, train_split
 from ssl_bench.data.graph import label_graph, resolve_search, views_graph
 from ssl_bench.eval.base import FeatureSplits
 from ssl_bench.sources.base import (
@@ -56,7 +56,7 @@ def _rows(request: RowRequest) -> SourceRow:
     clock = StageClock()
     with clock.stage("data"):
         train = train_split(request.dataset, request.subset, seed, request.download)
-        test = load_dataset(request.dataset, "test", download=request.download)
+        test = test_split(request.dataset, request.test_subset, request.download)
     started = time.perf_counter()
     params = _estimator_params(method, estimator.settings, settings, len(train) * (settings.n_views if uses_views else 1))
     with clock.stage("features"):

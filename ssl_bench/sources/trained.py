@@ -18,7 +18,7 @@ from ssl_bench.core.devices import resolve_device
 from ssl_bench.core.settings import default_of
 from ssl_bench.core.validation import check_keys, check_mapping, check_value
 from ssl_bench.data.augment import BatchAugment, default_augment
-from ssl_bench.data.datasets import load_dataset, train_split
+from ssl_bench.data.datasets import test_split, train_split
 from ssl_bench.data.streaming import load_split
 from ssl_bench.eval.base import EncoderTarget
 from ssl_bench.sources.base import (
@@ -66,7 +66,8 @@ def _rows(request: RowRequest) -> SourceRow:
     features = request.features
     encoder, config = load_encoder(run_dir, features)
     history = _read_history(run_dir)
-    test = load_split(config.dataset, "test", config.data_loading, download=config.download, workers=config.workers)
+    test = load_split(config.dataset, "test", config.data_loading, request.test_subset, download=config.download,
+                      workers=config.workers)
     train = load_split(config.dataset, "train", config.data_loading, config.subset, config.seed, config.download,
                        config.workers)
     splits = encoder_splits(encoder, train, test, request.device,
@@ -78,14 +79,16 @@ def _rows(request: RowRequest) -> SourceRow:
     curve = curve_summary(history)
     if curve is not None:
         extras["learning_curve"] = curve
-    return SourceRow(splits, protocol, extras, encoder=lambda: encoder_target(run_dir, config, request.device),
+    return SourceRow(splits, protocol, extras, encoder=lambda: encoder_target(run_dir, config, request.device,
+                                                                                 request.test_subset),
                      history=history)
 
 
-def encoder_target(run_dir: Path, config: TrainConfig, device: str) -> EncoderTarget:
-    """The run's encoders for the evaluations of single images (the probe), on the run's test split."""
+def encoder_target(run_dir: Path, config: TrainConfig, device: str, test_subset: int | None = None) -> EncoderTarget:
+    """The run's encoders for the evaluations of single images (the probe), on the run's test split (its
+    ``test_subset`` when given)."""
     torch_device = resolve_device(device)
-    test = load_dataset(config.dataset, "test", download=config.download)
+    test = test_split(config.dataset, test_subset, download=config.download)
 
     def describe(features: str) -> tuple[str, dict[str, Any]]:
         return (f"{config.method} / {config.backbone} on {test.name} ({features} features)",

@@ -192,6 +192,16 @@ def train_split(name: str, subset: int | None, seed: int, download: bool = False
     return data if subset is None else balanced_subset(data, subset, seed)
 
 
+TEST_SUBSET_SEED = 0  # one draw for every row and seed of a suite: rows are scored on the same queries
+
+
+def test_split(name: str, test_subset: int | None = None, download: bool = False) -> ImageDataset:
+    """The test split of ``name``, or its class-balanced ``test_subset`` drawn with :data:`TEST_SUBSET_SEED` (the
+    same images for every row, so that rows stay paired on their queries)."""
+    data = load_dataset(name, "test", download=download)
+    return data if test_subset is None else balanced_subset(data, test_subset, TEST_SUBSET_SEED)
+
+
 def normalization_stats(ds: ImageDataset) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel mean and standard deviation of the pixel values scaled to [0, 1].
 
