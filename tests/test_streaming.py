@@ -151,7 +151,7 @@ def test_evaluation_of_a_streamed_split_equals_the_memory_path(folder, memory_ru
         raise AssertionError("a streamed evaluation must not decode the split into memory")
 
     monkeypatch.setattr(streaming, "train_split", no_memory_path)
-    monkeypatch.setattr(streaming, "load_dataset", no_memory_path)
+    monkeypatch.setattr(streaming, "test_split", no_memory_path)
     result = evaluate_run(stream_dir)
     for key in ("knn_top1", "knn_top1_k20", "linear_top1", "n_train", "n_test", "feature_dim"):
         assert result[key] == expected[key], key
