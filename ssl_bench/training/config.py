@@ -78,7 +78,7 @@ class TrainConfig:
     workers: int = setting(help="DataLoader workers when streaming (default: min(8, CPU cores))", minimum=0,
                            hint="0 decodes in the training process", default_factory=default_workers)
     curve_every: int = setting(0, minimum=0, help="learning curve: kNN top-1 of the backbone every N epochs on a "
-                                                 "held-out tenth of up to 1,000 training images (0: off)")
+                                                 "held-out half of up to 500 training images (0: off)")
     trackers: list[str] = setting(
         help="where each epoch's record also goes, beside metrics.json: tensorboard (RUN_DIR/tensorboard/), wandb, "
              "mlflow (offline by default; pip install 'ssl-bench[wandb]' / '[mlflow]'); '' for none",

@@ -360,7 +360,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
         raise UserError(f"{config.run_dir()} already holds a run; pass --resume to continue it or choose another --out")
     check_trackers(config.trackers)
     check_output_dir(config.run_dir())
-    if resume and not checkpoint_path.exists() and distributed.is_main_process():
+    started_before = (config.run_dir() / "config.json").exists()  # a suite's new cell resumes an empty folder
+    if resume and started_before and not checkpoint_path.exists() and distributed.is_main_process():
         print(f"{config.run_dir()} has no checkpoint yet (stopped before its first epoch ended); training from the "
               "first epoch", file=sys.stderr)
     with distributed.process_group() as rank_device:
