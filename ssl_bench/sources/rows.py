@@ -35,13 +35,14 @@ def evaluate_row(kind: str, request: RowRequest, evaluations: Sequence[str] | No
     with row.clock.stage("evaluation") if row.clock else contextlib.nullcontext():
         result = evaluate_features(row.splits, on_features, request.seed)
     result.update(row.extras)
-    if row.clock:  # the stages, evaluation included, and the process's peak memory so far
-        result.update(stages=row.clock.stages, peak_memory_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     result["protocol"].update(row.protocol.to_dict())
     if on_encoder:
         target = row.encoder()
         for name in on_encoder:
-            result[name] = EVALUATIONS.get(name).evaluate(target, **(encoder_settings or {}).get(name, {}))
+            with row.clock.stage(f"evaluation/{name}") if row.clock else contextlib.nullcontext():
+                result[name] = EVALUATIONS.get(name).evaluate(target, **(encoder_settings or {}).get(name, {}))
+    if row.clock:  # the stages, each evaluation included, and the process's peak memory so far
+        result.update(stages=row.clock.stages, peak_memory_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     if source.record is not None:
         source.record(request, result)
     return result, row

@@ -16,6 +16,7 @@ from ssl_bench.core import distributed
 from ssl_bench.core.checkpoint import atomic_write_json
 from ssl_bench.core.devices import resolve_device
 from ssl_bench.core.settings import default_of
+from ssl_bench.core.stage_clock import StageClock
 from ssl_bench.core.validation import check_keys, check_mapping, check_value
 from ssl_bench.data.augment import BatchAugment, default_augment
 from ssl_bench.data.datasets import test_split, train_split
@@ -66,12 +67,15 @@ def _rows(request: RowRequest) -> SourceRow:
     features = request.features
     encoder, config = load_encoder(run_dir, features)
     history = _read_history(run_dir)
-    test = load_split(config.dataset, "test", config.data_loading, request.test_subset, download=config.download,
-                      workers=config.workers)
-    train = load_split(config.dataset, "train", config.data_loading, config.subset, config.seed, config.download,
-                       config.workers)
-    splits = encoder_splits(encoder, train, test, request.device,
-                            cache_dir=run_dir / "features" / f"{features}-epoch{len(history)}")
+    clock = StageClock()
+    with clock.stage("data"):
+        test = load_split(config.dataset, "test", config.data_loading, request.test_subset, download=config.download,
+                          workers=config.workers)
+        train = load_split(config.dataset, "train", config.data_loading, config.subset, config.seed,
+                           config.download, config.workers)
+    with clock.stage("features"):
+        splits = encoder_splits(encoder, train, test, request.device,
+                                cache_dir=run_dir / "features" / f"{features}-epoch{len(history)}")
     protocol = RowProtocol.of_splits(train, test, method=config.method, backbone=config.backbone, features=features,
                                      epochs=len(history), seed=config.seed, subset=config.subset,
                                      details={"checkpoint": "final epoch", "batch_size": config.batch_size})
@@ -81,7 +85,7 @@ def _rows(request: RowRequest) -> SourceRow:
         extras["learning_curve"] = curve
     return SourceRow(splits, protocol, extras, encoder=lambda: encoder_target(run_dir, config, request.device,
                                                                                  request.test_subset),
-                     history=history)
+                     history=history, clock=clock)
 
 
 def encoder_target(run_dir: Path, config: TrainConfig, device: str, test_subset: int | None = None) -> EncoderTarget:
