@@ -17,6 +17,7 @@ from ssl_bench.bench.store import ResultStore
 from ssl_bench.bench.suite import load_suite, run_suite
 from ssl_bench.cli import main
 from ssl_bench.core.errors import UserError
+from ssl_bench.sources.trained import evaluate_run
 
 TINY_SUITE = """
 name: tiny
@@ -508,10 +509,18 @@ spectral:
   seeds: [0, 1]
 baselines:
   methods: [raw-pixels]
+trained:
+  methods: [simclr]
+  backbones: [mlp]
+  epochs: 1
+  batch_size: 32
+  method_params: {projector_dims: [16, 8]}
 """)
     assert {cell.hparams["test_subset"] for cell in load_suite(path).cells} == {50}
-    assert run_suite(path, tmp_path / "store.sqlite", tmp_path / "runs", progress=False)["done"] == 3
+    assert run_suite(path, tmp_path / "store.sqlite", tmp_path / "runs", progress=False)["done"] == 4
     with ResultStore(tmp_path / "store.sqlite") as results:
         assert {run.protocol["queries"] for run in results.runs()} == {"test split (50 images)"}
+    trained = next((tmp_path / "runs" / "part").glob("*/checkpoint.pt")).parent
+    assert evaluate_run(trained, evaluations=["knn"], device="cpu")["n_test"] == 500  # not the suite's cached 50
     with pytest.raises(UserError, match="larger than the 500 test images"):
         load_suite(_write(tmp_path, path.read_text().replace("test_subset: 50", "test_subset: 501")))

@@ -75,7 +75,7 @@ def _rows(request: RowRequest) -> SourceRow:
                            config.download, config.workers)
     with clock.stage("features"):
         splits = encoder_splits(encoder, train, test, request.device,
-                                cache_dir=run_dir / "features" / f"{features}-epoch{len(history)}")
+                                cache_dir=run_dir / "features" / _cache_name(features, len(history), request.test_subset))
     protocol = RowProtocol.of_splits(train, test, method=config.method, backbone=config.backbone, features=features,
                                      epochs=len(history), seed=config.seed, subset=config.subset,
                                      details={"checkpoint": "final epoch", "batch_size": config.batch_size})
@@ -86,6 +86,11 @@ def _rows(request: RowRequest) -> SourceRow:
     return SourceRow(splits, protocol, extras, encoder=lambda: encoder_target(run_dir, config, request.device,
                                                                                  request.test_subset),
                      history=history, clock=clock)
+
+
+def _cache_name(features: str, epochs: int, test_subset: int | None) -> str:
+    """The folder of a run's cached features: which output, after how many epochs, on which test split."""
+    return f"{features}-epoch{epochs}" + ("" if test_subset is None else f"-test{test_subset}")
 
 
 def encoder_target(run_dir: Path, config: TrainConfig, device: str, test_subset: int | None = None) -> EncoderTarget:
