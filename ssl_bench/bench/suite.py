@@ -123,9 +123,9 @@ def _check_sizes(path: Path, cells: list[RunCell], evaluations: Sequence[str],
     for cell in cells:
         try:
             check_sizes(evaluations, cell.dataset, row_request(cell).subset)
-            for name in evaluations:
-                if EVALUATIONS.get(name).check_settings is not None:
-                    EVALUATIONS.get(name).check_settings(cell.dataset, run_settings.get(name, {}))
+            for evaluation in (EVALUATIONS.get(name) for name in evaluations):
+                if evaluation.check_settings is not None:
+                    evaluation.check_settings(cell.dataset, run_settings.get(evaluation.name, {}))
         except UserError as err:
             raise UserError(f"{path}: {cell.kind}:{cell.method} on {cell.dataset}: {err}") from None
 

@@ -28,12 +28,12 @@ from torch.utils.data import DataLoader, Dataset
 from ssl_bench.core.errors import UserError
 from ssl_bench.data.datasets import (
     IMAGEFOLDER_SIZE,
-    TEST_SUBSET_SEED,
     ImageDataset,
     balanced_indices,
     decode_imagefolder_image,
     imagefolder_samples,
     parse_imagefolder,
+    test_rows,
     test_split,
     train_split,
 )
@@ -158,17 +158,17 @@ def load_split(
     workers: int = 0,
 ) -> ImageDataset | StreamedSplit:
     """``split`` of dataset ``name`` in memory or streamed (see the module docstring for ``data_loading``),
-    reduced to its seeded class-balanced ``subset`` when one is given (the test split's drawn with
-    ``TEST_SUBSET_SEED`` whatever ``seed``: :func:`~ssl_bench.data.datasets.base.test_split`); both paths draw the
-    same subset. ``data_loading`` is one of ``ssl_bench.training.config.DATA_LOADING`` (validated with the config)."""
+    reduced to its seeded class-balanced ``subset`` when one is given (the test split's the same whatever ``seed``:
+    :func:`~ssl_bench.data.datasets.base.test_rows`); both paths draw the same subset. ``data_loading`` is one of ``ssl_bench.training.config.DATA_LOADING`` (validated with the config)."""
     if data_loading != "memory" and parse_imagefolder(name) is not None:
         stream = StreamedSplit.open(name, split, workers)
         decoded_bytes = len(stream) * stream.channels * stream.image_size**2
         if data_loading == "stream" or decoded_bytes > memory_budget():
             if subset is None:
                 return stream
-            draw = seed if split == "train" else TEST_SUBSET_SEED
-            return stream.subset(balanced_indices(stream.labels, stream.num_classes, subset, draw, name))
+            rows = (balanced_indices(stream.labels, stream.num_classes, subset, seed, name) if split == "train"
+                    else test_rows(stream.labels, stream.num_classes, subset, name))
+            return stream.subset(rows)
     elif data_loading == "stream":
         raise UserError(f"data_loading stream reads imagefolder:PATH datasets only, not {name}; use memory or auto")
     if split == "train":

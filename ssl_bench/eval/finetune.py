@@ -122,5 +122,5 @@ EVALUATIONS.register("finetune")(Evaluation(
                                nested_value("finetune", f"top1_{round(100 * f)}pct")) for f in FRACTIONS),
     description="backbone + linear head fine-tuned end to end on 1%, 10%, 100% of the labels (stated recipe)",
     order=58, settings=("seed",),
-    check_size=lambda n_rows, num_classes: _check_size(n_rows, num_classes),
+    check_size=_check_size,
 ))

@@ -60,7 +60,7 @@ def check_transfer(run_channels: int, run_size: int, dataset: str | None = None,
                    resize: bool = False, channels: str = "same", seed: int = 0) -> None:
     """One :class:`UserError` line for settings that cannot work with a run of ``run_channels`` x ``run_size`` images,
     read from the datasets' registry entries: checked when a suite is read, before any cell trains."""
-    from ssl_bench.data.datasets import dataset_spec, parse_imagefolder
+    from ssl_bench.data.datasets import dataset_spec
 
     if not isinstance(dataset, str) or not dataset:
         raise UserError("transfer needs the dataset to evaluate on: transfer: {dataset: NAME} (ssl-bench datasets)")
@@ -68,26 +68,24 @@ def check_transfer(run_channels: int, run_size: int, dataset: str | None = None,
         raise UserError(f"transfer channels must be one of {', '.join(CHANNEL_MAPPINGS)}, got {channels!r}")
     if subset is not None and (not isinstance(subset, int) or subset < MIN_SUBSET):
         raise UserError(f"transfer subset must be an integer >= {MIN_SUBSET}, got {subset!r}")
-    spec = dataset_spec(dataset)
-    folder = parse_imagefolder(dataset)
-    size = folder[1] if folder is not None else spec.image_size
+    spec = dataset_spec(dataset)  # an imagefolder@S:PATH spec says its size S
     converts = (channels, spec.channels, run_channels) in (("grey", 3, 1), ("replicate", 1, 3))
     if spec.channels != run_channels and not converts:
         raise UserError(f"the transfer dataset {dataset} has {spec.channels} channels but the run takes "
                         f"{run_channels}; set transfer: {{channels: {'grey' if run_channels == 1 else 'replicate'}}} "
                         "to map them")
-    if size != run_size and not resize:
-        raise UserError(f"the transfer dataset {dataset}'s images are {size}x{size} but the run takes "
+    if spec.image_size != run_size and not resize:
+        raise UserError(f"the transfer dataset {dataset}'s images are {spec.image_size}x{spec.image_size} but the run takes "
                         f"{run_size}x{run_size}; set transfer: {{resize: true}} to resize them")
     if spec.num_classes is not None:
         one_label_per_class("transfer")(subset or spec.n_train, spec.num_classes)
 
 
 def _check_for_source(source_dataset: str, settings: dict[str, Any]) -> None:
-    from ssl_bench.data.datasets import dataset_spec, parse_imagefolder
+    from ssl_bench.data.datasets import dataset_spec
 
-    spec, folder = dataset_spec(source_dataset), parse_imagefolder(source_dataset)
-    check_transfer(spec.channels, folder[1] if folder is not None else spec.image_size, **settings)
+    spec = dataset_spec(source_dataset)
+    check_transfer(spec.channels, spec.image_size, **settings)
 
 
 def evaluate_transfer(target: EncoderTarget, dataset: str | None = None, subset: int | None = None,

@@ -22,14 +22,7 @@ import torch
 
 from ssl_bench.core.errors import UserError
 from ssl_bench.core.validation import check_keys, check_mapping
-from ssl_bench.data.datasets import (
-    TEST_SUBSET_SEED,
-    ImageDataset,
-    balanced_indices,
-    load_dataset,
-    test_split,
-    train_split,
-)
+from ssl_bench.data.datasets import ImageDataset, load_dataset, test_rows, test_split, train_split
 from ssl_bench.eval.base import FeatureSplits
 from ssl_bench.sources.base import (
     SOURCES,
@@ -53,8 +46,8 @@ def _rows(request: RowRequest) -> SourceRow:
     test = load_dataset(request.dataset, "test", download=request.download)
     paths = {split: Path(request.settings[split]) for split in ("train", "test")}
     arrays = {split: _read(paths[split], data, split) for split, data in (("train", train), ("test", test))}
-    if request.test_subset is not None:  # the file holds every test row: keep those of test_split's draw
-        rows = balanced_indices(test.labels, test.num_classes, request.test_subset, TEST_SUBSET_SEED, test.name)
+    if request.test_subset is not None:  # the file holds every test row: keep those of the draw
+        rows = test_rows(test.labels, test.num_classes, request.test_subset, test.name)
         arrays["test"], test = arrays["test"][rows.numpy()], test_split(request.dataset, request.test_subset)
     if arrays["train"].shape[1] != arrays["test"].shape[1]:
         raise UserError(f"{paths['train']} has {arrays['train'].shape[1]} features per row but {paths['test']} has "

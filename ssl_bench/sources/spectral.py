@@ -28,6 +28,7 @@ from ssl_bench.sources.base import (
 )
 from ssl_bench.sources.rows import evaluate_source
 from ssl_bench.spectral import SPECTRAL_METHODS
+from ssl_bench.spectral.base import methods_where
 from ssl_bench.spectral.embed import spectral_embed
 from ssl_bench.spectral.feature_maps import FeatureMap, feature_map
 from ssl_bench.spectral.settings import SpectralSettings, make_spectral_settings, spectral_setting_keys
@@ -82,7 +83,7 @@ def check_settings(method: str, settings: SpectralSettings) -> SpectralSettings:
     estimator = SPECTRAL_METHODS.get(method)
     uses_views = _uses_views(estimator, settings)
     if settings.graph != "knn" and not estimator.takes_graph:
-        takes_graph = [name for name in SPECTRAL_METHODS.names() if SPECTRAL_METHODS.get(name).takes_graph]
+        takes_graph = methods_where(lambda found: found.takes_graph)
         raise UserError(f"{method} does not take a relation graph (--graph {settings.graph}); drop --graph or use "
                         f"one of: {', '.join(takes_graph)}")
     if settings.n_views is not None and not uses_views:
@@ -90,7 +91,7 @@ def check_settings(method: str, settings: SpectralSettings) -> SpectralSettings:
                         f"--graph {settings.graph}; drop it")
     for name in ("n_neighbors", "n_landmarks", "reg"):
         if getattr(settings, name) is not None and name not in estimator.settings:
-            takes = [m for m in SPECTRAL_METHODS.names() if name in SPECTRAL_METHODS.get(m).settings]
+            takes = methods_where(lambda found, name=name: name in found.settings)
             raise UserError(f"{method} has no {name} (it applies to {', '.join(takes)}); drop it")
     settings = settings.filled()
     if estimator.two_views and settings.n_views % 2:

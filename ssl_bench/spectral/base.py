@@ -6,6 +6,7 @@ The estimators follow scikit-learn's conventions: keyword parameters stored as g
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
@@ -33,6 +34,11 @@ class SpectralEstimator(TransformerMixin, BaseEstimator):
 
 
 SPECTRAL_METHODS: Registry[type[SpectralEstimator]] = Registry("spectral method", package="ssl_bench.spectral.methods")
+
+
+def methods_where(test: Callable[[type[SpectralEstimator]], bool]) -> list[str]:
+    """The names of the registered spectral methods whose estimator class passes ``test`` (for error lines)."""
+    return [name for name in SPECTRAL_METHODS.names() if test(SPECTRAL_METHODS.get(name))]
 
 DENSE_EIGH_MAX_ROWS = 3000
 

@@ -11,7 +11,7 @@ from sklearn.exceptions import NotFittedError
 
 from ssl_bench.core.errors import UserError
 from ssl_bench.core.stage_clock import StageClock
-from ssl_bench.spectral.base import SPECTRAL_METHODS, SpectralEstimator
+from ssl_bench.spectral.base import SPECTRAL_METHODS, SpectralEstimator, methods_where
 from ssl_bench.spectral.view_moments import PairMoments, ViewMoments
 
 CHUNK_ROWS = 8192
@@ -88,7 +88,7 @@ def _fit_and_embed(estimator: SpectralEstimator, method: str, train: object, tes
         elif estimator.takes_graph:
             estimator.fit(train_features, graph=graph)
         else:
-            takes_graph = [name for name in SPECTRAL_METHODS.names() if SPECTRAL_METHODS.get(name).takes_graph]
+            takes_graph = methods_where(lambda found: found.takes_graph)
             raise UserError(f"{method} does not take a relation graph; use one of: {', '.join(takes_graph)}")
     with clock.stage("out_of_sample"):
         train_embedding = estimator.embedding_ if hasattr(estimator, "embedding_") else estimator.transform(train_features)

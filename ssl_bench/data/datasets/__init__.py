@@ -12,7 +12,7 @@ _EXPORTS = {
     **dict.fromkeys(("ImageDataset", "DatasetSpec", "DATASETS", "SPLITS", "DEFAULT_DATA_ROOT", "DEBIAN_FASHION_MNIST",
                      "IMAGEFOLDER_SIZE", "MIN_SUBSET", "data_root", "load_dataset", "dataset_spec", "dataset_available",
                      "parse_imagefolder", "balanced_subset", "balanced_indices", "train_split", "test_split",
-                     "TEST_SUBSET_SEED", "normalization_stats",
+                     "test_rows", "normalization_stats",
                      "dataset_table"), "base"),
     **dict.fromkeys(("IDX_FILES", "read_idx"), "idx"),
     "TORCHVISION_FOLDERS": "torchvision_sets",

@@ -195,9 +195,15 @@ def train_split(name: str, subset: int | None, seed: int, download: bool = False
 TEST_SUBSET_SEED = 0  # one draw for every row and seed of a suite: rows are scored on the same queries
 
 
+def test_rows(labels: Tensor, num_classes: int, test_subset: int, name: str) -> Tensor:
+    """Sorted indices into the test ``labels: (N,)`` of its class-balanced ``test_subset`` rows, drawn with
+    :data:`TEST_SUBSET_SEED`: the same images for every row and seed, so that rows stay paired on their queries
+    (a split read another way, streamed or as a features file, keeps these rows)."""
+    return balanced_indices(labels, num_classes, test_subset, TEST_SUBSET_SEED, name)
+
+
 def test_split(name: str, test_subset: int | None = None, download: bool = False) -> ImageDataset:
-    """The test split of ``name``, or its class-balanced ``test_subset`` drawn with :data:`TEST_SUBSET_SEED` (the
-    same images for every row, so that rows stay paired on their queries)."""
+    """The test split of ``name``, or its ``test_subset`` rows (:func:`test_rows`' draw)."""
     data = load_dataset(name, "test", download=download)
     return data if test_subset is None else balanced_subset(data, test_subset, TEST_SUBSET_SEED)
 
