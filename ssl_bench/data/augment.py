@@ -39,11 +39,12 @@ from torch import Tensor
 from ssl_bench.core.errors import UserError
 from ssl_bench.core.validation import check_value
 from ssl_bench.data.datasets import ImageDataset, normalization_stats
+from ssl_bench.data.recipes import RECIPES
 
-RECIPES = ("simclr", "byol")  # a method names its recipe in its MethodSpec.augment
 GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # ITU-R 601 luma, as torchvision's rgb_to_grayscale
 SOLARIZE_THRESHOLD = 0.5
 LOCAL = -1  # the view index of a local crop (global views are 0 and 1)
+VIEW_COUNTS = ("global_views", "local_views")  # the settings that say how many views a batch gives
 
 
 @dataclass

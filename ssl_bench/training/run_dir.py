@@ -15,7 +15,7 @@ from torch import nn
 
 from ssl_bench.core.checkpoint import atomic_write_json, load_checkpoint
 from ssl_bench.core.errors import UserError
-from ssl_bench.data.augment import AugmentConfig
+from ssl_bench.data.augment import VIEW_COUNTS, AugmentConfig
 from ssl_bench.methods import METHODS, SSLModel, build_method
 from ssl_bench.models.backbones import build_backbone
 from ssl_bench.models.encoder import NormalisedEncoder
@@ -30,7 +30,6 @@ def build_model(config: TrainConfig, channels: int, image_size: int) -> SSLModel
     return build_method(config.method, backbone, feature_dim, **config.method_params)
 
 
-VIEW_COUNTS = ("global_views", "local_views")
 
 
 def augment_of(config: TrainConfig) -> tuple[str, dict[str, Any]]:
