@@ -74,3 +74,55 @@ def test_lidar_of_a_trained_run_is_seeded_and_stored_with_its_protocol(tmp_path,
     assert values[0] == values[1] and 1 <= values[0]["value"] <= 128
     assert values[0]["protocol"]["views"] == 8 and values[0]["protocol"]["augmentation"] == "the run's training recipe"
     assert main(["eval", "--baseline", "raw-pixels", "--dataset", "synthetic", "--evaluations", "lidar"]) == 2
+
+
+def test_lidar_with_a_shared_recipe_draws_that_recipes_views_whatever_the_run_trained_with(tmp_path):
+    """recipe: simclr gives every run the SimCLR recipe at its published defaults (normalised as the run was), so
+    runs trained on different augmentations are measured alike; recipe: run keeps the run's own overrides."""
+    from ssl_bench.data.augment import BatchAugment, default_augment
+    from ssl_bench.data.datasets import test_split
+    from ssl_bench.sources.trained import augmented_views
+    from ssl_bench.training.run_dir import load_encoder, load_run_config, read_data_record
+
+    run = tmp_path / "run"
+    assert main(["train", "--method", "vicreg", "--dataset", "synthetic", "--subset", "64", "--batch-size", "32",
+                 "--epochs", "1", "--augment", "crop_scale=[0.9,1.0]", "--out", str(run), "--trackers", "",
+                 "--quiet"]) == 0
+    config, data = load_run_config(run), read_data_record(run)
+    images = test_split("synthetic").images[:6]
+    shared = augmented_views(run, config, images, 4, 5, torch.device("cpu"), recipe="simclr")
+    own = augmented_views(run, config, images, 4, 5, torch.device("cpu"))
+    augment = BatchAugment(default_augment("simclr", data["channels"], data["image_size"],
+                                           {"mean": data["mean"], "std": data["std"]}), data["channels"], data["image_size"])
+    network = load_encoder(run, "backbone")[0].network.eval()
+    generator = torch.Generator().manual_seed(5)
+    with torch.inference_mode():
+        views = [network(view).flatten(1) for _ in range(2) for view in augment.two_views(images, generator)]
+    assert torch.allclose(shared, torch.stack(views, dim=1), atol=1e-6)
+    assert not torch.allclose(shared, own)
+
+
+def test_lidar_states_its_recipe_and_refuses_an_unknown_one(tmp_path):
+    import yaml
+
+    from ssl_bench.bench.suite import load_suite
+    from ssl_bench.eval.base import EncoderTarget
+    from ssl_bench.eval.lidar import evaluate_lidar
+
+    asked = []
+
+    def views(images, q, seed, recipe):
+        asked.append(recipe)
+        return torch.randn(len(images), q, 6, generator=torch.Generator().manual_seed(seed))
+
+    test = type("Test", (), {"images": torch.zeros(30, 1, 8, 8, dtype=torch.uint8)})()
+    target = EncoderTarget(encoder=None, test=test, out_dir=tmp_path, describe=None, device="cpu", augmented_views=views)
+    shared = evaluate_lidar(target, n=20, views=4, recipe="byol")
+    assert asked == ["byol"] and "byol recipe" in shared["protocol"]["augmentation"]
+    assert evaluate_lidar(target, n=20, views=4)["protocol"]["augmentation"] == "the run's training recipe"
+    assert asked[-1] is None
+    suite = tmp_path / "s.yaml"
+    suite.write_text(yaml.safe_dump({"datasets": ["synthetic"], "evaluations": ["lidar"], "lidar": {"recipe": "dino"},
+                                     "trained": {"methods": ["vicreg"], "backbones": ["mlp"], "epochs": 1}}))
+    with pytest.raises(UserError, match="lidar recipe must be 'run'.*or one of simclr, byol, got 'dino'"):
+        load_suite(suite)

@@ -172,11 +172,13 @@ def _test_subset(spec: dict[str, Any], datasets: list[str]) -> int | None:
 def _cells(spec: dict[str, Any], path: Path, name: str, datasets: list[str], seeds: list[int],
            sources: list[Any], test_subset: int | None = None) -> list[RunCell]:
     """Every section's blocks crossed with the datasets and seeds (a block's own ``seeds:`` replaces the suite's),
-    each cell checked by its source; ``test_subset`` joins every cell's settings."""
-    from ssl_bench.sources.base import SuiteContext, block_subset
+    each cell checked by its source; ``test_subset`` joins every cell's settings. A cell that two blocks ask for
+    (the closed-form counterpart of trained cells that differ only in what the closed form does not read, e.g. lr)
+    is kept once, where it first appears."""
+    from ssl_bench.sources.base import SOURCES, SuiteContext, block_subset
 
     context = SuiteContext(path, block_subset(spec, None))
-    cells: list[RunCell] = []
+    cells: dict[str, RunCell] = {}
     for source in sources:
         blocks = as_list(spec.get(source.section) or [])  # one block, or a list of blocks
         for variant in (variant for block in blocks for variant in expand_sweep(block)):
@@ -190,12 +192,13 @@ def _cells(spec: dict[str, Any], path: Path, name: str, datasets: list[str], see
                     for seed in block_seeds:
                         settings = row.settings if test_subset is None else {**row.settings,
                                                                              "test_subset": test_subset}
-                        cell = RunCell(name, source.kind, row.name, dataset, "test", row.backbone, settings,
-                                       row.epochs, seed)
-                        if source.check is not None:
-                            source.check(row_request(cell))
-                        cells.append(cell)
-    return cells
+                        kind = row.kind or source.kind
+                        cell = RunCell(name, kind, row.name, dataset, "test", row.backbone, settings, row.epochs, seed)
+                        check = SOURCES.get(kind).check
+                        if check is not None:
+                            check(row_request(cell))
+                        cells.setdefault(cell.run_id, cell)
+    return list(cells.values())
 
 
 def _parity(spec: dict[str, Any], path: Path) -> Path | None:

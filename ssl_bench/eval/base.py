@@ -54,8 +54,9 @@ class EncoderTarget:
     ``encoder(features)``: the encoder of ``features`` ("backbone" or "projector"), uint8 images (N, C, H, W) ->
     (N, F), on ``device``; ``test``: the test split (an :class:`~ssl_bench.data.datasets.ImageDataset`);
     ``out_dir``: where the evaluation may write files; ``describe(features)``: a title and the protocol of that
-    encoder; ``augmented_views(images, q, seed)`` (a trained run's): backbone features (N, q, F) of q views of
-    each uint8 image (N, C, H, W), augmented as the run was trained, drawn with ``seed``; ``train()`` (a trained
+    encoder; ``augmented_views(images, q, seed, recipe)`` (a trained run's): backbone features (N, q, F) of q views
+    of each uint8 image (N, C, H, W), augmented as the run was trained (``recipe`` None) or by the named recipe at
+    its published defaults, drawn with ``seed``; ``train()`` (a trained
     run's): the images it was trained on (an :class:`~ssl_bench.data.datasets.ImageDataset`, loaded when asked),
     the database of evaluations that classify transformed test images."""
 
@@ -64,7 +65,7 @@ class EncoderTarget:
     out_dir: Path
     describe: Callable[[str], tuple[str, dict[str, Any]]]
     device: Any
-    augmented_views: Callable[[Tensor, int, int], Tensor] | None = None
+    augmented_views: Callable[[Tensor, int, int, str | None], Tensor] | None = None
     train: Callable[[], Any] | None = None
 
 

@@ -1,8 +1,10 @@
 """LiDAR (Thilak et al., ICLR 2024, arXiv:2312.04000): the smooth rank of the linear discriminant matrix of
 augmentation surrogate classes, no labels needed.
 
-n images of the test split are the surrogate classes; each is augmented q times as the run was trained, giving
-backbone features e_ij (i < n, j < q, dimension d). With class means mu_i and grand mean mu,
+n images of the test split are the surrogate classes; each is augmented q times, giving backbone features e_ij
+(i < n, j < q, dimension d). The augmentation (setting ``recipe``): "run", the run's own training recipe (the
+paper's choice), or a named recipe of :mod:`ssl_bench.data.augment` at its published defaults, the same for every
+run, so that runs trained with different augmentations are measured alike. With class means mu_i and grand mean mu,
 
     S_b = 1/(n - 1) sum_i (mu_i - mu)(mu_i - mu)^T,
     S_w = 1/(n (q - 1)) sum_i sum_j (e_ij - mu_i)(e_ij - mu_i)^T + delta I_d,
@@ -27,6 +29,7 @@ DELTA = 1e-4
 EPSILON = 1e-8
 N_IMAGES = 500
 N_VIEWS = 8
+RUN_RECIPE = "run"  # the recipe setting's default: each run's own training augmentation
 
 
 def lidar(embeddings: Tensor, delta: float = DELTA, epsilon: float = EPSILON) -> float:
@@ -50,17 +53,34 @@ def lidar(embeddings: Tensor, delta: float = DELTA, epsilon: float = EPSILON) ->
     return float(torch.exp(-(p * torch.log(p)).sum()))
 
 
-def evaluate_lidar(target: EncoderTarget, n: int = N_IMAGES, views: int = N_VIEWS, seed: int = 0) -> dict[str, Any]:
-    """The registry entry: LiDAR of ``n`` test images (a seeded draw), ``views`` training augmentations each."""
+def evaluate_lidar(target: EncoderTarget, n: int = N_IMAGES, views: int = N_VIEWS, seed: int = 0,
+                   recipe: str = RUN_RECIPE) -> dict[str, Any]:
+    """The registry entry: LiDAR of ``n`` test images (a seeded draw), ``views`` augmentations each by ``recipe``."""
+    _check_recipe(recipe)
     if target.augmented_views is None:
         raise UserError("LiDAR needs the training augmentations of a trained run; evaluate a run with it, or drop it")
     images = target.test.images
     chosen = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[: min(n, len(images))]
-    features = target.augmented_views(images[chosen.sort().values], views, seed)
+    features = target.augmented_views(images[chosen.sort().values], views, seed,
+                                      None if recipe == RUN_RECIPE else recipe)
+    augmentation = ("the run's training recipe" if recipe == RUN_RECIPE
+                    else f"the {recipe} recipe at its published defaults (the same for every run)")
     return {"value": lidar(features), "protocol": {
         "images": f"{len(chosen)} test images (seeded draw, seed {seed})", "views": views,
-        "augmentation": "the run's training recipe", "features": "backbone", "delta": DELTA, "epsilon": EPSILON,
+        "augmentation": augmentation, "features": "backbone", "delta": DELTA, "epsilon": EPSILON,
         "reference": "Thilak et al. 2024, arXiv:2312.04000"}}
+
+
+def _check_recipe(recipe: object) -> None:
+    from ssl_bench.data.recipes import RECIPES
+
+    if recipe != RUN_RECIPE and recipe not in RECIPES:
+        raise UserError(f"lidar recipe must be {RUN_RECIPE!r} (the run's own) or one of {', '.join(RECIPES)}, got "
+                        f"{recipe!r}")
+
+
+def _check_settings(dataset: str, settings: dict[str, Any]) -> None:
+    _check_recipe(settings.get("recipe", RUN_RECIPE))
 
 
 
@@ -68,5 +88,5 @@ EVALUATIONS.register("lidar")(Evaluation(
     name="lidar", needs="encoder", evaluate=evaluate_lidar, metric_keys=("lidar",),
     columns=(MetricColumn("lidar", "LiDAR", False, 1, nested_value("lidar", "value"), ranked=False),),
     description="LiDAR: smooth rank of the LDA matrix of augmentation surrogate classes (label-free, trained runs)",
-    order=35, settings=("n", "views", "seed"),
+    order=35, settings=("n", "views", "seed", "recipe"), check_settings=_check_settings,
 ))

@@ -16,6 +16,7 @@ METHODS.register("barlowtwins")(
         reference="Zbontar et al. 2021, arXiv:2103.03230",
         augment="byol",
         family="redundancy reduction",
+        closed_form="barlowtwins-closed-form",  # Balestriero & LeCun 2022
         optimizer={"name": "lars", "lr": 0.3, "weight_decay": 1e-4},
     )
 )

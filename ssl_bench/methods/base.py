@@ -86,7 +86,7 @@ class MomentumSchedule:
 class MethodSpec:
     """Everything a method is: its loss and its published settings (each overridable), with their source.
 
-    ``augment``: the name of its augmentation recipe (:data:`ssl_bench.data.augment.RECIPES`).
+    ``augment``: the name of its augmentation recipe (:data:`ssl_bench.data.recipes.RECIPES`).
     ``optimizer``: ``{"name", "lr" (for batch 256), "weight_decay"}``.
     ``projector`` / ``predictor``: builders ``(in_dim, dims) -> module``; :func:`mlp` unless the method's
     paper uses another head; ``projector_dims`` None: no projector (the identity; masked-image methods). ``predictor_hidden``: the predictor's hidden widths (its output is the projection's
@@ -96,7 +96,8 @@ class MethodSpec:
     its recipe (multi-crop: ``global_views``, ``local_views``, crop scales; :mod:`ssl_bench.data.augment`), under
     the user's ``--augment``. ``views_fixed``: the method is defined for two global views only (two-view
     methods), so other view counts are refused. ``loss_params``: float settings, or int ones (sizes, counts)
-    where the default is an int.
+    where the default is an int. ``closed_form``: the registered spectral method that solves the method's loss
+    in closed form on the graph of its augmented views (Balestriero & LeCun 2022), None where none is derived.
     """
 
     name: str
@@ -116,6 +117,7 @@ class MethodSpec:
     augment_defaults: dict[str, Any] = field(default_factory=dict)
     views_fixed: bool = True
     vit_only: bool = False
+    closed_form: str | None = None
     hyperparameters: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -13,6 +13,7 @@ METHODS.register("simclr")(
         reference="Chen et al. 2020, arXiv:2002.05709; temperature 0.2 as solo-learn's CIFAR recipe",
         augment="simclr",
         family="contrastive",
+        closed_form="simclr-closed-form",  # Balestriero & LeCun 2022
         optimizer={"name": "lars", "lr": 0.4, "weight_decay": 1e-5},
     )
 )

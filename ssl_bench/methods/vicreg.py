@@ -16,6 +16,7 @@ METHODS.register("vicreg")(
         reference="Bardes et al. 2022, arXiv:2105.04906",
         augment="byol",
         family="redundancy reduction",
+        closed_form="vicreg-closed-form",  # Balestriero & LeCun 2022
         optimizer={"name": "lars", "lr": 0.3, "weight_decay": 1e-4},
     )
 )

@@ -101,12 +101,14 @@ class SuiteContext:
 @dataclass(frozen=True)
 class BlockRow:
     """One row of a suite block before it is crossed with the suite's datasets and seeds: the source's ``name`` for
-    it, its backbone, its settings (``subset`` among them) and its training epochs (0: not trained)."""
+    it, its backbone, its settings (``subset`` among them), its training epochs (0: not trained) and the ``kind``
+    of source it belongs to when not the block's own (a trained block's closed-form counterparts are spectral)."""
 
     name: str
     backbone: str
     settings: dict[str, Any]
     epochs: int = 0
+    kind: str | None = None
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,8 @@ from ssl_bench.spectral import SPECTRAL_METHODS
 from ssl_bench.spectral.base import methods_where
 from ssl_bench.spectral.embed import spectral_embed
 from ssl_bench.spectral.feature_maps import FeatureMap, feature_map
-from ssl_bench.spectral.settings import SpectralSettings, make_spectral_settings, spectral_setting_keys
-from ssl_bench.spectral.view_moments import PairMoments, ViewMoments, augmented_views
+from ssl_bench.spectral.settings import VIEWS_ONLY, SpectralSettings, make_spectral_settings, spectral_setting_keys
+from ssl_bench.spectral.view_moments import PairMoments, ViewMoments, ViewRecipe, augmented_views
 
 
 def _rows(request: RowRequest) -> SourceRow:
@@ -41,7 +41,8 @@ def _rows(request: RowRequest) -> SourceRow:
     ``settings.features``: the fixed input map phi (:mod:`ssl_bench.spectral.feature_maps`, ``feature_dim`` its
     dimension where it has one), fitted on the clean train images without labels. ``settings.graph``: "knn" (the
     method's own ``n_neighbors`` graph of phi(train)), "labels" (the supervised graph G_ij = [y_i = y_j]) or
-    "views" (``n_views`` SimCLR-augmented views of each train image, G linking the views of one image: the SSL
+    "views" (``n_views`` augmented views of each train image, drawn with ``augment_recipe`` and its ``augment``
+    overrides as a trained run draws them, SimCLR's recipe by default; G linking the views of one image: the SSL
     graph; the method is fitted on phi(views) and the clean train images are embedded out of sample as the kNN
     database). A two-view method (cca) fits on view pairs (0, 1), (2, 3), ... of ``n_views`` (even) views. Methods
     with ``fit_moments`` (the linear closed forms, cca) get the views' statistics streamed batch by batch
@@ -86,9 +87,10 @@ def check_settings(method: str, settings: SpectralSettings) -> SpectralSettings:
         takes_graph = methods_where(lambda found: found.takes_graph)
         raise UserError(f"{method} does not take a relation graph (--graph {settings.graph}); drop --graph or use "
                         f"one of: {', '.join(takes_graph)}")
-    if settings.n_views is not None and not uses_views:
-        raise UserError(f"n_views applies to --graph views and to two-view methods only, not to {method} on "
-                        f"--graph {settings.graph}; drop it")
+    for name in VIEWS_ONLY:
+        if getattr(settings, name) is not None and not uses_views:
+            raise UserError(f"{name} applies to --graph views and to two-view methods only, not to {method} on "
+                            f"--graph {settings.graph}; drop it")
     for name in ("n_neighbors", "n_landmarks", "reg"):
         if getattr(settings, name) is not None and name not in estimator.settings:
             takes = methods_where(lambda found, name=name: name in found.settings)
@@ -119,16 +121,21 @@ def _fit_data(estimator: Any, phi: FeatureMap, train: ImageDataset, settings: Sp
               uses_views: bool) -> tuple[Any, Any]:
     """(what the estimator is fitted on, the relation graph or None): streamed view statistics, all views, or the
     clean train features."""
-    n_views, two_views = settings.n_views, estimator.two_views
+    n_views, two_views, recipe = settings.n_views, estimator.two_views, view_recipe(settings)
     if uses_views and hasattr(estimator, "fit_moments"):
-        return (PairMoments if two_views else ViewMoments).stream(train, n_views, seed, phi), None
+        return (PairMoments if two_views else ViewMoments).stream(train, n_views, seed, phi, recipe), None
     if uses_views:
-        views = [phi(view) for view in augmented_views(train, n_views, seed)]
+        views = [phi(view) for view in augmented_views(train, n_views, seed, recipe)]
         if two_views:
             return (np.concatenate(views[0::2]), np.concatenate(views[1::2])), None
         return np.concatenate(views), views_graph(len(train), n_views)
     labels = settings.graph == "labels"
     return phi(train.images), (label_graph(train.labels.numpy()) if labels else None)
+
+
+def view_recipe(settings: SpectralSettings) -> ViewRecipe:
+    """The augmentation the views of filled ``settings`` are drawn with."""
+    return ViewRecipe(settings.augment_recipe, dict(settings.augment))
 
 
 def _protocol(request: RowRequest, settings: SpectralSettings, phi: FeatureMap, params: dict[str, Any],
@@ -138,7 +145,8 @@ def _protocol(request: RowRequest, settings: SpectralSettings, phi: FeatureMap, 
         **({"n_neighbors": settings.n_neighbors, "knn_search": params["knn_method"]} if "n_neighbors" in params else {}),
         **({"reg": params["reg"]} if "reg" in params else {}),
         **({"n_landmarks": settings.n_landmarks} if "n_landmarks" in params else {}),
-        **({"n_views": settings.n_views, "augment": "simclr"} if uses_views else {}),
+        **({"n_views": settings.n_views, "augment_recipe": settings.augment_recipe, "augment": settings.augment}
+           if uses_views else {}),
     }
     return RowProtocol.of_splits(train, test, method=request.name, backbone=settings.features,
                                  features=f"{request.name} embedding of {phi.description}", epochs=0,
@@ -158,6 +166,36 @@ def _block_rows(block: Any, suite: SuiteContext) -> list[BlockRow]:
     subset = block_subset(spectral, suite.subset)
     spectral.pop("subset", None)
     return [BlockRow(method, "pixels", {"subset": subset, **spectral}) for method in methods]
+
+
+COUNTERPART_SETTINGS = ("features", "feature_dim", "dim", "n_views", "reg", "knn_search")  # a trained block's
+# closed_form: may set these; the graph and the views' augmentation are the trained cell's
+
+
+def counterpart_settings(method: str, augment: dict[str, Any]) -> dict[str, Any]:
+    """The views-graph settings of the closed form of trained ``method`` run with ``augment`` overrides: its
+    recipe and its own changes to it under the overrides, as :func:`ssl_bench.training.run_dir.augment_of` gives
+    the trained run (so both draw their views with the same code and parameters)."""
+    from ssl_bench.methods import METHODS
+
+    spec = METHODS.get(method)
+    if spec.closed_form is None:
+        having = [name for name in METHODS.names() if METHODS.get(name).closed_form is not None]
+        raise UserError(f"{method} has no closed form (closed_form: applies to {', '.join(having)}); drop "
+                        f"closed_form: or {method}")
+    return {"graph": "views", "augment_recipe": spec.augment, "augment": {**spec.augment_defaults, **augment}}
+
+
+def counterpart_rows(methods: Sequence[str], augment: dict[str, Any], given: Any, subset: int | None) -> list[BlockRow]:
+    """A trained block's ``closed_form:`` (``true``, or a mapping of :data:`COUNTERPART_SETTINGS`): for each of its
+    ``methods``, the spectral row of that method's closed form on the views graph of the block's augmentation."""
+    from ssl_bench.methods import METHODS
+
+    settings = {} if given is True else check_mapping(given, "closed_form (true, or settings of the closed form)")
+    check_keys(settings, COUNTERPART_SETTINGS, "closed_form")
+    return [BlockRow(METHODS.get(method).closed_form, "pixels",
+                     {"subset": subset, **counterpart_settings(method, augment), **settings}, kind="spectral")
+            for method in dict.fromkeys(methods)]
 
 
 SOURCES.register("spectral")(Source(

@@ -40,6 +40,7 @@ from ssl_bench.training.run_dir import augment_of, load_encoder, load_run_config
 
 FINAL_EPOCH_KEYS = ("loss", "embedding_std_ratio", "effective_rank", "collapsed")
 CELL_KEYS = ("method", "backbone", "epochs", "seed", "dataset", "out", "subset")  # set by the suite's grid
+CLOSED_FORM_KEY = "closed_form"  # a trained block's: add each method's closed-form counterpart
 
 
 def train_config(request: RowRequest, **runtime: Any) -> TrainConfig:
@@ -107,19 +108,19 @@ def encoder_target(run_dir: Path, config: TrainConfig, device: str, test_subset:
     return EncoderTarget(encoder=lambda features: load_encoder(run_dir, features)[0].to(torch_device), test=test,
                          out_dir=run_dir, describe=describe, device=torch_device,
                          train=lambda: train_split(config.dataset, config.subset, config.seed, config.download),
-                         augmented_views=lambda images, q, seed: augmented_views(run_dir, config, images, q, seed,
-                                                                                 torch_device))
+                         augmented_views=lambda images, q, seed, recipe: augmented_views(
+                             run_dir, config, images, q, seed, torch_device, recipe))
 
 
 def augmented_views(run_dir: Path, config: TrainConfig, images: Tensor, q: int, seed: int,
-                    device: torch.device, batch: int = 256) -> Tensor:
+                    device: torch.device, recipe: str | None = None, batch: int = 256) -> Tensor:
     """Backbone features (N, q, F) of ``q`` views of each uint8 image of ``images: (N, C, H, W)``, augmented by the
-    run's training recipe (its overrides and normalisation included), the views drawn from a generator seeded
-    with ``seed``; the network in eval mode."""
+    run's training recipe (its overrides included) or, given ``recipe``, by that recipe at its published defaults,
+    normalised as the run was; the views drawn from a generator seeded with ``seed``; the network in eval mode."""
     encoder, _ = load_encoder(run_dir, "backbone")
     network = encoder.network.to(device).eval()
     data = read_data_record(run_dir)
-    recipe, overrides = augment_of(config)
+    recipe, overrides = augment_of(config) if recipe is None else (recipe, {})
     augment = BatchAugment(default_augment(recipe, data["channels"], data["image_size"],
                                            {"mean": data["mean"], "std": data["std"], **overrides}),
                            data["channels"], data["image_size"])
@@ -154,15 +155,25 @@ def _check(request: RowRequest) -> None:
 
 
 def _block_rows(block: Any, suite: SuiteContext) -> list[BlockRow]:
-    """A ``trained:`` block: ``methods``, ``backbones``, ``epochs`` and any other key of ``ssl-bench train``."""
+    """A ``trained:`` block: ``methods``, ``backbones``, ``epochs`` and any other key of ``ssl-bench train``;
+    ``closed_form: true`` (or a mapping of its settings) adds each method's closed-form counterpart on the views
+    graph of the block's own augmentation (:func:`ssl_bench.sources.spectral.counterpart_rows`)."""
+    from ssl_bench.sources.spectral import counterpart_rows
+
     trained = check_mapping(block, "each trained block (methods: and settings)")
     methods = check_names(trained.pop("methods", []), "trained methods")
     backbones = check_names(trained.pop("backbones", [default_of(TrainConfig, "backbone")]), "trained backbones")
     epochs = trained.pop("epochs", default_of(TrainConfig, "epochs"))
     check_value("epochs", epochs, int, minimum=1)
+    closed_form = trained.pop(CLOSED_FORM_KEY, False)
+    check_value(CLOSED_FORM_KEY, closed_form, bool | dict, hint="true, or a mapping of the closed form's settings")
     check_keys(trained, [key for key in config_keys() if key not in CELL_KEYS], "trained")
-    return [BlockRow(method, backbone, {"subset": suite.subset, **trained}, epochs)
+    rows = [BlockRow(method, backbone, {"subset": suite.subset, **trained}, epochs)
             for method in methods for backbone in backbones]
+    if closed_form is False:
+        return rows
+    augment = check_mapping(trained.get("augment") or {}, "augment")
+    return rows + counterpart_rows(methods, augment, closed_form, suite.subset)
 
 
 SOURCES.register("trained")(Source(

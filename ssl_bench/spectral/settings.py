@@ -11,12 +11,14 @@ from ssl_bench.core.errors import UserError
 from ssl_bench.core.registry import plugin_names
 from ssl_bench.core.settings import setting
 from ssl_bench.core.validation import check_fields
+from ssl_bench.data.recipes import RECIPES
 
 SPECTRAL_GRAPHS = ("knn", "views", "labels")
 DEFAULT_REG = 0.1
 # The settings that act only for some methods or graphs: None when not given (so that one given where it would be
 # ignored can be refused, :func:`ssl_bench.sources.spectral.check_settings`), these values once it acts.
-DEFAULTS = {"n_neighbors": 10, "n_views": 4, "n_landmarks": 1000, "reg": DEFAULT_REG}
+DEFAULTS = {"n_neighbors": 10, "n_views": 4, "n_landmarks": 1000, "reg": DEFAULT_REG, "augment_recipe": "simclr"}
+VIEWS_ONLY = ("n_views", "augment_recipe", "augment")  # the settings of the views an augmentation graph is built on
 
 
 def _feature_map_names() -> list[str]:
@@ -39,6 +41,12 @@ class SpectralSettings:
                                    "the full space); auto: exact up to 20,000 rows, else pca100+ivf")
     n_views: int | None = setting(None, minimum=2, help="augmented views per image for --graph views and for cca, "
                                   f"which needs an even number (default {DEFAULTS['n_views']})")
+    augment_recipe: str | None = setting(None, choices=RECIPES,
+                                         help="--graph views and cca: the augmentation recipe the views are drawn "
+                                              f"with, as a trained method's (default {DEFAULTS['augment_recipe']})")
+    augment: dict[str, Any] | None = setting(None, metavar="KEY=VALUE",
+                                             help="--graph views and cca: overrides of that recipe, as ssl-bench "
+                                                  "train's --augment, e.g. --augment crop_scale=[0.2,1.0]")
     n_landmarks: int | None = setting(None, minimum=0,
                                       help="isomap and landmark-mds: landmark points (de Silva & Tenenbaum 2003), "
                                            "O(N m) memory; 0: isomap's exact geodesics between all N points (N x N "
@@ -56,11 +64,24 @@ class SpectralSettings:
 
         check_fields(self)
         resolve_search(self.knn_search, 0)
+        if self.augment:
+            _check_view_overrides(self.augment)
 
     def filled(self) -> SpectralSettings:
         """These settings with :data:`DEFAULTS` in place of the ones not given."""
-        return dataclasses.replace(self, **{name: value for name, value in DEFAULTS.items()
-                                            if getattr(self, name) is None})
+        filled = {name: value for name, value in DEFAULTS.items() if getattr(self, name) is None}
+        return dataclasses.replace(self, **filled, **({"augment": {}} if self.augment is None else {}))
+
+
+def _check_view_overrides(overrides: dict[str, Any]) -> None:
+    """Overrides of the views' recipe: valid augmentation keys, and no view counts (``n_views`` sets those)."""
+    from ssl_bench.data.augment import VIEW_COUNTS, AugmentConfig, with_overrides
+
+    counts = sorted(set(overrides) & set(VIEW_COUNTS))
+    if counts:
+        raise UserError(f"augment {', '.join(counts)}: a closed form's views are n_views global views; set n_views "
+                        "instead")
+    with_overrides(AugmentConfig(), {key: value for key, value in overrides.items() if key not in ("mean", "std")})
 
 
 def spectral_setting_keys() -> tuple[str, ...]:

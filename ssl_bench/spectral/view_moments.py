@@ -1,7 +1,9 @@
 """Augmented views of a dataset, made and reduced batch by batch: the statistics the linear views-graph closed forms
 need, in memory independent of the number of views and images.
 
-Views. ``n_views`` SimCLR views of every image (view v uses the recipe's branch v mod 2), rounded to 8 bits. Their
+Views. ``n_views`` views of every image drawn by a trained method's augmentation code (:class:`ViewRecipe`: a
+recipe of :mod:`ssl_bench.data.augment` and its overrides, SimCLR's by default; view v uses the recipe's branch
+v mod 2), rounded to 8 bits. Their
 random parameters (about 14 numbers per view and image) are drawn up front from one generator seeded with seed + 17,
 view after view over all images; the pixels are made ``VIEW_BATCH`` images at a time from them. The views of the
 whole dataset (:func:`augmented_views`) are those batches concatenated, so the streamed statistics and the in-memory
@@ -16,7 +18,8 @@ sum x, sum y, X^T X, Y^T Y, X^T Y (:class:`PairMoments`). Memory: O(VIEW_BATCH F
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,16 +29,30 @@ from ssl_bench.data.augment import BatchAugment, augment_config
 from ssl_bench.data.datasets import ImageDataset
 
 VIEW_BATCH = 4096
+VIEW_SEED_OFFSET = 17  # the views of seed s are drawn from a generator seeded with s + 17
 FeatureFn = Callable[[Tensor], np.ndarray]
 
 
-def view_batches(data: ImageDataset, n_views: int, seed: int) -> Iterator[Iterator[Tensor]]:
+@dataclass(frozen=True)
+class ViewRecipe:
+    """How the views are drawn: an augmentation ``recipe`` (:data:`ssl_bench.data.recipes.RECIPES`) and its
+    ``overrides``, as a trained run's (:func:`ssl_bench.training.run_dir.augment_of`)."""
+
+    recipe: str = "simclr"
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def augment(self, data: ImageDataset) -> BatchAugment:
+        """The batched augmentation of ``data``'s images, normalised with its statistics as training does."""
+        return BatchAugment(augment_config(self.recipe, data, self.overrides), data.channels, data.image_size)
+
+
+def view_batches(data: ImageDataset, n_views: int, seed: int,
+                 recipe: ViewRecipe = ViewRecipe()) -> Iterator[Iterator[Tensor]]:
     """For each batch of ``VIEW_BATCH`` images, an iterator over its ``n_views`` uint8 views (B, C, H, W), made lazily."""
-    config = augment_config("simclr", data, {})
-    augment = BatchAugment(config, data.channels, data.image_size)
-    mean = torch.tensor(config.mean).view(1, -1, 1, 1)
-    std = torch.tensor(config.std).view(1, -1, 1, 1)
-    generator = torch.Generator().manual_seed(seed + 17)
+    augment = recipe.augment(data)
+    mean = torch.tensor(augment.config.mean).view(1, -1, 1, 1)
+    std = torch.tensor(augment.config.std).view(1, -1, 1, 1)
+    generator = torch.Generator().manual_seed(seed + VIEW_SEED_OFFSET)
     draws = [augment.draw(len(data.images), data.images.shape[-2:], index % 2, generator) for index in range(n_views)]
 
     def views(rows: slice) -> Iterator[Tensor]:
@@ -47,9 +64,9 @@ def view_batches(data: ImageDataset, n_views: int, seed: int) -> Iterator[Iterat
         yield views(slice(start, start + VIEW_BATCH))
 
 
-def augmented_views(data: ImageDataset, n_views: int, seed: int) -> list[Tensor]:
+def augmented_views(data: ImageDataset, n_views: int, seed: int, recipe: ViewRecipe = ViewRecipe()) -> list[Tensor]:
     """All ``n_views`` views of every image in memory: V x (N, C, H, W) uint8 (the batches of :func:`view_batches`)."""
-    per_batch = [list(views) for views in view_batches(data, n_views, seed)]
+    per_batch = [list(views) for views in view_batches(data, n_views, seed, recipe)]
     return [torch.cat([views[index] for views in per_batch]) for index in range(n_views)]
 
 
@@ -69,11 +86,12 @@ class ViewMoments:
         return self.n_images * self.n_views
 
     @classmethod
-    def stream(cls, data: ImageDataset, n_views: int, seed: int, features: FeatureFn) -> ViewMoments:
+    def stream(cls, data: ImageDataset, n_views: int, seed: int, features: FeatureFn,
+               recipe: ViewRecipe = ViewRecipe()) -> ViewMoments:
         row_sum: np.ndarray | float = 0.0
         gram: np.ndarray | float = 0.0
         image_gram: np.ndarray | float = 0.0
-        for views in view_batches(data, n_views, seed):
+        for views in view_batches(data, n_views, seed, recipe):
             image_sum: np.ndarray | float = 0.0
             for view in views:
                 x = np.asarray(features(view), dtype=np.float64)
@@ -97,9 +115,10 @@ class PairMoments:
     xy: np.ndarray
 
     @classmethod
-    def stream(cls, data: ImageDataset, n_views: int, seed: int, features: FeatureFn) -> PairMoments:
+    def stream(cls, data: ImageDataset, n_views: int, seed: int, features: FeatureFn,
+               recipe: ViewRecipe = ViewRecipe()) -> PairMoments:
         sums: list = [0.0] * 5
-        for views in view_batches(data, n_views, seed):
+        for views in view_batches(data, n_views, seed, recipe):
             for view_a in views:
                 x = np.asarray(features(view_a), dtype=np.float64)
                 y = np.asarray(features(next(views)), dtype=np.float64)
