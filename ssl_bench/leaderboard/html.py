@@ -8,6 +8,7 @@ from html import escape
 
 from ssl_bench.leaderboard.markdown import last_line
 from ssl_bench.leaderboard.plots import Plot
+from ssl_bench.leaderboard.predictivity import PredictivitySection, correlation_text, format_cost
 from ssl_bench.leaderboard.stats import Summary
 from ssl_bench.leaderboard.table import (
     Leaderboard,
@@ -68,7 +69,7 @@ for (const table of document.querySelectorAll("table.sortable")) {
 """
 
 
-def to_html(board: Leaderboard, plots: list[Plot]) -> str:
+def to_html(board: Leaderboard, plots: list[Plot], study: PredictivitySection | None = None) -> str:
     title = f"ssl-bench leaderboard: {board.title}"
     parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">', f"<title>{escape(title)}</title>",
@@ -85,11 +86,37 @@ def to_html(board: Leaderboard, plots: list[Plot]) -> str:
         for plot in plots:
             parts += [f'<figure id="plot-{plot.name}">', inline_svg(plot.svg, prefix=plot.name),
                       f"<figcaption>{escape(plot.title)}</figcaption>", "</figure>"]
+    if study is not None:
+        parts += _predictivity(study)
     parts += ["<h2>All runs</h2>", *_runs_table(board)]
     if board.failed:
         parts += ["<h2>Failed runs</h2>", *_failed_table(board)]
     parts += [f"<script>{_JS}</script>", "</main>", "</body>", "</html>"]
     return "\n".join(parts) + "\n"
+
+
+def _predictivity(study: PredictivitySection) -> list[str]:
+    """Does a predictor rank the trained runs as their final accuracy does (``ssl-bench predictivity``)?"""
+    head = [_th(title) for title in ("Scope", "Predictor", "Target")]
+    head += [_th(title, numeric=True) for title in ("Runs", "Configurations", "Spearman", "Kendall tau-b",
+                                                    "Cost (x training)")]
+    body = []
+    for row in study.rows:
+        cells = [_text_td(row.scope), _text_td(row.predictor), _text_td(row.target),
+                 _number_td(str(row.spearman.n), row.spearman.n), _number_td(str(row.configurations), row.configurations)]
+        cells += [_number_td(correlation_text(c), c.value) for c in (row.spearman, row.kendall)]
+        cells.append(_number_td(format_cost(row.cost_fraction), row.cost_fraction))
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    parts = ["<h2>Predictivity</h2>",
+             "<p>Rank correlation of each predictor with the final accuracy of the trained runs, per method (across "
+             "its sweep and seeds) and across methods; 95% bootstrap intervals resample configurations with all "
+             "their seeds. Cost: the predictor's median cost as a fraction of a run's training time. Also as "
+             '<a href="predictivity.md">Markdown</a>, <a href="predictivity.csv">CSV</a> and '
+             '<a href="predictivity.json">JSON</a>.</p>', *_table(head, body)]
+    for plot in study.plots:
+        parts += [f'<figure id="plot-{plot.name}">', inline_svg(plot.svg, prefix=plot.name),
+                  f"<figcaption>{escape(plot.title)}</figcaption>", "</figure>"]
+    return parts
 
 
 def _leaderboard_table(board: Leaderboard) -> list[str]:

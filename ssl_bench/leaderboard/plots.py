@@ -224,6 +224,35 @@ def equivariance_curves(board: Leaderboard) -> Plot | None:
     return Plot("equivariance", "Equivariance probe", _svg(figure))
 
 
+def predictor_scatter(predictor: str, panels: list[tuple[str, list[tuple[str, float, float]]]]) -> Plot | None:
+    """``predictor`` against each target, one panel per (target, [(method, x, y)]) and one point per trained run,
+    coloured by method: what the predictivity table's rank correlations summarise."""
+    panels = [(target, found) for target, found in panels if found]
+    if not panels:
+        return None
+    with matplotlib.rc_context(_RC):
+        return _predictor_scatter(predictor, panels)
+
+
+def _predictor_scatter(predictor: str, panels: list[tuple[str, list[tuple[str, float, float]]]]) -> Plot:
+    methods = sorted({method for _, found in panels for method, _, _ in found})
+    palette = matplotlib.colormaps["tab10"].colors
+    colors = {method: palette[index % len(palette)] for index, method in enumerate(methods)}
+    figure = Figure(figsize=(3.6 * len(panels) + 1.5, 3.0), layout="constrained")
+    for index, (target, found) in enumerate(panels):
+        axes = figure.add_subplot(1, len(panels), index + 1)
+        for method in methods:
+            mine = [(x, y) for name, x, y in found if name == method]
+            if mine:
+                axes.scatter([x for x, _ in mine], [_scale(target) * y for _, y in mine], s=14, alpha=0.8,
+                             color=colors[method], label=method)
+        axes.set_xlabel(predictor)
+        axes.set_ylabel(_axis_label(target))
+    _figure_legend(figure)
+    figure.suptitle(f"{predictor} against final accuracy (one point per run)")
+    return Plot(f"predictivity-{predictor}", f"{predictor} against final accuracy", _svg(figure))
+
+
 def _label_colors(board: Leaderboard) -> dict[str, Any]:
     """One fixed colour per configuration, shared by every panel. Trained configurations (the only ones in the
     per-epoch and probe plots) take the first colours; the palette runs through the most distinct colours first:
