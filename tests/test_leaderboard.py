@@ -458,3 +458,28 @@ def test_k_200_on_a_small_database_is_marked_on_the_headline_column_only(tmp_pat
     caveats = {row["hparams"]["n"]: row["caveats"] for row in board["rows"]}
     assert caveats[60000] == {} and list(caveats[1000]) == ["knn_top1"]
     assert "votes with 20% of the 1000-image database" in caveats[1000]["knn_top1"]
+
+
+def test_the_learning_curves_last_and_best_epoch_are_columns_named_as_such(tmp_path: Path) -> None:
+    """lightly reports the best epoch, solo-learn the last: the board shows both, means over seeds, and where the
+    best was; a board of runs without a curve has none of these columns."""
+    curves = {0: [0.40, 0.62, 0.55], 1: [0.42, 0.50, 0.58]}  # seed 0's best is not its last epoch
+    from ssl_bench.training.learning_curve import curve_summary
+
+    with ResultStore(tmp_path / "store.sqlite") as store:
+        for seed, curve in curves.items():
+            history = [{"epoch": epoch + 1, "knn_curve_top1": value} for epoch, value in enumerate(curve)]
+            cell = RunCell("c", "trained", "simclr", "synthetic", backbone="mlp", epochs=3, seed=seed)
+            store.finish_run(store.start_run(cell), {"knn_top1": 0.6, "learning_curve": curve_summary(history)},
+                             epoch_metrics=history)
+        render_leaderboard(store, tmp_path / "board", suite="c")
+        cell = RunCell("n", "baseline", "raw-pixels", "synthetic", backbone="pixels")
+        store.finish_run(store.start_run(cell), {"knn_top1": 0.5})
+        render_leaderboard(store, tmp_path / "plain", suite="n")
+    rows = list(csv.DictReader((tmp_path / "board" / "leaderboard.csv").open()))
+    assert float(rows[0]["curve_last_mean"]) == pytest.approx(np.mean([0.55, 0.58]))
+    assert float(rows[0]["curve_best_mean"]) == pytest.approx(np.mean([0.62, 0.58]))
+    assert float(rows[0]["curve_best_epoch_mean"]) == pytest.approx(np.mean([2, 3]))
+    markdown = (tmp_path / "board" / "leaderboard.md").read_text()
+    assert "curve kNN, last epoch" in markdown and "curve kNN, best epoch" in markdown
+    assert "curve" not in (tmp_path / "plain" / "leaderboard.csv").read_text()

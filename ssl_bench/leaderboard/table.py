@@ -17,11 +17,13 @@ from ssl_bench.eval import MetricColumn, leaderboard_columns, metric_value, orde
 from ssl_bench.leaderboard.stats import Summary, difference_ci
 from ssl_bench.methods import METHODS
 from ssl_bench.sources.base import ordered_sources
+from ssl_bench.training.learning_curve import COLUMNS as CURVE_COLUMNS
 
 
 def all_columns() -> tuple[MetricColumn, ...]:
-    """Every registered evaluation's columns, in their order (:func:`ssl_bench.eval.leaderboard_columns`)."""
-    return leaderboard_columns()
+    """Every registered evaluation's columns, in their order (:func:`ssl_bench.eval.leaderboard_columns`), then the
+    learning curve's (a trained run's last and best curve point)."""
+    return leaderboard_columns() + CURVE_COLUMNS
 
 
 def metric_column(key: str) -> MetricColumn:

@@ -35,6 +35,7 @@ from ssl_bench.sources.base import (
 from ssl_bench.sources.encoding import encoder_splits
 from ssl_bench.sources.rows import evaluate_source
 from ssl_bench.training.config import TrainConfig, config_keys, make_config
+from ssl_bench.training.learning_curve import SUMMARY as CURVE_SUMMARY
 from ssl_bench.training.learning_curve import curve_summary
 from ssl_bench.training.run_dir import augment_of, load_encoder, load_run_config, read_data_record, read_history
 
@@ -83,7 +84,7 @@ def _rows(request: RowRequest) -> SourceRow:
     extras = {"final_epoch": {key: history[-1][key] for key in FINAL_EPOCH_KEYS}} if history else {}
     curve = curve_summary(history)
     if curve is not None:
-        extras["learning_curve"] = curve
+        extras[CURVE_SUMMARY] = curve
     return SourceRow(splits, protocol, extras, encoder=lambda: encoder_target(run_dir, config, request.device,
                                                                                  request.test_subset),
                      history=history, clock=clock)

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from ssl_bench.data.augment import normalize
 from ssl_bench.data.datasets import ImageDataset
 from ssl_bench.data.datasets.base import balanced_indices
-from ssl_bench.eval.base import FeatureSplits
+from ssl_bench.eval.base import FeatureSplits, MetricColumn, nested_value
 from ssl_bench.eval.knn import TEMPERATURE, knn_accuracies
 from ssl_bench.eval.linear import stratified_split
 
@@ -31,6 +31,13 @@ CURVE_IMAGES = 500  # encoding them after each epoch is the curve's cost: 500 ke
 QUERY_FRACTION = 0.5  # 250 queries: a binomial standard error of about 3 points, half that of 100
 K = 20
 BATCH = 512
+SUMMARY = "learning_curve"  # a trained row's metrics key of :func:`curve_summary`
+# the leaderboard's columns of the curve: its last and its best point, named as such (lightly reports the best
+# epoch, solo-learn the last), and where the best was
+COLUMNS = (MetricColumn("curve_last", "curve kNN, last epoch", True, 1, nested_value(SUMMARY, "last")),
+           MetricColumn("curve_best", "curve kNN, best epoch", True, 1, nested_value(SUMMARY, "best")),
+           MetricColumn("curve_best_epoch", "curve: best at epoch", False, 0, nested_value(SUMMARY, "best_epoch"),
+                        ranked=False))
 
 
 @dataclass(frozen=True)
