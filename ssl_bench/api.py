@@ -65,14 +65,15 @@ class _BoundMethod(nn.Module):
 def evaluate_encoder(encoder: nn.Module | Callable[[Tensor], Tensor], dataset: str = DEFAULT_DATASET, *,
                      name: str = "encoder", evaluations: Sequence[str] | None = None, subset: int | None = None,
                      seed: int = 0, channels: int | None = None, image_size: int | None = None,
-                     normalization: str = "dataset", device: str = "auto", download: bool = False) -> dict[str, Any]:
+                     normalization: str = "dataset", device: str = "auto", download: bool = False,
+                     test_subset: int | None = None) -> dict[str, Any]:
     """Evaluate ``encoder`` (images (B, C, H, W) -> features (B, ...)) on ``dataset`` like every other row.
 
     Images are given to it as the protocol says: uint8 -> [0, 1], grey replicated to 3 channels when
     ``channels=3``, resized to ``image_size`` when given, then standardised with the train split's per-channel
     statistics (``normalization="dataset"``, as ssl-bench's runs train) or ImageNet's (``"imagenet"``). The train
     split (a seeded class-balanced ``subset`` when given) is the kNN database and the probe's training data; the
-    test split is scored. ``name`` is the row's method in the protocol and on a board.
+    test split (or a class-balanced ``test_subset`` of it, as a suite's) is scored. ``name`` is the row's method in the protocol and on a board.
 
     ``encoder`` is an ``nn.Module`` or a method of one (``model.forward_features``); any other callable is refused,
     since its modules could not be put in eval mode. Returns the metrics and ``protocol`` (the row's fields and
@@ -83,7 +84,7 @@ def evaluate_encoder(encoder: nn.Module | Callable[[Tensor], Tensor], dataset: s
     settings = {"module": module, "channels": channels, "image_size": image_size, "normalization": normalization}
     try:
         return evaluate_source("encoder", RowRequest(name, dataset, name, subset, seed, settings, device=device,
-                                                     download=download), evaluations)
+                                                     download=download, test_subset=test_subset), evaluations)
     finally:
         if home is not None:
             module.to(home)
@@ -110,11 +111,13 @@ def record_result(result: dict[str, Any], store: str | Path | None = None, *, su
                   tool: str = "ssl-bench (Python API)", epoch_metrics: list[dict[str, Any]] | None = None) -> str:
     """Put ``result`` (what an ``evaluate_*`` function returns) into the store at ``store`` (created if missing)
     as a run of ``suite`` (``ssl-bench leaderboard --suite SUITE`` shows it); returns its run id. The cell is read
-    from the result's protocol; ``hparams`` tell it from other runs of the same method (default: its subset)."""
+    from the result's protocol; ``hparams`` tell it from other runs of the same method (default: its subset, and
+    its test subset when it was scored on one)."""
     protocol = result["protocol"]
+    scored_on = {"test_subset": protocol["test_subset"]} if protocol.get("test_subset") is not None else {}
     cell = RunCell(suite, kind, protocol["method"], protocol["dataset"], backbone=protocol["backbone"],
-                   hparams={"subset": protocol.get("subset"), **(hparams or {})}, epochs=protocol["epochs"],
-                   seed=protocol["seed"])
+                   hparams={"subset": protocol.get("subset"), **scored_on, **(hparams or {})},
+                   epochs=protocol["epochs"], seed=protocol["seed"])
     document = result_document(cell, result, tool, source or protocol["method"], epoch_metrics)
     with ResultStore(store) as opened:
         run_id, new = store_document(opened, document)

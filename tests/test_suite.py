@@ -490,7 +490,7 @@ spectral:
             load_suite(_write(tmp_path, (path.read_text()).replace("[3, 1, 2]", bad)))
 
 
-def test_a_test_subset_scores_every_row_on_the_same_balanced_queries(tmp_path):
+def test_a_test_subset_scores_every_row_on_the_same_balanced_queries(tmp_path, capsys):
     from ssl_bench.data.datasets import load_dataset, test_split
 
     full, part = load_dataset("synthetic", "test"), test_split("synthetic", 50)
@@ -522,5 +522,23 @@ trained:
         assert {run.protocol["queries"] for run in results.runs()} == {"test split (50 images)"}
     trained = next((tmp_path / "runs" / "part").glob("*/checkpoint.pt")).parent
     assert evaluate_run(trained, evaluations=["knn"], device="cpu")["n_test"] == 500  # not the suite's cached 50
+    # the command line scores a run, a baseline or a closed form on the suite's queries with --test-subset, and a
+    # recorded result carries it, so it joins the suite's rows and not the whole-split ones
+    with ResultStore(tmp_path / "store.sqlite") as results:
+        suite_knn = {(run.kind, run.method): run.metrics["knn_top1"] for run in results.runs() if run.seed == 0}
+    given = {"trained": [str(trained)], "baseline": ["--baseline", "raw-pixels", "--subset", "100"],
+             "spectral": ["--method", "classical-mds", "--subset", "100", "--dim", "8"]}
+    for kind, argv in given.items():
+        command = ["spectral"] if kind == "spectral" else ["eval"]
+        dataset = [] if kind == "trained" else ["--dataset", "synthetic"]
+        assert main([*command, *argv, *dataset, "--test-subset", "50", "--evaluations", "knn", "--json"]) == 0
+        result = json.loads(capsys.readouterr().out)
+        assert result["protocol"]["test_subset"] == 50 and result["n_test"] == 50
+        method = {"trained": "simclr", "baseline": "raw-pixels", "spectral": "classical-mds"}[kind]
+        assert result["knn_top1"] == suite_knn[(kind, method)]
+    assert main(["eval", "--baseline", "raw-pixels", "--dataset", "synthetic", "--subset", "100", "--test-subset",
+                 "50", "--evaluations", "knn", "--store", str(tmp_path / "manual.sqlite")]) == 0
+    with ResultStore(tmp_path / "manual.sqlite") as results:
+        assert [run.hparams for run in results.runs()] == [{"subset": 100, "test_subset": 50}]
     with pytest.raises(UserError, match="larger than the 500 test images"):
         load_suite(_write(tmp_path, path.read_text().replace("test_subset: 50", "test_subset: 501")))

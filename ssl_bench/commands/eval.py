@@ -35,6 +35,7 @@ class EvalSettings:
     dataset: str = shared("dataset", help="dataset of the baseline or --encoder (ssl-bench datasets lists them)")
     backbone: str = setting(default_of(TrainConfig, "backbone"), help="backbone of the random-init baseline")
     subset: int | None = shared("subset", help="baseline, --encoder: a seeded, class-balanced train subset of N images")
+    test_subset: int | None = shared("test_subset")
     seed: int = shared("seed")
     device: str = shared("device")
     download: bool = shared("download")
@@ -72,14 +73,14 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate_pretrained(encoder.encoder, encoder.weights, settings.dataset, settings.subset,
                                      settings.seed, evaluations=settings.evaluations, device=settings.device,
                                      download=settings.download, image_size=encoder.image_size,
-                                     normalization=encoder.normalization)
+                                     normalization=encoder.normalization, test_subset=settings.test_subset)
     elif settings.baseline:
         result = evaluate_baseline(settings.baseline, settings.dataset, settings.backbone, settings.subset,
                                    settings.seed, evaluations=settings.evaluations, device=settings.device,
-                                   download=settings.download)
+                                   download=settings.download, test_subset=settings.test_subset)
     else:
         result = evaluate_run(settings.run_dir, evaluations=settings.evaluations, features=settings.features,
-                              device=settings.device)
+                              device=settings.device, test_subset=settings.test_subset)
     if settings.store is not None:
         suite = settings.suite or MANUAL_SUITE
         if settings.run_dir:

@@ -26,6 +26,7 @@ class SpectralRow:
                           metavar="METHOD", choices=lambda: plugin_names("ssl_bench.spectral.methods"))
     dataset: str = shared("dataset")
     subset: int | None = shared("subset")
+    test_subset: int | None = shared("test_subset")
     seed: int = shared("seed")
     evaluations: list[str] = evaluations_setting()
     download: bool = shared("download")
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     row = settings_from(args, SpectralRow)
     settings = SpectralSettings(**dataclass_values(args, SpectralSettings))
     result = evaluate_spectral(row.method, row.dataset, settings, row.subset, row.seed, evaluations=row.evaluations,
-                               download=row.download)
+                               download=row.download, test_subset=row.test_subset)
     print_result(result, row.json)
     if not row.json:
         print(f"fit + embed: {result['wall_time_s']:.1f} s, peak memory {result['peak_memory_mb']:.0f} MB")

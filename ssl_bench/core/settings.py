@@ -94,6 +94,9 @@ class SharedSettings:
     dataset: str = setting(DEFAULT_DATASET, metavar="NAME", help="dataset (ssl-bench datasets lists them)")
     subset: int | None = setting(None, minimum=MIN_SUBSET, metavar="N", hint="leave it out for the whole training split",
                                  help="a seeded, class-balanced subset of N training images (default: all of them)")
+    test_subset: int | None = setting(None, minimum=MIN_SUBSET, metavar="N", hint="leave it out for the whole test split",
+                                      help="score on a class-balanced part of N test images, the same draw for every "
+                                           "row (a suite's test_subset; default: the whole test split)")
     seed: int = setting(0, minimum=0, maximum=MAX_SEED, help="seed of the subset and of every random draw after it")
     device: str = setting("auto", choices=DEVICES, help="auto: cuda when a GPU is visible, else cpu")
     download: bool = setting(False, help="download the dataset if missing")

@@ -64,7 +64,7 @@ SOURCES.register("baseline")(Source(
 
 def evaluate_baseline(name: str, dataset: str, backbone: str = "convnet", subset: int | None = None,
                       seed: int = 0, evaluations: Sequence[str] | None = None, device: str = "auto",
-                      download: bool = False) -> dict[str, Any]:
+                      download: bool = False, test_subset: int | None = None) -> dict[str, Any]:
     """Evaluate the baseline ``name`` (``raw-pixels``, ``random-init``, ...) like a trained run.
 
     Parameters
@@ -89,4 +89,4 @@ def evaluate_baseline(name: str, dataset: str, backbone: str = "convnet", subset
     (100, 500, 'pixels', True)
     """
     return evaluate_source("baseline", RowRequest(name, dataset, backbone, subset, seed, device=device,
-                                                  download=download), evaluations)
+                                                  download=download, test_subset=test_subset), evaluations)

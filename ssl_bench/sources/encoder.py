@@ -73,8 +73,9 @@ SOURCES.register("encoder")(Source(
 
 def evaluate_pretrained(spec: str, weights: str, dataset: str, subset: int | None = None, seed: int = 0,
                         evaluations: Sequence[str] | None = None, device: str = "auto", download: bool = False,
-                        image_size: int | None = None, normalization: str | None = None) -> dict[str, Any]:
+                        image_size: int | None = None, normalization: str | None = None,
+                        test_subset: int | None = None) -> dict[str, Any]:
     """Evaluate the encoder SPEC with ``weights`` on ``dataset`` like a trained run."""
     settings = {"weights": weights, "image_size": image_size, "normalization": normalization}
     return evaluate_source("encoder", RowRequest(spec, dataset, spec, subset, seed, settings, device=device,
-                                                 download=download), evaluations)
+                                                 download=download, test_subset=test_subset), evaluations)

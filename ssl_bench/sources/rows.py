@@ -36,6 +36,8 @@ def evaluate_row(kind: str, request: RowRequest, evaluations: Sequence[str] | No
         result = evaluate_features(row.splits, on_features, request.seed)
     result.update(row.extras)
     result["protocol"].update(row.protocol.to_dict())
+    if request.test_subset is not None:
+        result["protocol"]["test_subset"] = request.test_subset
     if on_encoder:
         target = row.encoder()
         for name in on_encoder:

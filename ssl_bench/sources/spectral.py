@@ -205,10 +205,10 @@ SOURCES.register("spectral")(Source(
 
 def evaluate_spectral(method: str, dataset: str, settings: SpectralSettings | None = None, subset: int | None = None,
                       seed: int = 0, evaluations: Sequence[str] | None = None,
-                      download: bool = False) -> dict[str, Any]:
+                      download: bool = False, test_subset: int | None = None) -> dict[str, Any]:
     """Fit the closed form ``method`` on ``dataset`` (see :func:`_rows`) and evaluate it like a trained run."""
     from dataclasses import asdict
 
     request = RowRequest(method, dataset, "pixels", subset, seed, asdict(settings or SpectralSettings()),
-                         download=download)
+                         download=download, test_subset=test_subset)
     return evaluate_source("spectral", request, evaluations)

@@ -184,11 +184,11 @@ SOURCES.register("trained")(Source(
 
 
 def evaluate_run(run_dir: str | Path, evaluations: Sequence[str] | None = None, features: str = "backbone",
-                 device: str = "auto") -> dict[str, Any]:
+                 device: str = "auto", test_subset: int | None = None) -> dict[str, Any]:
     """Evaluate the last checkpoint of a run; writes ``RUN_DIR/eval-<features>.json`` and returns the same dict.
 
     ``evaluations``: registered feature evaluations (default kNN and the linear probe)."""
     config = load_run_config(Path(run_dir))
     request = RowRequest(config.method, config.dataset, config.backbone, config.subset, config.seed,
-                         features=features, run_dir=Path(run_dir), device=device)
+                         features=features, run_dir=Path(run_dir), device=device, test_subset=test_subset)
     return evaluate_source("trained", request, evaluations)
