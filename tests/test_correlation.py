@@ -46,3 +46,18 @@ def test_a_perfect_ranking_is_one_with_a_degenerate_interval():
     result = rank_correlation([1.0, 2.0, 3.0], [10.0, 20.0, 30.0], resamples=200)
     assert result.value == pytest.approx(1.0) and result.low == pytest.approx(1.0) and result.high == pytest.approx(1.0)
     assert result.skipped > 0  # resamples of one run three times are constant: skipped and counted
+
+
+@pytest.mark.parametrize("method", ["spearman", "kendall"])
+def test_the_bootstrap_interval_agrees_with_scipys_percentile_bootstrap(method):
+    """The same percentile bootstrap over runs as scipy.stats.bootstrap (paired resamples, method="percentile"):
+    the two draw their resamples from different generators, so the endpoints agree to Monte-Carlo error only."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=40)
+    y = x + rng.normal(size=40)
+    ours = rank_correlation(x, y, method, resamples=4000, seed=0)
+    scipy_statistic = stats.spearmanr if method == "spearman" else stats.kendalltau
+    theirs = stats.bootstrap((x, y), lambda a, b: scipy_statistic(a, b).statistic, paired=True, vectorized=False,
+                             n_resamples=4000, method="percentile", confidence_level=0.95, random_state=0)
+    assert ours.low == pytest.approx(theirs.confidence_interval.low, abs=0.025)
+    assert ours.high == pytest.approx(theirs.confidence_interval.high, abs=0.025)
