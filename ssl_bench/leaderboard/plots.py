@@ -47,8 +47,11 @@ def _svg(figure: Figure) -> str:
     return buffer.getvalue()
 
 
-# epoch-record numbers that are no evaluation's column: (axis label, scale)
-EPOCH_ONLY = {"knn_curve_top1": ("learning curve: kNN top-1 (%)", 100.0)}
+# numbers that are no evaluation's column (epoch records, the predictivity study's predictors): (axis label, scale)
+EPOCH_ONLY = {"knn_curve_top1": ("learning curve: kNN top-1 (%)", 100.0),
+              "early_knn": ("early kNN: learning curve's first point (%)", 100.0),
+              "closed_form_knn": ("closed-form counterpart: kNN top-1 (%)", 100.0),
+              "closed_form_linear": ("closed-form counterpart: linear top-1 (%)", 100.0)}
 
 
 def _scale(key: str) -> float:
@@ -244,9 +247,9 @@ def _predictor_scatter(predictor: str, panels: list[tuple[str, list[tuple[str, f
         for method in methods:
             mine = [(x, y) for name, x, y in found if name == method]
             if mine:
-                axes.scatter([x for x, _ in mine], [_scale(target) * y for _, y in mine], s=14, alpha=0.8,
-                             color=colors[method], label=method)
-        axes.set_xlabel(predictor)
+                axes.scatter([_scale(predictor) * x for x, _ in mine], [_scale(target) * y for _, y in mine], s=14,
+                             alpha=0.8, color=colors[method], label=method)
+        axes.set_xlabel(_axis_label(predictor))
         axes.set_ylabel(_axis_label(target))
     _figure_legend(figure)
     figure.suptitle(f"{predictor} against final accuracy (one point per run)")
