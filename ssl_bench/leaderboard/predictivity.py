@@ -128,7 +128,7 @@ def predictor_seconds(run: RunRecord, name: str, counterpart: RunRecord | None =
         if counterpart is None or not counterpart.metrics.get("stages"):
             return None
         making = math.fsum(float(stage["seconds"]) for key, stage in counterpart.metrics["stages"].items()
-                           if not key.startswith("evaluation"))
+                           if "/" not in key and key != "evaluation")  # stages, not their parts (fit/eigensolve)
         return making + _stage(counterpart, f"evaluation/{CLOSED_FORM_PREDICTORS[name][1]}")
     if trained is None:
         return None
