@@ -245,15 +245,19 @@ def test_kill_9_at_any_moment_then_rerun_equals_an_uninterrupted_suite(tmp_path)
     assert json.loads(again.stdout)["skipped"] == 4  # nothing runs twice
 
 
-def _children(pid: int) -> list[int]:
-    found = []
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid``: its children (the fork server), theirs (the cells), and so on."""
+    parents = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
         except OSError:
             continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
     return found
 
 
@@ -278,8 +282,8 @@ def test_kill_9_of_the_suite_process_alone_leaves_no_worker_running(tmp_path):
     while not list((tmp_path / "runs").rglob("checkpoint.pt")):  # a worker is training
         assert victim.poll() is None and time.time() < deadline, "suite ended before it could be killed"
         time.sleep(0.05)
-    workers = _children(victim.pid)
-    assert workers, "the training cell runs in a child process"
+    workers = _descendants(victim.pid)
+    assert len(workers) >= 2, "the training cell runs in a process forked by the fork server"
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()
     deadline = time.time() + 3

@@ -2,7 +2,7 @@
 
 ``SSL_BENCH_KILL_AT=checkpoint-write|evaluation`` and ``SSL_BENCH_KILL_MARKER=PATH``: the first process to reach that
 moment (half-way through writing a checkpoint's temporary file; the start of a trained run's evaluation) creates
-PATH and SIGKILLs its parent (the suite) and itself, once per marker. Nothing here runs unless both are set."""
+PATH and SIGKILLs the suite (its parent, or the fork server's parent) and itself, once per marker. Nothing here runs unless both are set."""
 
 import os
 
@@ -15,8 +15,19 @@ def _kill_once() -> None:
     except FileExistsError:
         return
     os.close(descriptor)
-    os.kill(os.getppid(), 9)
+    os.kill(_suite(), 9)
     os.kill(os.getpid(), 9)
+
+
+def _suite() -> int:
+    """The suite's process: the parent, or the fork server's parent when a fork server started this cell."""
+    parent = os.getppid()
+    with open(f"/proc/{parent}/cmdline", "rb") as handle:
+        forked_by_server = b"forkserver" in handle.read()
+    if not forked_by_server:
+        return parent
+    with open(f"/proc/{parent}/stat") as handle:
+        return int(handle.read().rsplit(")", 1)[1].split()[1])
 
 
 if _MOMENT and _MARKER:

@@ -1,25 +1,34 @@
 """The local launcher: each cell in its own child process, up to ``parallel`` at once, each with its own GPU(s).
 
-A child dies with the launcher (Linux parent-death signal), so a killed suite leaves nothing running; a child that
-dies (a crash, the out-of-memory killer) fails its cell only. GPUs are shared out through ``CUDA_VISIBLE_DEVICES``.
+Children are forked from a fork server (``multiprocessing``'s "forkserver"): a fresh interpreter, started by the
+launcher, that imports torch and ssl-bench's row sources once (:data:`PRELOAD`), so a cell does not spend the
+seconds of importing them again as a spawned interpreter would (the server never runs a tensor operation, so no
+thread pool is forked). Each child watches a pipe whose other end only the launcher holds and kills itself when
+it closes, so a suite killed even by SIGKILL leaves nothing running (the server exits once its children have);
+a child that dies (a crash, the out-of-memory killer) fails its cell only. GPUs are shared out through
+``CUDA_VISIBLE_DEVICES``, set in the child before CUDA starts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from ssl_bench.bench.cells import CellBusy, read_outcome, run_cell, write_failure
 from ssl_bench.bench.launchers import CellJob
 from ssl_bench.core.errors import UserError
-from ssl_bench.core.forked_rows import die_with_parent
 
 BUSY_EXIT_CODE = 3
+PRELOAD = ("torch", "faiss", "sklearn.linear_model", "ssl_bench.bench.cells", "ssl_bench.sources.trained",
+           "ssl_bench.sources.spectral", "ssl_bench.sources.baseline", "ssl_bench.sources.encoder",
+           "ssl_bench.training.loop", "ssl_bench.eval.knn", "ssl_bench.eval.linear")  # what most cells import
 
 
 def gpu_groups(parallel: int, gpus_per_cell: int) -> list[str | None]:
@@ -41,21 +50,31 @@ def run_local(jobs: list[CellJob], device: str, parallel: int, gpus_per_cell: in
     """Run ``jobs``, ``parallel`` at a time; call ``on_outcome(job, outcome)`` as each ends (None: another live
     process holds the cell)."""
     free = gpu_groups(parallel, gpus_per_cell)
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([*PRELOAD, __name__])
     waiting, running = list(jobs), {}
     child_progress = progress and parallel == 1
-    while waiting or running:
-        while waiting and free:
-            job, gpus = waiting.pop(0), free.pop(0)
-            process = context.Process(target=_work, args=(job, device, child_progress, os.getpid(), gpus),
-                                      name=f"ssl-bench cell {job.cell.run_id}")
-            process.start()
-            running[process.sentinel] = (process, job, gpus)
-        for sentinel in wait(list(running)):
-            process, job, gpus = running.pop(sentinel)
-            process.join()
-            free.append(gpus)
-            on_outcome(job, _outcome_of(job, process.exitcode))
+    try:
+        while waiting or running:
+            while waiting and free:
+                job, gpus = waiting.pop(0), free.pop(0)
+                watched, launcher = context.Pipe(duplex=False)
+                process = context.Process(target=_work, args=(job, device, child_progress, watched, gpus,
+                                                              dict(os.environ)),
+                                          name=f"ssl-bench cell {job.cell.run_id}")
+                process.start()
+                watched.close()
+                running[process.sentinel] = (process, job, gpus, launcher)
+            for sentinel in wait(list(running)):
+                process, job, gpus, launcher = running.pop(sentinel)
+                process.join()
+                launcher.close()
+                free.append(gpus)
+                on_outcome(job, _outcome_of(job, process.exitcode))
+    finally:
+        for _, _, _, launcher in running.values():
+            launcher.close()  # a child still running (Ctrl-C, an error here) ends with the suite
+        _stop_fork_server()
 
 
 def _outcome_of(job: CellJob, exit_code: int | None) -> dict[str, Any] | None:
@@ -69,9 +88,13 @@ def _outcome_of(job: CellJob, exit_code: int | None) -> dict[str, Any] | None:
     return outcome
 
 
-def _work(job: CellJob, device: str, progress: bool, parent: int, gpus: str | None) -> None:
-    """In the child: die with the launcher, see only this cell's GPUs, run the cell."""
-    die_with_parent(parent)
+def _work(job: CellJob, device: str, progress: bool, launcher: Connection, gpus: str | None,
+          environment: dict[str, str]) -> None:
+    """In the child: die with the launcher (:func:`_die_with`), take its environment as it is now (the fork
+    server's is the one it started with), see only this cell's GPUs, run the cell."""
+    _die_with(launcher)
+    os.environ.clear()
+    os.environ.update(environment)
     if gpus is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = gpus
     try:
@@ -79,3 +102,24 @@ def _work(job: CellJob, device: str, progress: bool, parent: int, gpus: str | No
     except CellBusy as busy:
         print(f"skipped: {job.label}: {busy}", file=sys.stderr)
         sys.exit(BUSY_EXIT_CODE)
+
+
+def _stop_fork_server() -> None:
+    """Stop the fork server once the suite's cells have ended (multiprocessing keeps it for the interpreter's life:
+    an idle process left behind by a suite run from Python); its children, if any still run, die with it. The
+    stop is CPython's own (``ForkServer._stop``, private, present since 3.8)."""
+    from multiprocessing import forkserver
+
+    forkserver._forkserver._stop()
+
+
+def _die_with(launcher: Connection) -> None:
+    """A thread that SIGKILLs this process when the launcher's end of the pipe closes: the launcher died (even by
+    SIGKILL: the kernel closes its descriptors), or it gave up on the cell; at once if that already happened."""
+
+    def watch() -> None:
+        with contextlib.suppress(EOFError, OSError):
+            launcher.recv()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="ssl-bench launcher watch", daemon=True).start()
