@@ -10,6 +10,14 @@ if TYPE_CHECKING:
     import torch
 
 DEVICES = ("auto", "cpu", "cuda")
+CPU_INFERENCE_BATCH = 128  # encoding 2,048 images, 2-core Xeon (AVX-512): ViT-Tiny 5.6 s at 128 vs 7.6 s at 512,
+GPU_INFERENCE_BATCH = 512  # the convnet 0.29 s vs 0.52 s (cache-sized batches); outputs bit-identical
+
+
+def inference_batch(device: torch.device) -> int:
+    """Images per forward pass when a network only encodes (features, learning curve, diagnostics): smaller on a
+    CPU, where batches that fit the caches are faster, than on a GPU."""
+    return CPU_INFERENCE_BATCH if device.type == "cpu" else GPU_INFERENCE_BATCH
 
 
 def resolve_device(name: str) -> torch.device:

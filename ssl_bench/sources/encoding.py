@@ -7,13 +7,11 @@ from typing import Callable
 
 from torch import Tensor, nn
 
-from ssl_bench.core.devices import resolve_device
+from ssl_bench.core.devices import inference_batch, resolve_device
 from ssl_bench.data.datasets import ImageDataset
 from ssl_bench.data.streaming import StreamedSplit
 from ssl_bench.eval.base import FeatureSplits
 from ssl_bench.models.features import cached_features, extract_features
-
-FEATURE_BATCH = 512
 
 Encoder = Callable[[Tensor], Tensor]
 Split = ImageDataset | StreamedSplit
@@ -26,13 +24,14 @@ def encoder_splits(encoder: Encoder, train: Split, test: Split, device: str = "a
 
     A streamed split is encoded batch by batch as its DataLoader decodes it, in order, never all at once."""
     torch_device = resolve_device(device)
+    batch = inference_batch(torch_device)
     if isinstance(encoder, nn.Module):
         encoder = encoder.to(torch_device)
 
     def features(split: str, data: Split) -> Tensor:
         on_cuda = torch_device.type == "cuda"
-        images = data.images if isinstance(data, ImageDataset) else data.in_order(FEATURE_BATCH, on_cuda)
-        compute = lambda: extract_features(encoder, images, FEATURE_BATCH, device=torch_device)  # noqa: E731
+        images = data.images if isinstance(data, ImageDataset) else data.in_order(batch, on_cuda)
+        compute = lambda: extract_features(encoder, images, batch, device=torch_device)  # noqa: E731
         found = cached_features(cache_dir / f"{split}.pt", compute) if cache_dir else compute()
         return found.to(torch_device)  # a cache is read to the CPU; kNN and the linear probe run on the device
 

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ssl_bench.core.devices import inference_batch
 from ssl_bench.data.augment import normalize
 from ssl_bench.data.datasets import ImageDataset
 from ssl_bench.data.datasets.base import balanced_indices
@@ -30,7 +31,6 @@ from ssl_bench.eval.linear import stratified_split
 CURVE_IMAGES = 500  # encoding them after each epoch is the curve's cost: 500 keep it near 5% of a convnet's epoch
 QUERY_FRACTION = 0.5  # 250 queries: a binomial standard error of about 3 points, half that of 100
 K = 20
-BATCH = 512
 SUMMARY = "learning_curve"  # a trained row's metrics key of :func:`curve_summary`
 # the leaderboard's columns of the curve: its last and its best point, named as such (lightly reports the best
 # epoch, solo-learn the last), and where the best was
@@ -83,8 +83,9 @@ def curve_point(backbone: nn.Module, data: CurveData) -> dict[str, float]:
 
 
 def _encode(backbone: nn.Module, images: Tensor, data: CurveData) -> Tensor:
-    return torch.cat([backbone(normalize(images[start : start + BATCH], data.mean, data.std)).flatten(1).float()
-                      for start in range(0, len(images), BATCH)])
+    batch = inference_batch(images.device)
+    return torch.cat([backbone(normalize(images[start : start + batch], data.mean, data.std)).flatten(1).float()
+                      for start in range(0, len(images), batch)])
 
 
 def curve_summary(history: list[dict[str, Any]]) -> dict[str, Any] | None:

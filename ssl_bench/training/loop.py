@@ -30,7 +30,7 @@ from torch.nn.parallel import DistributedDataParallel
 from ssl_bench import __version__
 from ssl_bench.core import distributed
 from ssl_bench.core.checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
-from ssl_bench.core.devices import resolve_device
+from ssl_bench.core.devices import inference_batch, resolve_device
 from ssl_bench.core.errors import UserError
 from ssl_bench.core.paths import check_output_dir, reported_write
 from ssl_bench.core.progress import progress_bar
@@ -154,8 +154,10 @@ def collapse_diagnostics(model: SSLModel, views: Tensor) -> dict[str, float]:
     finite."""
     was_training = model.training
     model.eval()
-    features = model.backbone(views).flatten(1).float()
-    embeddings = nn.functional.normalize(model.projector(features).float(), dim=1)
+    with torch.no_grad():
+        chunks = views.split(inference_batch(views.device))
+        features = torch.cat([model.backbone(chunk).flatten(1).float() for chunk in chunks])
+        embeddings = nn.functional.normalize(model.projector(features).float(), dim=1)
     model.train(was_training)
     if not (torch.isfinite(features).all() and torch.isfinite(embeddings).all()):
         raise NonFiniteOutputs("the network's outputs are not finite")
