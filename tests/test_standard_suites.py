@@ -224,3 +224,16 @@ def test_the_dry_run_sizes_an_imagefolder_by_its_name_and_folder(generated_data:
     assert (info["image_size"], info["train_images"], info["classes"], info["available"]) == (224, 100, 100, True)
     missing = _dataset_info("imagefolder@224:data/nowhere")
     assert missing["available"] is False and missing["train_images"] is None and missing["image_size"] == 224
+
+
+def test_the_effective_recipe_names_each_methods_views():
+    """View counts are parity fields: two global views and no local one for the two-view methods of the standard
+    suites; DINO's published multi-crop (2 global + 6 local crops of 96/224 of the size, area 0.05-0.4) for DINO."""
+    from ssl_bench.training.config import make_config
+
+    vicreg = effective_recipe(make_config({"method": "vicreg", "dataset": "fashion-mnist"}))
+    assert (vicreg["augment_global_views"], vicreg["augment_local_views"]) == (2, 0)
+    assert "augment_local_size" not in vicreg
+    dino = effective_recipe(make_config({"method": "dino", "dataset": "fashion-mnist"}))
+    assert (dino["augment_global_views"], dino["augment_local_views"]) == (2, 6)
+    assert dino["augment_local_size"] == int(28 * 96 / 224) and dino["augment_local_crop_scale"] == [0.05, 0.4]

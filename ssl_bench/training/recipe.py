@@ -70,6 +70,9 @@ def effective_recipe(config: TrainConfig) -> dict[str, Any]:
         **{f"loss_{key}": value for key, value in sorted(loss_params.items())},
         "loss_scale": 1.0,
         **{f"augment_{key}": _plain(getattr(augment, key)) for key in AUGMENT_FIELDS},
+        "augment_global_views": augment.global_views,
+        "augment_local_views": augment.local_views,
+        **(_local_crops(augment, channels, size) if augment.local_views else {}),
         "augment_jitter_order": "brightness, contrast, saturation, hue (fixed)",
         "augment_blur_kernel": (f"{BatchAugment(augment, channels, size).kernel_size} px, sigma U(0.1, 2)"
                                 if max(augment.blur_p) > 0 else None),
@@ -79,6 +82,12 @@ def effective_recipe(config: TrainConfig) -> dict[str, Any]:
                              "weight decay chosen on a 10% held-out split, last epoch",
     }
     return recipe
+
+
+def _local_crops(augment: Any, channels: int, size: int) -> dict[str, Any]:
+    """The multi-crop fields of a recipe with local views: their side in pixels, area fraction and blur."""
+    return {"augment_local_size": BatchAugment(augment, channels, size).local_size,
+            "augment_local_crop_scale": _plain(augment.local_crop_scale), "augment_local_blur_p": augment.local_blur_p}
 
 
 def _plain(value: Any) -> Any:
