@@ -82,10 +82,7 @@ def to_html(board: Leaderboard, plots: list[Plot], study: PredictivitySection | 
                   "<p>Differences are ours minus published, in points; † marks a reference whose protocol differs from "
                   "ours (each difference is named in the last column).</p>", *_references_table(board)]
     if plots:
-        parts.append("<h2>Plots</h2>")
-        for plot in plots:
-            parts += [f'<figure id="plot-{plot.name}">', inline_svg(plot.svg, prefix=plot.name),
-                      f"<figcaption>{escape(plot.title)}</figcaption>", "</figure>"]
+        parts += ["<h2>Plots</h2>", *_figures(plots)]
     if study is not None:
         parts += _predictivity(study)
     parts += ["<h2>All runs</h2>", *_runs_table(board)]
@@ -112,11 +109,14 @@ def _predictivity(study: PredictivitySection) -> list[str]:
              "its sweep and seeds) and across methods; 95% bootstrap intervals resample configurations with all "
              "their seeds. Cost: the predictor's median cost as a fraction of a run's training time. Also as "
              '<a href="predictivity.md">Markdown</a>, <a href="predictivity.csv">CSV</a> and '
-             '<a href="predictivity.json">JSON</a>.</p>', *_table(head, body)]
-    for plot in study.plots:
-        parts += [f'<figure id="plot-{plot.name}">', inline_svg(plot.svg, prefix=plot.name),
-                  f"<figcaption>{escape(plot.title)}</figcaption>", "</figure>"]
+             '<a href="predictivity.json">JSON</a>.</p>', *_table(head, body), *_figures(study.plots)]
     return parts
+
+
+def _figures(plots: list[Plot]) -> list[str]:
+    """Each plot as a figure with its caption, its SVG inline."""
+    return [line for plot in plots for line in (f'<figure id="plot-{plot.name}">', inline_svg(plot.svg, prefix=plot.name),
+                                                f"<figcaption>{escape(plot.title)}</figcaption>", "</figure>")]
 
 
 def _leaderboard_table(board: Leaderboard) -> list[str]:

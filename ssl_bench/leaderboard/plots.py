@@ -48,21 +48,21 @@ def _svg(figure: Figure) -> str:
 
 
 # numbers that are no evaluation's column (epoch records, the predictivity study's predictors): (axis label, scale)
-EPOCH_ONLY = {"knn_curve_top1": ("learning curve: kNN top-1 (%)", 100.0),
+NOT_A_COLUMN = {"knn_curve_top1": ("learning curve: kNN top-1 (%)", 100.0),
               "early_knn": ("early kNN: learning curve's first point (%)", 100.0),
               "closed_form_knn": ("closed-form counterpart: kNN top-1 (%)", 100.0),
               "closed_form_linear": ("closed-form counterpart: linear top-1 (%)", 100.0)}
 
 
 def _scale(key: str) -> float:
-    if key in EPOCH_ONLY:
-        return EPOCH_ONLY[key][1]
+    if key in NOT_A_COLUMN:
+        return NOT_A_COLUMN[key][1]
     return 100.0 if metric_column(key).percent else 1.0
 
 
 def _axis_label(key: str) -> str:
-    if key in EPOCH_ONLY:
-        return EPOCH_ONLY[key][0]
+    if key in NOT_A_COLUMN:
+        return NOT_A_COLUMN[key][0]
     column = metric_column(key)
     return f"{column.title} (%)" if column.percent else column.title
 

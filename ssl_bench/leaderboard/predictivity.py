@@ -37,7 +37,6 @@ DEFAULT_PREDICTORS = ("closed_form_knn", "closed_form_linear", "rankme", "alpha_
 DEFAULT_TARGETS = ("linear_top1", "knn_top1")
 MIN_CONFIGURATIONS = 3  # a board shows the predictivity section when a method has this many configurations
 CLOSED_FORM_PREDICTORS = {"closed_form_knn": ("knn_top1", "knn"), "closed_form_linear": ("linear_top1", "linear")}
-EPOCH_PREDICTORS = ("effective_rank", "early_knn")
 
 
 @dataclass(frozen=True)
@@ -159,8 +158,7 @@ def predictivity(runs: Sequence[RunRecord], predictors: Sequence[str], targets: 
     trained = [run for run in runs if run.kind == "trained" and run.status == "done"]
     if not trained:
         raise UserError("no finished trained runs in the store for these filters; run a suite first")
-    counterparts = Counterparts(runs)
-    closed_forms = {run.run_id: counterparts.of(run) for run in trained}
+    closed_forms = closed_forms_of(runs)
     methods = sorted({run.method for run in trained})
     scopes = [(method, [run for run in trained if run.method == method]) for method in methods]
     if len(methods) > 1:
@@ -169,18 +167,21 @@ def predictivity(runs: Sequence[RunRecord], predictors: Sequence[str], targets: 
     for scope, scope_runs in scopes:
         for predictor in predictors:
             for target in targets:
-                points = [(run, predictor_value(run, predictor, closed_forms[run.run_id]), run.metrics.get(target))
-                          for run in scope_runs]
-                points = [(run, x, y) for run, x, y in points
-                          if x is not None and isinstance(y, (int, float)) and math.isfinite(x) and math.isfinite(y)]
-                if not points:
+                found = points(scope_runs, predictor, target, closed_forms)
+                if not found:
                     continue
-                x, y, groups = [p[1] for p in points], [p[2] for p in points], [_configuration(p[0]) for p in points]
+                x, y, groups = [p[1] for p in found], [p[2] for p in found], [_configuration(p[0]) for p in found]
                 correlations = [rank_correlation(x, y, method, groups, resamples, confidence)
                                 for method in ("spearman", "kendall")]
                 rows.append(PredictivityRow(scope, predictor, target, *correlations, len(set(groups)),
-                                            _cost_fraction([p[0] for p in points], predictor, closed_forms)))
+                                            _cost_fraction([p[0] for p in found], predictor, closed_forms)))
     return rows
+
+
+def closed_forms_of(runs: Sequence[RunRecord]) -> dict[str, RunRecord | None]:
+    """Each finished trained run's closed-form counterpart among ``runs`` (None where there is none), by run id."""
+    counterparts = Counterparts(runs)
+    return {run.run_id: counterparts.of(run) for run in runs if run.kind == "trained" and run.status == "done"}
 
 
 def _cost_fraction(runs: Sequence[RunRecord], predictor: str,
@@ -193,16 +194,17 @@ def _cost_fraction(runs: Sequence[RunRecord], predictor: str,
     return statistics.median(fractions) if fractions else None
 
 
-def points(runs: Sequence[RunRecord], predictor: str, target: str) -> list[tuple[str, float, float]]:
-    """(method, predictor value, target value) of every finished trained run that has both: the scatter plots."""
-    counterparts = Counterparts(runs)
+def points(runs: Sequence[RunRecord], predictor: str, target: str,
+           closed_forms: dict[str, RunRecord | None]) -> list[tuple[RunRecord, float, float]]:
+    """(run, predictor value, target value) of every finished trained run of ``runs`` that has both, finite
+    (``closed_forms``: :func:`closed_forms_of`)."""
     found = []
     for run in runs:
-        if run.kind != "trained" or run.status != "done":
+        if run.run_id not in closed_forms:  # not a finished trained run
             continue
-        x, y = predictor_value(run, predictor, counterparts.of(run)), _number(run.metrics.get(target))
+        x, y = predictor_value(run, predictor, closed_forms[run.run_id]), _number(run.metrics.get(target))
         if x is not None and y is not None and math.isfinite(x) and math.isfinite(y):
-            found.append((run.method, x, y))
+            found.append((run, x, y))
     return found
 
 
@@ -283,7 +285,10 @@ def predictivity_section(runs: Sequence[RunRecord], resamples: int = 2000) -> Pr
     rows = predictivity(runs, DEFAULT_PREDICTORS, DEFAULT_TARGETS, resamples)
     if not rows:
         return None
-    plots = [predictor_scatter(predictor, [(target, points(runs, predictor, target)) for target in DEFAULT_TARGETS])
+    closed_forms = closed_forms_of(runs)
+    plots = [predictor_scatter(predictor, [(target, [(run.method, x, y) for run, x, y in
+                                                     points(runs, predictor, target, closed_forms)])
+                                           for target in DEFAULT_TARGETS])
              for predictor in dict.fromkeys(row.predictor for row in rows)]
     files = {"md": predictivity_markdown(rows), "csv": predictivity_csv(rows),
              "json": json.dumps(predictivity_json(rows), indent=1, sort_keys=True) + "\n"}
