@@ -173,17 +173,17 @@ COUNTERPART_SETTINGS = ("features", "feature_dim", "dim", "n_views", "reg", "knn
 
 
 def counterpart_settings(method: str, augment: dict[str, Any]) -> dict[str, Any]:
-    """The views-graph settings of the closed form of trained ``method`` run with ``augment`` overrides: its
-    recipe and its own changes to it under the overrides, as :func:`ssl_bench.training.run_dir.augment_of` gives
-    the trained run (so both draw their views with the same code and parameters)."""
+    """The views-graph settings of the closed form of trained ``method`` run with ``augment`` overrides: the recipe
+    and overrides the trained run draws its views with (:func:`ssl_bench.training.run_dir.method_augment`)."""
     from ssl_bench.methods import METHODS
+    from ssl_bench.training.run_dir import method_augment
 
-    spec = METHODS.get(method)
-    if spec.closed_form is None:
+    if METHODS.get(method).closed_form is None:
         having = [name for name in METHODS.names() if METHODS.get(name).closed_form is not None]
         raise UserError(f"{method} has no closed form (closed_form: applies to {', '.join(having)}); drop "
                         f"closed_form: or {method}")
-    return {"graph": "views", "augment_recipe": spec.augment, "augment": {**spec.augment_defaults, **augment}}
+    recipe, overrides = method_augment(method, augment)
+    return {"graph": "views", "augment_recipe": recipe, "augment": overrides}
 
 
 def counterpart_rows(methods: Sequence[str], augment: dict[str, Any], given: Any, subset: int | None) -> list[BlockRow]:

@@ -44,7 +44,14 @@ def augment_of(config: TrainConfig) -> tuple[str, dict[str, Any]]:
         raise UserError(f"{config.method} trains on exactly {own['global_views']} global view(s) and "
                         f"{own['local_views']} local one(s); drop --augment {', '.join(changed)} or choose a "
                         f"multi-view method ({multi_view})")
-    return spec.augment, {**spec.augment_defaults, **config.augment}
+    return method_augment(config.method, config.augment)
+
+
+def method_augment(method: str, overrides: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(recipe name, overrides) that ``method`` trains with under ``overrides``: its recipe, its own changes to it
+    (``MethodSpec.augment_defaults``), then ``overrides`` on top."""
+    spec = METHODS.get(method)
+    return spec.augment, {**spec.augment_defaults, **overrides}
 
 
 def write_data_record(run_dir: Path, channels: int, image_size: int, mean: tuple[float, ...],
