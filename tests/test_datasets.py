@@ -285,6 +285,22 @@ def test_synthetic_set_is_balanced_deterministic_and_learnable():
     assert 0.4 < accuracy < 0.95  # chance is 0.1; the position jitter keeps raw pixels imperfect
 
 
+def test_digits_are_scikit_learns_images_split_once_into_balanced_test_and_the_rest():
+    from sklearn.datasets import load_digits
+
+    reference = load_digits()
+    expected = np.rint(reference.images * 255 / 16).astype(np.uint8)  # 0..16 counts -> 0..255
+    train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
+    assert train.images.shape == (1297, 1, 8, 8) and test.images.shape == (500, 1, 8, 8)
+    assert np.bincount(test.labels.numpy()).tolist() == [50] * 10
+    both = np.concatenate([train.images[:, 0].numpy(), test.images[:, 0].numpy()])
+    both_labels = np.concatenate([train.labels.numpy(), test.labels.numpy()])
+    rows = {image.tobytes(): label for image, label in zip(both, both_labels)}
+    for image, label in zip(expected, reference.target):  # every scikit-learn image is in one split, with its label
+        assert rows[image.tobytes()] == label
+    assert sorted(both_labels.tolist()) == sorted(reference.target.tolist())
+
+
 # --- the CLI -------------------------------------------------------------------------------------------------------
 
 
@@ -292,8 +308,8 @@ def test_datasets_command_prints_one_json_object(capsys, isolated_data):
     assert main(["datasets", "--json"]) == 0
     output = json.loads(capsys.readouterr().out)
     rows = {row["name"]: row for row in output["datasets"]}
-    assert {"fashion-mnist", "mnist", "cifar10", "cifar100", "stl10", "imagefolder:PATH", "synthetic"} <= set(rows)
-    assert rows["synthetic"]["available"] is True and rows["fashion-mnist"]["available"] is False
+    assert {"fashion-mnist", "mnist", "cifar10", "cifar100", "stl10", "imagefolder:PATH", "synthetic", "digits"} <= set(rows)
+    assert rows["synthetic"]["available"] is rows["digits"]["available"] is True and rows["fashion-mnist"]["available"] is False
     assert rows["stl10"]["n_train"] == 5000 and rows["stl10"]["size"] == 96
     assert output["data_root"] == str(isolated_data)
 

@@ -75,3 +75,7 @@ def test_a_synthetic_run_transfers_to_a_colour_folder_as_an_independent_computat
     (train, train_labels), (test, test_labels) = by_hand("train"), by_hand("test")
     reference = evaluate_features(FeatureSplits(train, train_labels, test, test_labels, 3), ["knn"])
     assert result["knn_top1"] == pytest.approx(reference["knn_top1"], abs=2 / len(test_labels))
+    with pytest.raises(UserError, match="resize"):  # scikit-learn's 8x8 digits into a 16x16 run: only when asked
+        evaluate_transfer(target, dataset="digits")
+    digits = evaluate_transfer(target, dataset="digits", resize=True)
+    assert digits["protocol"]["resize"].startswith("(8, 8) -> 16x16") and digits["knn_top1"] > 0.3  # chance: 0.1

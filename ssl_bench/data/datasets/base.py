@@ -14,6 +14,7 @@ Names (the registry :data:`DATASETS`):
 - ``imagefolder:PATH``: ``PATH/train/CLASS/*`` and ``PATH/test/CLASS/*``, converted to RGB, the shorter side
   resized to :data:`IMAGEFOLDER_SIZE` (``imagefolder@S:PATH``: to S, e.g. 224) and centre-cropped to a square. A split too large for memory is streamed
   from disk instead, with the same decoder (:mod:`ssl_bench.data.streaming`).
+- ``digits``: scikit-learn's 8x8 handwritten digits (shipped with it, offline), split once (a transfer target).
 - ``synthetic``: a small generated, learnable set for tests (see :func:`make_synthetic`).
 
 Nothing is downloaded unless ``download=True``. Decoded tensors are cached in-process, keyed by the name, split
