@@ -150,10 +150,11 @@ def test_every_recipe_of_the_suite_takes_a_training_step_on_data_of_its_shape(na
         assert training_classes(config) == classes
         training.steps_per_epoch = 1  # one optimiser step of the real loop
         training.probe_views = training.probe_views[:4]  # the epoch's collapse diagnostics on 4 images, not all
-        before = [p.detach().clone() for p in training.model.parameters()]
+        weights = [p for p in training.model.parameters() if p.ndim >= 2]  # BN scales start at exactly 1: a first
+        before = [p.detach().clone() for p in weights]  # warm-up step at batch 4 can leave them there in float32
         record = run_epoch(training, 0, progress=False)
         assert np.isfinite(record["loss"])
-        moved = sum(not torch.equal(a, b) for a, b in zip(before, training.model.parameters()))
+        moved = sum(not torch.equal(a, b) for a, b in zip(before, weights))
         assert moved > 0.9 * len(before), f"{name}/{cell.method}: only {moved} of {len(before)} tensors moved"
 
 

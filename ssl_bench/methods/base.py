@@ -98,6 +98,8 @@ class MethodSpec:
     methods), so other view counts are refused. ``loss_params``: float settings, or int ones (sizes, counts)
     where the default is an int. ``closed_form``: the registered spectral method that solves the method's loss
     in closed form on the graph of its augmented views (Balestriero & LeCun 2022), None where none is derived.
+    ``not_implemented``: a part of the method's reference implementation that ssl-bench's lacks (a recipe field,
+    so parity tables name it), None where nothing is left out.
     """
 
     name: str
@@ -118,6 +120,7 @@ class MethodSpec:
     views_fixed: bool = True
     vit_only: bool = False
     closed_form: str | None = None
+    not_implemented: str | None = None
     hyperparameters: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -92,5 +92,6 @@ METHODS.register("swav")(
         augment_defaults={"global_views": 2, "local_views": 6, "crop_scale": (0.14, 1.0),
                           "local_crop_scale": (0.05, 0.14)},
         views_fixed=False,
+        not_implemented="the queue of past projections added to Sinkhorn's batch (SwAV's small-batch queue)",
     )
 )

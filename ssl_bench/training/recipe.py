@@ -73,6 +73,7 @@ def effective_recipe(config: TrainConfig) -> dict[str, Any]:
         "augment_global_views": augment.global_views,
         "augment_local_views": augment.local_views,
         **(_local_crops(augment, channels, size) if augment.local_views else {}),
+        **({"not_implemented": spec.not_implemented} if spec.not_implemented else {}),
         "augment_jitter_order": "brightness, contrast, saturation, hue (fixed)",
         "augment_blur_kernel": (f"{BatchAugment(augment, channels, size).kernel_size} px, sigma U(0.1, 2)"
                                 if max(augment.blur_p) > 0 else None),
