@@ -6,6 +6,7 @@ import pytest
 import torch
 from lightly.loss import DINOLoss
 
+from ssl_bench.core.errors import UserError
 from ssl_bench.methods import METHODS, Progress, build_method
 from ssl_bench.methods.dino import dino_loss, teacher_temperature
 from ssl_bench.models.backbones import build_backbone
@@ -75,3 +76,40 @@ def test_dino_defaults_are_solo_learns_cifar_recipe():
     assert spec.projector_dims == (2048, 2048, 256, 4096) and spec.loss_params["freeze_prototype_epochs"] == 1
     head = build_method("dino", *build_backbone("convnet", 1, 8)).projector
     assert [name for name, _ in head.named_parameters() if "prototype" in name] == ["prototype_directions"]
+
+
+def test_learnt_prototype_norms_equal_lightlys_head_with_norm_last_layer_off():
+    """norm_last_layer 0 (solo-learn's ViT recipe): the weight-normalised prototypes' norms g_k are parameters,
+    in the student and the EMA teacher alike, cancelled with the directions during the frozen first epoch."""
+    from lightly.models.modules.heads import DINOProjectionHead
+
+    torch.manual_seed(0)
+    model = build_method("dino", *build_backbone("convnet", 1, 8), projector_dims=(16, 16, 8, 12), norm_last_layer=0)
+    head = model.projector
+    reference = DINOProjectionHead(head.mlp[0].in_features, 16, 8, 12, norm_last_layer=False)
+    with torch.no_grad():
+        for ours, theirs in zip([m for m in head.mlp if isinstance(m, torch.nn.Linear)],
+                                [m for m in reference.layers if isinstance(m, torch.nn.Linear)]):
+            theirs.weight.copy_(ours.weight)
+            theirs.bias.copy_(ours.bias)
+        head.prototype_norms.copy_(torch.linspace(0.5, 2.0, 12))
+        reference.last_layer.weight_v.copy_(head.prototype_directions)
+        reference.last_layer.weight_g.copy_(head.prototype_norms.view(12, 1))
+    assert reference.last_layer.weight_g.requires_grad and head.prototype_norms.requires_grad
+    x = torch.randn(5, head.mlp[0].in_features)
+    ours, theirs = head(x), reference(x)
+    torch.testing.assert_close(ours, theirs)
+    ours.square().sum().backward()
+    theirs.square().sum().backward()
+    torch.testing.assert_close(head.prototype_norms.grad, reference.last_layer.weight_g.grad.view(12))
+    torch.testing.assert_close(head.prototype_directions.grad, reference.last_layer.weight_v.grad)
+    assert model.target[1].prototype_norms is not None and not model.target[1].prototype_norms.requires_grad
+    model.before_optimizer_step(Progress(0, 10, 5))  # the first epoch: norms frozen with the directions
+    assert head.prototype_norms.grad is None and head.prototype_directions.grad is None
+    with torch.no_grad():
+        head.prototype_norms.fill_(3.0)
+    model.after_optimizer_step(Progress(1, 10, 5))  # the teacher's norms follow the student's by the EMA
+    tau = model.spec.momentum(1, 10)
+    torch.testing.assert_close(model.target[1].prototype_norms, torch.full((12,), tau + (1 - tau) * 3.0))
+    with pytest.raises(UserError, match="norm_last_layer"):
+        build_method("dino", *build_backbone("convnet", 1, 8), norm_last_layer=2)

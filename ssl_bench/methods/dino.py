@@ -6,7 +6,8 @@ linearly from 0.04 to 0.07 over the first 30 epochs, per epoch), over all (teach
 pairs. The centre is an EMA (momentum 0.9) of the teacher's batch mean, a buffer of the model (in the checkpoint;
 computed from the gathered global batch, so every DDP rank holds the same). Head: 3-layer MLP (GELU) to a
 256-d bottleneck, l2-normalised, then a weight-normalised linear layer to 4096 prototypes with its norms fixed at 1
-(``norm_last_layer``, DINO's and solo-learn's default) whose gradients are cancelled during the first epoch.
+(``norm_last_layer`` 1, DINO's and solo-learn's default; 0 learns the norms, as solo-learn's ViT recipe) whose
+gradients are cancelled during the first epoch.
 Defaults from solo-learn's CIFAR recipe (``scripts/pretrain/cifar/dino.yaml`` and ``solo/methods/dino.py`` at
 9187ea3: LARS lr 0.3, weight decay 1e-6, teacher momentum 0.9995 -> 1.0, 2048-wide head, 4096 prototypes) and
 DINO's paper and code (temperatures, centre, a 30-epoch teacher-temperature warm-up where solo-learn's CIFAR
@@ -49,10 +50,16 @@ class DINOHead(nn.Module):
                 nn.init.trunc_normal_(layer.weight, std=0.02)
                 nn.init.zeros_(layer.bias)
         self.prototype_directions = nn.Parameter(nn.init.trunc_normal_(torch.empty(dims[-1], dims[-2]), std=0.02))
+        self.prototype_norms: nn.Parameter | None = None  # g_k, learnt when norm_last_layer is 0 (else fixed at 1)
         self.out_features = dims[-1]
 
+    def learn_prototype_norms(self) -> None:
+        """Make the norms g_k (K,) of weight normalisation a parameter, initialised at 1 (``norm_last_layer`` off)."""
+        self.prototype_norms = nn.Parameter(torch.ones(self.out_features))
+
     def forward(self, x: Tensor) -> Tensor:
-        return F.normalize(self.mlp(x), dim=1) @ F.normalize(self.prototype_directions, dim=1).T
+        scores = F.normalize(self.mlp(x), dim=1) @ F.normalize(self.prototype_directions, dim=1).T
+        return scores if self.prototype_norms is None else scores * self.prototype_norms
 
 
 def teacher_temperature(epoch: int, warmup: float, final: float, warmup_epochs: int) -> float:
@@ -86,6 +93,13 @@ class DINOModel(SSLModel):
         super().__init__(*args, **overrides)
         if self.loss_params["center_momentum"] > 1:
             raise UserError(f"dino center_momentum must lie in [0, 1], got {self.loss_params['center_momentum']}")
+        if self.loss_params["norm_last_layer"] not in (0, 1):
+            raise UserError(f"dino norm_last_layer must be 1 (prototype norms fixed at 1) or 0 (learnt), got "
+                            f"{self.loss_params['norm_last_layer']}")
+        if not self.loss_params["norm_last_layer"]:  # student and teacher heads alike, so the EMA pairs them
+            self.projector.learn_prototype_norms()
+            self.target[1].learn_prototype_norms()
+            self.target.requires_grad_(False)
         self.register_buffer("center", torch.zeros(self.projector.out_features))
 
     def before_step(self, progress: Progress) -> None:
@@ -96,6 +110,8 @@ class DINOModel(SSLModel):
         ``cancel_gradients_last_layer``)."""
         if progress.epoch < self.loss_params["freeze_prototype_epochs"]:
             self.projector.prototype_directions.grad = None
+            if self.projector.prototype_norms is not None:
+                self.projector.prototype_norms.grad = None
 
     def forward(self, views: Sequence[Tensor], masks: Sequence[Tensor] = ()) -> dict[str, Tensor]:
         n_global = global_view_count(views)
@@ -119,7 +135,8 @@ METHODS.register("dino")(
         loss=dino_loss,
         projector_dims=(2048, 2048, 256, 4096),
         loss_params={"student_temperature": 0.1, "teacher_temperature": 0.07, "warmup_teacher_temperature": 0.04,
-                     "warmup_teacher_epochs": 30, "center_momentum": 0.9, "freeze_prototype_epochs": 1},
+                     "warmup_teacher_epochs": 30, "center_momentum": 0.9, "freeze_prototype_epochs": 1,
+                     "norm_last_layer": 1},
         positive_params=("student_temperature", "teacher_temperature", "warmup_teacher_temperature"),
         reference="Caron et al. 2021, arXiv:2104.14294; solo-learn scripts/pretrain/cifar/dino.yaml",
         augment="byol",
