@@ -238,3 +238,33 @@ def test_the_effective_recipe_names_each_methods_views():
     dino = effective_recipe(make_config({"method": "dino", "dataset": "fashion-mnist"}))
     assert (dino["augment_global_views"], dino["augment_local_views"]) == (2, 6)
     assert dino["augment_local_size"] == int(28 * 96 / 224) and dino["augment_local_crop_scale"] == [0.05, 0.4]
+
+
+def test_a_method_trained_on_two_backbones_is_referenced_per_backbone(tmp_path: Path) -> None:
+    """solo-learn's ImageNet-100 table has DINO on ResNet-18 and on ViT-Tiny: each value names its backbone
+    (METHOD/BACKBONE) when the suite trains the method on several, and sits beside that row only."""
+    from ssl_bench.bench.references import compare_references
+
+    suite = yaml.safe_load((SUITES / "quick.yaml").read_text())
+    suite["trained"].append({"methods": ["simclr"], "backbones": ["vit-tiny"], "epochs": 1, "batch_size": 8})
+    path = tmp_path / "suite.yaml"
+    for values, message in (({"simclr": 90.0}, "name one as simclr/BACKBONE"),
+                            ({"simclr/resnet18": 90.0}, "does not train")):
+        suite["references"] = [{"source": "s", "protocol": "p", "metric": "knn_top1", "differs": [], "values": values}]
+        path.write_text(yaml.safe_dump(suite))
+        with pytest.raises(UserError, match=message):
+            load_suite(path)
+    suite["references"][0]["values"] = {"simclr/vit-tiny": 60.0, "vicreg": 70.0}
+    path.write_text(yaml.safe_dump(suite))
+    references = load_suite(path).references
+    assert [(r.method, r.backbone, r.label) for r in references] == [("simclr", "vit-tiny", "simclr/vit-tiny"),
+                                                                    ("vicreg", None, "vicreg")]
+
+    class Row:  # the fields compare_references reads from a leaderboard row
+        def __init__(self, method: str, backbone: str, mean: float) -> None:
+            self.method, self.backbone, self.dataset, self.epochs = method, backbone, "fashion-mnist", 5
+            self.metrics = {"knn_top1": type("Summary", (), {"mean": mean, "n": 1})()}
+
+    rows = [Row("simclr", "convnet", 0.7), Row("simclr", "vit-tiny", 0.5), Row("vicreg", "convnet", 0.65)]
+    simclr, vicreg = compare_references(references, rows)
+    assert (simclr.ours, vicreg.ours) == (50.0, 65.0)

@@ -8,7 +8,9 @@ A parity table (``suites/parity/*.yaml``) transcribes the reference configuratio
         lr_per_256: {reference: 0.4, ours: 0.4}
         precision: {reference: "fp16 mixed", ours: "bf16 autocast on CUDA, float32 on CPU", differs: "why"}
 
-Every field of :func:`ssl_bench.training.recipe.effective_recipe` must be in the table for every method the suite trains;
+A section is named by the method, or ``METHOD/BACKBONE`` where the suite trains the method with another recipe on
+another backbone (that section is used for it). Every field of :func:`ssl_bench.training.recipe.effective_recipe`
+must be in the table for every method the suite trains;
 ``ours`` must equal what the cell really trains (so a drifting default fails), and ``differs`` must be given
 exactly when ``reference`` and ``ours`` differ (so every difference is named and justified).
 """
@@ -67,14 +69,15 @@ def parity_rows(table_path: str | Path, suite: Any) -> list[ParityRow]:
     for cell in suite.cells:
         if not cell.epochs:  # only trained cells have a recipe
             continue
-        if cell.method not in methods:
+        section = f"{cell.method}/{cell.backbone}" if f"{cell.method}/{cell.backbone}" in methods else cell.method
+        if section not in methods:
             raise UserError(f"{table_path} has no section for {cell.method}, which {suite.name} trains")
-        entries = methods[cell.method]
+        entries = methods[section]
         for field, trained in effective_recipe(train_config(cell)).items():
             if field not in entries:
                 raise UserError(f"{table_path}: {cell.method} lacks the field {field!r}")
             entry = entries[field]
-            rows.append(ParityRow(cell.method, field, entry.get("reference"), entry.get("ours"), trained,
+            rows.append(ParityRow(section, field, entry.get("reference"), entry.get("ours"), trained,
                                   entry.get("differs")))
     return rows
 

@@ -7,7 +7,7 @@ A suite's ``references:`` is a list of blocks, each one source under one protoco
         protocol: "online linear classifier trained beside pretraining ..., last epoch"
         metric: linear_top1            # the leaderboard column the values are comparable with
         differs: ["online classifier on augmented views, ours offline on clean images"]   # [] when ours
-        values: {simclr: 90.74, vicreg: 92.07}   # percent
+        values: {simclr: 90.74, vicreg: 92.07}   # percent; METHOD/BACKBONE where a method trains on several
 
 :func:`compare_references` puts each value beside our mean over seeds for the same method and dataset and the
 difference in points, and marks the comparison when the reference's protocol differs from ours (its ``differs``
@@ -32,7 +32,8 @@ METRIC_PROTOCOLS = {
 
 @dataclass(frozen=True)
 class PublishedResult:
-    """One published number: ``value`` (percent) of ``metric`` for ``method`` on ``dataset``."""
+    """One published number: ``value`` (percent) of ``metric`` for ``method`` (on ``backbone``, None: the one the
+    suite trains it on) on ``dataset``."""
 
     method: str
     dataset: str
@@ -41,6 +42,12 @@ class PublishedResult:
     source: str
     protocol: str
     differs: tuple[str, ...]
+    backbone: str | None = None
+
+    @property
+    def label(self) -> str:
+        """``method`` or ``method/backbone``, as the suite's references name it."""
+        return self.method if self.backbone is None else f"{self.method}/{self.backbone}"
 
 
 @dataclass(frozen=True)
@@ -57,8 +64,10 @@ class ReferenceComparison:
     protocol_differs: bool
 
 
-def parse_references(blocks: Any, datasets: list[str], methods: set[str]) -> tuple[PublishedResult, ...]:
-    """The ``references:`` list of a suite; every dataset of the suite gets each value. One line per mistake."""
+def parse_references(blocks: Any, datasets: list[str], trained: dict[str, set[str]]) -> tuple[PublishedResult, ...]:
+    """The ``references:`` list of a suite (``trained``: method -> the backbones the suite trains it on); every
+    dataset of the suite gets each value. A value names ``METHOD``, or ``METHOD/BACKBONE`` where the suite trains
+    the method on several backbones. One line per mistake."""
     results = []
     for block in as_list(blocks or []):
         block = check_mapping(block, "each references block (source, protocol, metric, values)")
@@ -75,15 +84,26 @@ def parse_references(blocks: Any, datasets: list[str], methods: set[str]) -> tup
         for item in differs:
             check_value("references differs (each a named protocol difference)", item, str)
         values = check_mapping(block["values"], "references values (method: percent)")
-        for method, value in values.items():
-            if method not in methods:
-                raise UserError(f"references name {method!r}, which the suite does not train; trained: {sorted(methods)}")
-            check_value(f"references value of {method}", value, float, minimum=0)
+        for name, value in values.items():
+            method, backbone = _trained_row(str(name), trained)
+            check_value(f"references value of {name}", value, float, minimum=0)
             if value > 100:
-                raise UserError(f"references value of {method} is {value}; give percent in [0, 100]")
+                raise UserError(f"references value of {name} is {value}; give percent in [0, 100]")
             results += [PublishedResult(method, dataset, block["metric"], float(value), block["source"], block["protocol"],
-                                        tuple(differs)) for dataset in datasets]
+                                        tuple(differs), backbone) for dataset in datasets]
     return tuple(results)
+
+
+def _trained_row(name: str, trained: dict[str, set[str]]) -> tuple[str, str | None]:
+    """(method, backbone or None) of a references value's name, checked against what the suite trains."""
+    method, slash, backbone = name.partition("/")
+    rows = sorted(f"{m}/{b}" if len(backbones) > 1 else m for m, backbones in trained.items() for b in backbones)
+    if method not in trained or (slash and backbone not in trained[method]):
+        raise UserError(f"references name {name!r}, which the suite does not train; trained: {sorted(set(rows))}")
+    if not slash and len(trained[method]) > 1:
+        raise UserError(f"references name {name!r}, which the suite trains on {sorted(trained[method])}; name one as "
+                        f"{method}/BACKBONE")
+    return method, backbone or None
 
 
 def compare_references(references: tuple[PublishedResult, ...], rows: Any) -> tuple[ReferenceComparison, ...]:
@@ -91,6 +111,7 @@ def compare_references(references: tuple[PublishedResult, ...], rows: Any) -> tu
     comparisons = []
     for reference in references:
         matches = [row for row in rows if row.epochs and row.method == reference.method
+                   and reference.backbone in (None, row.backbone)
                    and row.dataset == reference.dataset and reference.metric in row.metrics]
         summary = matches[0].metrics[reference.metric] if len(matches) == 1 else None
         ours = None if summary is None else 100 * summary.mean

@@ -110,7 +110,11 @@ def load_suite(path: str | Path) -> Suite:
     launch = check_mapping(spec.get("launcher") or {}, "launcher")
     make_launch_settings(launch)
     _check_sizes(path, cells, evaluations, run_settings)
-    references = parse_references(spec.get("references"), datasets, {c.method for c in cells if c.epochs})
+    trained: dict[str, set[str]] = {}
+    for cell in cells:
+        if cell.epochs:
+            trained.setdefault(cell.method, set()).add(cell.backbone)
+    references = parse_references(spec.get("references"), datasets, trained)
     return Suite(name, tuple(cells), evaluations, run_settings, launch, references, _parity(spec, path))
 
 

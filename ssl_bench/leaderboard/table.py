@@ -422,5 +422,5 @@ def reference_cells(item: ReferenceComparison) -> list[str]:
     ours = "—" if item.ours is None else f"{item.ours:.1f} (n={item.seeds})"
     difference = "—" if item.difference is None else f"{item.difference:+.1f}{mark}"
     protocol = f"{reference.protocol}; differs: {'; '.join(reference.differs)}" if reference.differs else reference.protocol
-    return [reference.method, reference.dataset, metric_column(reference.metric).title, f"{reference.value:.2f}{mark}",
+    return [reference.label, reference.dataset, metric_column(reference.metric).title, f"{reference.value:.2f}{mark}",
             ours, difference, reference.source, protocol]
