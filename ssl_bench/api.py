@@ -48,7 +48,8 @@ from ssl_bench.training.run_dir import load_encoder, load_run_config, read_histo
 
 __all__ = ["TrainConfig", "add_run", "evaluate_baseline", "evaluate_encoder", "evaluate_pretrained", "evaluate_run",
            "evaluate_spectral", "import_result", "load_encoder", "open_store", "record_result", "train"]
-HPARAM_KEYS = ("batch_size", "optimizer", "lr", "weight_decay", "warmup_epochs", "method_params", "augment")
+HPARAM_KEYS = ("batch_size", "optimizer", "lr", "weight_decay", "weight_decay_end", "warmup_epochs", "method_params",
+               "augment")
 
 
 class _BoundMethod(nn.Module):

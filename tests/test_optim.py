@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from ssl_bench.training.optim import build_optimizer, parameter_groups, warmup_cosine
+from ssl_bench.training.optim import build_optimizer, cosine_weight_decay, parameter_groups, warmup_cosine
 from ssl_bench.training.optimizers.lars import LARS
 
 
@@ -85,3 +85,24 @@ def test_multi_tensor_lars_equals_a_per_parameter_loop_on_a_real_network():
         for mine, expected in zip(ordered, reference):
             torch.testing.assert_close(mine.detach(), expected, rtol=1e-6, atol=1e-7)
     assert not torch.equal(model[4].weight, torch.zeros_like(model[4].weight)), "the zero weight must move"
+
+
+def test_weight_decay_schedule_is_dinos_cosine_scheduler_on_the_decayed_group_only(tmp_path):
+    """DINO's utils.cosine_scheduler(0.04, 0.4, epochs, niter) without warm-up, transcribed with numpy:
+    iters = arange(epochs * niter); final + 0.5 (base - final) (1 + cos(pi iters / len(iters)))."""
+    import numpy as np
+
+    from ssl_bench.training.config import make_config
+    from ssl_bench.training.loop import run_epoch, setup
+
+    iters = np.arange(3 * 7)
+    reference = 0.4 + 0.5 * (0.04 - 0.4) * (1 + np.cos(np.pi * iters / len(iters)))
+    ours = [cosine_weight_decay(step, 21, 0.04, 0.4) for step in range(21)]
+    np.testing.assert_allclose(ours, reference, rtol=1e-12)
+    config = make_config({"method": "simclr", "dataset": "synthetic", "subset": 128, "batch_size": 32, "epochs": 2,
+                          "weight_decay": 0.04, "weight_decay_end": 0.4, "out": str(tmp_path / "run"),
+                          "trackers": []})
+    training = setup(config)
+    run_epoch(training, 0, progress=False)  # 4 steps of 8: the last one set step 3's value
+    decayed, excluded = training.optimizer.param_groups
+    assert decayed["weight_decay"] == pytest.approx(cosine_weight_decay(3, 8, 0.04, 0.4)) and excluded["weight_decay"] == 0

@@ -12,8 +12,8 @@ Defaults from solo-learn's CIFAR recipe (``scripts/pretrain/cifar/dino.yaml`` an
 9187ea3: LARS lr 0.3, weight decay 1e-6, teacher momentum 0.9995 -> 1.0, 2048-wide head, 4096 prototypes) and
 DINO's paper and code (temperatures, centre, a 30-epoch teacher-temperature warm-up where solo-learn's CIFAR
 recipe has none); multi-crop 2 global + 6 local views (solo-learn's CIFAR recipe trains 2 crops, the paper 2 + 10
-for ViTs; 6 here to keep CPU runs short). Left out: DINO's weight-decay schedule and gradient clipping
-(solo-learn's CIFAR recipe uses neither).
+for ViTs; 6 here to keep CPU runs short). Not in the default (solo-learn's CIFAR recipe uses neither): DINO's
+cosine weight-decay schedule (``--weight-decay-end``, e.g. 0.04 -> 0.4) and gradient clipping (left out).
 """
 
 from __future__ import annotations

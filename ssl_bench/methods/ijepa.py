@@ -10,7 +10,8 @@ block's embeddings from the context tokens and mask tokens at the block's positi
 loss is the smooth L1 (beta 1) distance to the targets. Needs a ViT backbone (``vit-tiny``); no projector.
 Defaults from the paper's code (facebookresearch/ijepa ``configs/in1k_vith14_ep300.yaml``: predictor depth 12,
 width 384, masks as above with ``min_keep`` 10, EMA 0.996 -> 1, AdamW lr 1e-3 for 2048 images = 1.25e-4 per
-256, weight decay 0.04; crop scale 0.3-1, no flip, no colour). Left out: the weight-decay schedule to 0.4.
+256, weight decay 0.04; crop scale 0.3-1, no flip, no colour). Not in the default: the reference's cosine
+weight-decay schedule to 0.4 (``--weight-decay-end 0.4`` gives it).
 """
 
 from __future__ import annotations

@@ -59,6 +59,9 @@ class TrainConfig:
                                           "(default: the method's published value)", minimum=0, exclusive_minimum=True)
     weight_decay: float | None = setting(None, help="default: the method's published value", minimum=0)
     warmup_epochs: float = setting(1.0, help="linear warm-up before the cosine decay", minimum=0)
+    weight_decay_end: float | None = setting(None, help="cosine weight-decay schedule from --weight-decay to this "
+                                                        "value over the steps (DINO, I-JEPA: 0.4); default constant",
+                                             minimum=0)
     method_params: dict[str, Any] = setting(
         help="loss parameter or head width, e.g. --param invariance_weight=5 or --param projector_dims=[512,128]",
         flag="--param", metavar="KEY=VALUE", default_factory=dict)

@@ -40,7 +40,7 @@ from ssl_bench.data.streaming import OrderedBatches, StreamedSplit, load_split, 
 from ssl_bench.methods import METHODS, Progress, SSLModel
 from ssl_bench.training.config import TrainConfig, make_config
 from ssl_bench.training.learning_curve import CurveData, curve_data, curve_point
-from ssl_bench.training.optim import build_optimizer, warmup_cosine
+from ssl_bench.training.optim import build_optimizer, cosine_weight_decay, warmup_cosine
 from ssl_bench.training.run_dir import augment_of, build_model, write_data_record
 from ssl_bench.training.trackers import check_trackers, open_trackers, scalars
 
@@ -183,6 +183,7 @@ class Training:
     step_fn: Callable[[list[Tensor], tuple[Tensor, ...]], dict[str, Tensor]]
     optimizer: torch.optim.Optimizer
     lr: float
+    weight_decay: float
     augment: BatchAugment
     source: BatchSource
     n_images: int
@@ -233,7 +234,8 @@ def setup(config: TrainConfig, rank_device: torch.device | None = None) -> Train
     probe_views = normalize(source.head(min(len(data), 512)), augment.config.mean, augment.config.std)
     training = Training(
         config=config, run_dir=config.run_dir(), device=device, rank=rank, main=distributed.is_main_process(),
-        model=model, step_fn=step_fn, optimizer=optimizer, lr=lr, augment=augment, source=source,
+        model=model, step_fn=step_fn, optimizer=optimizer, lr=lr, weight_decay=weight_decay, augment=augment,
+        source=source,
         n_images=len(data), steps_per_epoch=steps_per_epoch, warmup_steps=int(config.warmup_epochs * steps_per_epoch),
         order_generator=torch.Generator().manual_seed(config.seed),
         augment_generator=torch.Generator(device=device).manual_seed(config.seed + 1 + 1000 * rank),
@@ -287,6 +289,9 @@ def run_epoch(training: Training, epoch: int, progress: bool) -> dict[str, Any]:
             global_step = epoch * steps + step
             for group in optimizer.param_groups:
                 group["lr"] = training.lr * warmup_cosine(global_step, training.total_steps, training.warmup_steps)
+            if config.weight_decay_end is not None:  # the decayed group (the first, see parameter_groups)
+                optimizer.param_groups[0]["weight_decay"] = cosine_weight_decay(
+                    global_step, training.total_steps, training.weight_decay, config.weight_decay_end)
             views = training.augment.views(next(batches), training.augment_generator)
             masks = model.draw_masks(views, training.augment_generator)
             if use_cuda and config.channels_last:

@@ -4,6 +4,8 @@ learning-rate schedule used by the training loop.
 - Biases and normalisation parameters get no weight decay and no LARS adaptation.
 - Schedule: linear warm-up then cosine decay to zero, per step:
   lr(t) = lr * t / T_w for t < T_w, else lr * (1 + cos(pi (t - T_w) / (T - T_w))) / 2.
+- Weight decay: constant, or (``--weight-decay-end``) a cosine from wd to wd_end over the steps, as DINO and
+  I-JEPA train: wd(t) = wd_end + (wd - wd_end) (1 + cos(pi t / T)) / 2, on the decayed group only.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ def build_optimizer(name: str, model: nn.Module, lr: float, weight_decay: float)
 
     on_cuda = all(p.is_cuda for p in model.parameters())
     return OPTIMIZERS.get(name).build(parameter_groups(model, weight_decay), lr, weight_decay, on_cuda)
+
+
+def cosine_weight_decay(step: int, total_steps: int, start: float, end: float) -> float:
+    """Weight decay at ``step`` (0-based) of ``total_steps``: ``start`` at step 0, cosine to ``end`` (DINO's
+    ``cosine_scheduler``, I-JEPA's ``CosineWDSchedule``)."""
+    return end + (start - end) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, step / max(1, total_steps))))
 
 
 def warmup_cosine(step: int, total_steps: int, warmup_steps: int) -> float:

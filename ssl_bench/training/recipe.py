@@ -56,6 +56,7 @@ def effective_recipe(config: TrainConfig) -> dict[str, Any]:
         "lr_scaling": "linear: lr_per_256 * batch_size / 256",
         "lr": lr,
         "weight_decay": weight_decay,
+        "weight_decay_end": config.weight_decay_end,
         "weight_decay_exclusions": "biases and normalisation parameters",
         "momentum": 0.9,
         "lars_eta": LARS_ETA if optimizer == "lars" else None,
