@@ -65,3 +65,23 @@ def test_fine_tuning_a_run_with_too_few_labels_for_one_percent_is_one_line(tmp_p
     capsys.readouterr()
     assert main(["eval", str(run), "--evaluations", "finetune"]) == 2
     assert "1% of 200 train rows is 2 labels, fewer than 2 for each of the 10 classes" in capsys.readouterr().err
+
+
+def test_the_head_starts_as_the_linear_probe_of_the_labelled_rows_folded_through_its_standardisation():
+    """LP-FT: before any step, the network's logits are the linear probe's on the frozen features (weight decay
+    chosen by the probe's own held-out rule), its standardisation folded into W and b."""
+    from ssl_bench.eval.finetune import probe_head
+    from ssl_bench.eval.linear import WEIGHT_DECAY_GRID, fit_linear_classifier, select_weight_decay
+
+    torch.manual_seed(0)
+    encoder = _encoder().eval()
+    images, labels = torch.rand(60, 1, 8, 8), torch.arange(60) % 3
+    model = FineTuned(copy.deepcopy(encoder), 16, 3)
+    probe_head(model, images, labels, 3, seed=0, device=torch.device("cpu"))
+    with torch.no_grad():
+        features = encoder(images)
+    chosen, _ = select_weight_decay(features, labels, 3, WEIGHT_DECAY_GRID, 0, 100)
+    probe = fit_linear_classifier(features, labels, 3, chosen)
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(images), probe.logits(features), atol=1e-4, rtol=1e-4)

@@ -4,7 +4,9 @@ tables of SimCLR and BYOL (there with ImageNet-scale recipes; here one stated re
 quick suite's scale).
 
 Recipe (:data:`RECIPE`): a copy of the backbone (the run is not changed) behind its training normalisation, a
-linear head initialised at zero; SGD with Nesterov momentum 0.9, one learning rate for all layers scaled with the
+linear head initialised with the linear probe of the labelled rows' frozen features (LP-FT, Kumar et al., ICLR 2022:
+:func:`~ssl_bench.eval.linear.fit_linear_classifier`, weight decay chosen on a held-out 10% of those rows, its
+standardisation folded into the head: W' = W / sigma, b' = b - W' mu); SGD with Nesterov momentum 0.9, one learning rate for all layers scaled with the
 batch (lr x batch / 256), weight decay 5e-4 on weights (not on biases and normalisation), a cosine schedule over
 :data:`EPOCHS` epochs of the labelled rows (at least :data:`MIN_STEPS` steps), batch 128 (the labelled rows when
 fewer), BatchNorm in training mode; no augmentation (the images as they are). Cross-entropy; the last epoch's
@@ -31,11 +33,15 @@ BATCH = 128
 RECIPE = {"optimizer": "SGD, Nesterov momentum 0.9", "lr": 0.05, "lr_scaling": "lr x batch / 256, all layers",
           "weight_decay": 5e-4, "weight_decay_on": "weights (not biases, not normalisation)",
           "schedule": "cosine to 0 over the steps", "epochs": EPOCHS, "min_steps": MIN_STEPS, "batch": BATCH,
-          "augmentation": "none", "head": "linear, zero-initialised", "scored": "the last epoch's network"}
+          "augmentation": "none",
+          "head": "linear, initialised with the linear probe of the labelled rows' frozen features (LP-FT), weight "
+                  "decay chosen on a held-out 10% of them, standardisation folded in",
+          "scored": "the last epoch's network"}
 
 
 class FineTuned(nn.Module):
-    """uint8 images -> class logits: the run's normalising encoder (copied) and a linear head."""
+    """uint8 images -> class logits: the run's normalising encoder (copied) and a linear head (zeros until
+    :func:`probe_head` sets it)."""
 
     def __init__(self, encoder: nn.Module, feature_dim: int, num_classes: int) -> None:
         super().__init__()
@@ -56,6 +62,24 @@ def make_optimizer(model: nn.Module, lr: float) -> torch.optim.Optimizer:
                             {"params": plain, "weight_decay": 0.0}], lr=lr, momentum=0.9, nesterov=True)
 
 
+def probe_head(model: FineTuned, images: Tensor, labels: Tensor, num_classes: int, seed: int,
+               device: torch.device) -> None:
+    """Set ``model.head`` to the linear probe of the frozen features of ``images``: logits = W (x - mu) / sigma + b
+    becomes W' x + b' with W' = W / sigma, b' = b - W' mu (weight decay from the probe's grid, held-out 10%)."""
+    from ssl_bench.eval.linear import WEIGHT_DECAY_GRID, fit_linear_classifier, select_weight_decay
+
+    model.encoder.eval()
+    with torch.inference_mode():
+        features = torch.cat([model.encoder(images[i : i + BATCH].to(device)) for i in range(0, len(images), BATCH)])
+    labels = labels.to(device)
+    chosen, _ = select_weight_decay(features, labels, num_classes, WEIGHT_DECAY_GRID, seed, 100)
+    probe = fit_linear_classifier(features, labels, num_classes, chosen)
+    with torch.no_grad():
+        model.head.weight.copy_(probe.weight / probe.std)
+        model.head.bias.copy_(probe.bias - model.head.weight @ probe.mean)
+    model.train()
+
+
 def fine_tune(encoder: nn.Module, images: Tensor, labels: Tensor, num_classes: int, seed: int,
               device: torch.device) -> nn.Module:
     """The recipe on ``images`` (uint8 (N, C, H, W)) and ``labels``; returns the fine-tuned network (eval mode)."""
@@ -63,7 +87,8 @@ def fine_tune(encoder: nn.Module, images: Tensor, labels: Tensor, num_classes: i
     own = copy.deepcopy(encoder).to(device).eval()  # the run's encoder is never touched (BatchNorm statistics)
     with torch.inference_mode():
         feature_dim = own(images[:2].to(device)).shape[1]
-    model = FineTuned(own, feature_dim, num_classes).to(device).train()
+    model = FineTuned(own, feature_dim, num_classes).to(device)
+    probe_head(model, images, labels, num_classes, seed, device)
     batch = min(BATCH, len(images))
     steps_per_epoch = max(1, len(images) // batch)
     total = max(MIN_STEPS, EPOCHS * steps_per_epoch)
