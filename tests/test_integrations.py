@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import glob
 import json
+import time
 
 import pytest
 import torch
@@ -102,7 +103,9 @@ def test_wandb_offline_run_holds_the_curves(tmp_path, monkeypatch):
     monkeypatch.delenv("WANDB_MODE", raising=False)
     history = _train(tmp_path, "wandb")
     (log,) = glob.glob(str(tmp_path / "run" / "wandb" / "offline-run-*" / "run-*.wandb"))
-    raw = open(log, "rb").read()  # W&B's transaction log keeps each logged value as its JSON text
+    deadline = time.monotonic() + 60  # W&B's service process may still be writing when finish() returns
+    while b"train/loss" not in (raw := open(log, "rb").read()) and time.monotonic() < deadline:
+        time.sleep(0.5)  # its transaction log keeps each logged value as its JSON text
     assert b"train/loss" in raw and all(json.dumps(r["loss"]).encode() in raw for r in history)
 
 
