@@ -97,9 +97,9 @@ def parse_references(blocks: Any, datasets: list[str], trained: dict[str, set[st
 def _trained_row(name: str, trained: dict[str, set[str]]) -> tuple[str, str | None]:
     """(method, backbone or None) of a references value's name, checked against what the suite trains."""
     method, slash, backbone = name.partition("/")
-    rows = sorted(f"{m}/{b}" if len(backbones) > 1 else m for m, backbones in trained.items() for b in backbones)
     if method not in trained or (slash and backbone not in trained[method]):
-        raise UserError(f"references name {name!r}, which the suite does not train; trained: {sorted(set(rows))}")
+        rows = {f"{m}/{b}" if len(backbones) > 1 else m for m, backbones in trained.items() for b in backbones}
+        raise UserError(f"references name {name!r}, which the suite does not train; trained: {sorted(rows)}")
     if not slash and len(trained[method]) > 1:
         raise UserError(f"references name {name!r}, which the suite trains on {sorted(trained[method])}; name one as "
                         f"{method}/BACKBONE")

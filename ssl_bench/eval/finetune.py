@@ -25,6 +25,8 @@ from torch import Tensor, nn
 
 from ssl_bench.core.errors import UserError
 from ssl_bench.eval.base import EVALUATIONS, EncoderTarget, Evaluation, MetricColumn, nested_value
+from ssl_bench.eval.linear import fit_probe
+from ssl_bench.models.features import extract_features
 
 FRACTIONS = (0.01, 0.1, 1.0)
 EPOCHS = 10
@@ -66,14 +68,8 @@ def probe_head(model: FineTuned, images: Tensor, labels: Tensor, num_classes: in
                device: torch.device) -> None:
     """Set ``model.head`` to the linear probe of the frozen features of ``images``: logits = W (x - mu) / sigma + b
     becomes W' x + b' with W' = W / sigma, b' = b - W' mu (weight decay from the probe's grid, held-out 10%)."""
-    from ssl_bench.eval.linear import WEIGHT_DECAY_GRID, fit_linear_classifier, select_weight_decay
-
-    model.encoder.eval()
-    with torch.inference_mode():
-        features = torch.cat([model.encoder(images[i : i + BATCH].to(device)) for i in range(0, len(images), BATCH)])
-    labels = labels.to(device)
-    chosen, _ = select_weight_decay(features, labels, num_classes, WEIGHT_DECAY_GRID, seed, 100)
-    probe = fit_linear_classifier(features, labels, num_classes, chosen)
+    features = extract_features(model.encoder, images, BATCH, device=device)
+    probe, _, _ = fit_probe(features, labels.to(device), num_classes, seed)
     with torch.no_grad():
         model.head.weight.copy_(probe.weight / probe.std)
         model.head.bias.copy_(probe.bias - model.head.weight @ probe.mean)
@@ -110,9 +106,7 @@ def fine_tune(encoder: nn.Module, images: Tensor, labels: Tensor, num_classes: i
 
 
 def accuracy(model: nn.Module, images: Tensor, labels: Tensor, device: torch.device) -> float:
-    with torch.inference_mode():
-        predictions = torch.cat([model(images[i : i + 512].to(device)).argmax(1).cpu()
-                                 for i in range(0, len(images), 512)])
+    predictions = extract_features(model, images, 512, device=device).argmax(1).cpu()
     return float((predictions == labels.cpu()).double().mean())
 
 

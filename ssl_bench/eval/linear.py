@@ -143,6 +143,15 @@ def select_weight_decay(
     return chosen, [scores[value] for value in grid]
 
 
+def fit_probe(train_features: Tensor, train_labels: Tensor, num_classes: int, seed: int = 0, max_iter: int = 100,
+              grid: Sequence[float] = WEIGHT_DECAY_GRID) -> tuple[LinearClassifier, float, list[float]]:
+    """The probe of ``train_features: (N, F)``: weight decay selected on a held-out part of them
+    (:func:`select_weight_decay`), then refitted on all of them; also the chosen value and the held-out top-1
+    per grid value."""
+    chosen, held_out_top1 = select_weight_decay(train_features, train_labels, num_classes, grid, seed, max_iter)
+    return fit_linear_classifier(train_features, train_labels, num_classes, chosen, max_iter), chosen, held_out_top1
+
+
 def linear_probe(splits: FeatureSplits, seed: int = 0, max_iter: int = 100,
                  grid: Sequence[float] = WEIGHT_DECAY_GRID) -> dict[str, object]:
     """Test top-1 of the linear probe, what the fit found and the protocol: ``{"top1", "fit", "protocol"}``.
@@ -160,8 +169,7 @@ def linear_probe(splits: FeatureSplits, seed: int = 0, max_iter: int = 100,
     train_features, num_classes = splits.train, splits.num_classes
     device = train_features.device
     train_labels = splits.train_labels.to(device)
-    chosen, held_out_top1 = select_weight_decay(train_features, train_labels, num_classes, grid, seed, max_iter)
-    probe = fit_linear_classifier(train_features, train_labels, num_classes, chosen, max_iter)
+    probe, chosen, held_out_top1 = fit_probe(train_features, train_labels, num_classes, seed, max_iter, grid)
     top1 = probe.accuracy(splits.test.to(device), splits.test_labels.to(device))
     return {
         "top1": top1,
