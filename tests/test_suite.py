@@ -128,13 +128,15 @@ def test_a_resumed_cell_reports_the_seconds_of_its_restored_epochs_too(tmp_path,
     """A trained cell interrupted after epoch 1 and run again: its epochs carry attempts 1 and 2, and its wall time
     is the second attempt's plus epoch 1's training seconds (not the second attempt's alone)."""
     import ssl_bench.training.loop as train_module
-    from ssl_bench.bench.cells import earlier_attempts_seconds, run_cell
+    from ssl_bench.bench.cells import OUTCOME, earlier_attempts_seconds, run_cell
     from ssl_bench.bench.suite import run_dir_of
 
-    assert earlier_attempts_seconds(None) == earlier_attempts_seconds([{"seconds": 4.0}]) == 0.0
-    assert earlier_attempts_seconds([{"seconds": 4.0}, {"seconds": 2.5, "attempt": 2}]) == 4.0  # pre-attempt record
+    assert earlier_attempts_seconds(None, 0) == earlier_attempts_seconds([{"seconds": 4.0}], 0) == 0.0
+    assert earlier_attempts_seconds([{"seconds": 4.0}, {"seconds": 2.5, "attempt": 2}], 1) == 4.0  # pre-attempt record
     assert earlier_attempts_seconds([{"seconds": 4.0, "attempt": 1}, {"seconds": 3.0, "attempt": 2},
-                                     {"seconds": 2.0, "attempt": 3}]) == 7.0
+                                     {"seconds": 2.0, "attempt": 3}], 2) == 7.0
+    # a finished run evaluated again (killed after training): this attempt trained nothing, all epochs are earlier
+    assert earlier_attempts_seconds([{"seconds": 4.0, "attempt": 1}, {"seconds": 3.0, "attempt": 1}], 1) == 7.0
     suite = load_suite(_write(tmp_path, TINY_SUITE.format(epochs=2)))
     cell = next(cell for cell in suite.cells if cell.kind == "trained")
     run_dir = run_dir_of(suite, cell, tmp_path / "runs")
@@ -160,6 +162,10 @@ def test_a_resumed_cell_reports_the_seconds_of_its_restored_epochs_too(tmp_path,
     assert outcome["earlier_attempts_s"] == first["seconds"]
     assert second["seconds"] + first["seconds"] <= outcome["wall_time_s"] <= second_attempt_s + first["seconds"]
     assert outcome["wall_time_s"] > second_attempt_s  # the second attempt alone did not take epoch 1's second
+    (run_dir / OUTCOME).unlink()  # killed after training, before its outcome: the next attempt only evaluates
+    again = run_cell(cell, ("knn",), {}, run_dir, "cpu", progress=False)
+    assert again["epoch_metrics"] == outcome["epoch_metrics"]
+    assert again["earlier_attempts_s"] == first["seconds"] + second["seconds"] < again["wall_time_s"]
 
 
 def test_a_failing_cell_is_recorded_and_the_rest_go_on(tmp_path):

@@ -30,6 +30,7 @@ from ssl_bench.core import distributed
 from ssl_bench.core.checkpoint import atomic_write_json
 from ssl_bench.core.errors import UserError
 from ssl_bench.sources.base import RowRequest
+from ssl_bench.training.run_dir import read_history
 
 OUTCOME = "outcome.json"
 LOCK = ".cell.lock"
@@ -106,6 +107,7 @@ def run_cell(cell: RunCell, evaluations: tuple[str, ...], run_settings: dict[str
         if distributed.is_main_process():
             (run_dir / OUTCOME).unlink(missing_ok=True)
         started = time.time()
+        previous_attempt = max((record.get("attempt", 1) for record in read_history(run_dir) or []), default=0)
         try:
             outcome: dict[str, Any] = {"status": "done", **_evaluate_cell(cell, evaluations, run_settings, run_dir,
                                                                           device, progress)}
@@ -113,21 +115,20 @@ def run_cell(cell: RunCell, evaluations: tuple[str, ...], run_settings: dict[str
             outcome = {"status": "failed", "error": traceback.format_exc()}
         if not distributed.is_main_process():
             return None
-        outcome.update(_attempt_record(started, earlier_attempts_seconds(outcome.get("epoch_metrics"))))
+        outcome.update(_attempt_record(started, earlier_attempts_seconds(outcome.get("epoch_metrics"),
+                                                                             previous_attempt)))
         outcome["peak_memory_mb"] = _peak_memory_mb()
         outcome["cell"] = asdict(cell)  # the outcome file says which run it is (ssl-bench runs import reads it)
         atomic_write_json(run_dir / OUTCOME, outcome)
         return outcome
 
 
-def earlier_attempts_seconds(epoch_metrics: list[dict[str, Any]] | None) -> float:
+def earlier_attempts_seconds(epoch_metrics: list[dict[str, Any]] | None, previous_attempt: int) -> float:
     """Training seconds of the epochs a resumed run restored from earlier attempts' checkpoint: the sum of
-    ``seconds`` over epoch records whose ``attempt`` is below the last one's (0 for a run trained in one attempt).
-    Those attempts' start-up and any epoch lost to the interruption are not in it."""
-    if not epoch_metrics:
-        return 0.0
-    last = epoch_metrics[-1].get("attempt", 1)
-    return math.fsum(record["seconds"] for record in epoch_metrics if record.get("attempt", 1) < last)
+    ``seconds`` over epoch records whose ``attempt`` is at most ``previous_attempt`` (the last attempt in the run's
+    ``metrics.json`` before this one started; 0 for a new run). A finished run evaluated again counts all its
+    epochs. Those attempts' start-up and any epoch lost to the interruption are not in it."""
+    return math.fsum(record["seconds"] for record in epoch_metrics or [] if record.get("attempt", 1) <= previous_attempt)
 
 
 def _attempt_record(started: float, earlier_seconds: float = 0.0) -> dict[str, Any]:
