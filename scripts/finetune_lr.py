@@ -9,7 +9,6 @@ start means the lr makes the network unlearn. Writes JSON.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ import torch
 from ssl_bench.core.devices import resolve_device
 from ssl_bench.data.datasets.base import test_split, train_split
 from ssl_bench.eval.few_labels import label_subset
-from ssl_bench.eval.finetune import FineTuned, accuracy, fine_tune, probe_head
+from ssl_bench.eval.finetune import accuracy, fine_tune, starting_network
 from ssl_bench.training.run_dir import load_encoder
 
 
@@ -39,12 +38,8 @@ def main() -> None:
     rows = (torch.arange(len(train)) if args.fraction == 1.0
             else label_subset(train.labels, train.num_classes, args.fraction, args.seed + 1, "finetune"))
     images, labels = train.images[rows], train.labels[rows]
-    own = copy.deepcopy(encoder).to(device).eval()
-    with torch.inference_mode():
-        feature_dim = own(images[:2].to(device)).shape[1]
-    start = FineTuned(own, feature_dim, train.num_classes).to(device)
-    probe_head(start, images, labels, train.num_classes, args.seed, device)  # the LP-FT starting point, no step
-    results = [{"base_lr": None, "train_top1": accuracy(start.eval(), images, labels, device),
+    start = starting_network(encoder, images, labels, train.num_classes, args.seed, device).eval()  # no step
+    results = [{"base_lr": None, "train_top1": accuracy(start, images, labels, device),
                 "test_top1": accuracy(start, test.images, test.labels, device), "seconds": 0.0}]
     print(json.dumps(results[-1]), flush=True)
     for base_lr in args.lrs:

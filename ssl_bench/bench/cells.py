@@ -30,7 +30,7 @@ from ssl_bench.core import distributed
 from ssl_bench.core.checkpoint import atomic_write_json
 from ssl_bench.core.errors import UserError
 from ssl_bench.sources.base import RowRequest
-from ssl_bench.training.run_dir import read_history
+from ssl_bench.training.run_dir import last_attempt, read_history
 
 OUTCOME = "outcome.json"
 LOCK = ".cell.lock"
@@ -107,7 +107,7 @@ def run_cell(cell: RunCell, evaluations: tuple[str, ...], run_settings: dict[str
         if distributed.is_main_process():
             (run_dir / OUTCOME).unlink(missing_ok=True)
         started = time.time()
-        previous_attempt = max((record.get("attempt", 1) for record in read_history(run_dir) or []), default=0)
+        previous_attempt = last_attempt(read_history(run_dir))
         try:
             outcome: dict[str, Any] = {"status": "done", **_evaluate_cell(cell, evaluations, run_settings, run_dir,
                                                                           device, progress)}

@@ -78,16 +78,24 @@ def probe_head(model: FineTuned, images: Tensor, labels: Tensor, num_classes: in
     model.train()
 
 
+def starting_network(encoder: nn.Module, images: Tensor, labels: Tensor, num_classes: int, seed: int,
+                     device: torch.device) -> FineTuned:
+    """A copy of ``encoder`` (the run's is never touched: BatchNorm statistics) behind the :func:`probe_head` of
+    ``images`` and ``labels``: the network fine-tuning starts from (LP-FT), in training mode."""
+    own = copy.deepcopy(encoder).to(device).eval()
+    with torch.inference_mode():
+        feature_dim = own(images[:2].to(device)).shape[1]
+    model = FineTuned(own, feature_dim, num_classes).to(device)
+    probe_head(model, images, labels, num_classes, seed, device)
+    return model
+
+
 def fine_tune(encoder: nn.Module, images: Tensor, labels: Tensor, num_classes: int, seed: int,
               device: torch.device, base_lr: float = RECIPE["lr"]) -> nn.Module:
     """The recipe on ``images`` (uint8 (N, C, H, W)) and ``labels``; returns the fine-tuned network (eval mode).
     ``base_lr``: the recipe's learning rate at batch 256 (scripts/finetune_lr.py compares others)."""
     torch.manual_seed(seed)
-    own = copy.deepcopy(encoder).to(device).eval()  # the run's encoder is never touched (BatchNorm statistics)
-    with torch.inference_mode():
-        feature_dim = own(images[:2].to(device)).shape[1]
-    model = FineTuned(own, feature_dim, num_classes).to(device)
-    probe_head(model, images, labels, num_classes, seed, device)
+    model = starting_network(encoder, images, labels, num_classes, seed, device)
     batch = min(BATCH, len(images))
     steps_per_epoch = max(1, len(images) // batch)
     total = max(MIN_STEPS, EPOCHS * steps_per_epoch)

@@ -41,7 +41,7 @@ from ssl_bench.methods import METHODS, Progress, SSLModel
 from ssl_bench.training.config import TrainConfig, make_config
 from ssl_bench.training.learning_curve import CurveData, curve_data, curve_point
 from ssl_bench.training.optim import build_optimizer, cosine_weight_decay, warmup_cosine
-from ssl_bench.training.run_dir import augment_of, build_model, write_data_record
+from ssl_bench.training.run_dir import augment_of, build_model, last_attempt, write_data_record
 from ssl_bench.training.trackers import check_trackers, open_trackers, scalars
 
 LOSS_CHECK_EVERY_ON_GPU = 25  # steps between reading losses back from a GPU (NaN check, progress bar)
@@ -385,7 +385,7 @@ def _train_epochs(config: TrainConfig, checkpoint_path: Path | None, progress: b
     attempt = 1
     if checkpoint_path is not None:
         restore(training, checkpoint_path)
-        attempt = 1 + max((record.get("attempt", 1) for record in training.history), default=0)
+        attempt = 1 + last_attempt(training.history)
         if training.main and training.start_epoch >= config.epochs:
             print(f"{training.run_dir} is already trained ({config.epochs} epochs); nothing to resume", file=sys.stderr)
         elif training.main:

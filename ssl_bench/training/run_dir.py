@@ -68,6 +68,11 @@ def read_history(run_dir: Path) -> list[dict[str, Any]] | None:
         return None
 
 
+def last_attempt(history: list[dict[str, Any]] | None) -> int:
+    """The highest ``attempt`` among epoch records (a record without one is attempt 1); 0 for no records."""
+    return max((record.get("attempt", 1) for record in history or []), default=0)
+
+
 def read_data_record(run_dir: Path) -> dict[str, Any]:
     path = run_dir / DATA_FILE
     try:
