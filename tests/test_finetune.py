@@ -85,3 +85,36 @@ def test_the_head_starts_as_the_linear_probe_of_the_labelled_rows_folded_through
     model.eval()
     with torch.no_grad():
         torch.testing.assert_close(model(images), probe.logits(features), atol=1e-4, rtol=1e-4)
+
+
+def test_a_clipped_step_equals_nesterov_sgd_on_the_gradient_scaled_to_norm_one_by_hand():
+    """The ViT paper's clipping: g -> g * min(1, c / ||g||) over all parameters together, then the SGD step."""
+    from ssl_bench.eval.finetune import step
+
+    torch.manual_seed(0)
+    model = FineTuned(_encoder(), 16, 4).train()
+    nn.init.normal_(model.head.weight, std=5.0)  # a large head: the gradient is longer than the clip
+    images, labels, lr, clip = torch.rand(8, 1, 8, 8), torch.arange(8) % 4, 0.05, 0.5
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    expected_model = copy.deepcopy(model)
+    logits = expected_model(images)
+    loss = -(logits[torch.arange(8), labels] - torch.logsumexp(logits, dim=1)).mean()
+    grads = dict(zip([n for n, _ in expected_model.named_parameters()],
+                     torch.autograd.grad(loss, list(expected_model.parameters()))))
+    norm = sum(float((g.double() ** 2).sum()) for g in grads.values()) ** 0.5
+    assert norm > 2 * clip
+    step(model, make_optimizer(model, lr), images, labels, clip)
+    for name, parameter in model.named_parameters():
+        decay = RECIPE["weight_decay"] if parameter.ndim >= 2 else 0.0
+        d_p = grads[name] * clip / norm + decay * before[name]
+        assert torch.allclose(parameter, before[name] - lr * 1.9 * d_p, atol=1e-5), name
+
+
+def test_transformer_backbones_are_clipped_and_convolutional_ones_are_not():
+    from ssl_bench.eval.finetune import is_transformer
+    from ssl_bench.models.backbones import build_backbone
+
+    assert is_transformer(build_backbone("vit-tiny", 1, 28)[0])
+    assert is_transformer(nn.Sequential(nn.MultiheadAttention(8, 2)))
+    assert not is_transformer(build_backbone("convnet", 1, 28)[0])
+    assert not is_transformer(build_backbone("resnet18", 3, 32)[0])
