@@ -118,3 +118,71 @@ def test_eval_and_probe_an_encoder_from_the_command_line(tmp_path, capsys):
     assert main(["probe", "--encoder", "torchvision:resnet18", "--weights", str(tmp_path / "r.pth"), "--dataset",
                  "synthetic", "--transforms", "hflip", "--n", "40", "--device", "cpu", "--out", str(out)]) == 0
     assert json.loads(out.read_text())["protocol"]["weights"] == str(tmp_path / "r.pth")
+
+
+def _convnet_weights(tmp_path, data) -> str:
+    torch.manual_seed(3)
+    network, _ = build_backbone("convnet", data.channels, data.image_size)
+    torch.save(network.state_dict(), tmp_path / "convnet.pth")
+    return str(tmp_path / "convnet.pth")
+
+
+def test_an_encoder_row_is_fine_tuned_on_its_own_training_images_and_scored_on_the_test_split(tmp_path, data,
+                                                                                              monkeypatch):
+    """The row's fine-tuning is the recipe applied by hand to the same encoder, its subset and the test split."""
+    from ssl_bench.eval import finetune
+    from ssl_bench.sources.encoder import evaluate_pretrained
+
+    monkeypatch.setattr(finetune, "FRACTIONS", (0.5, 1.0))  # the synthetic split is too small for 1%
+    weights = _convnet_weights(tmp_path, data)
+    result = evaluate_pretrained("convnet", weights, "synthetic", subset=200, evaluations=["finetune"], device="cpu")
+    train, test = train_split("synthetic", 200, 0, False), load_dataset("synthetic", "test")
+    encoder, _ = pretrained_encoder("convnet", weights, train)
+    model = finetune.fine_tune(encoder, train.images, train.labels, train.num_classes, 0, torch.device("cpu"))
+    assert result["finetune"]["top1_100pct"] == finetune.accuracy(model, test.images, test.labels, torch.device("cpu"))
+    assert result["finetune"]["protocol"]["grad_clip_norm"] is None and 0 <= result["finetune"]["top1_50pct"] <= 1
+
+
+def test_an_encoder_rows_lidar_views_are_the_named_recipes_rounded_to_uint8_then_encoded(tmp_path, data):
+    """LiDAR of an encoder row: SimCLR's views at its defaults on the 0-1 scale, x 255, rounded to uint8 (as a saved
+    image), then the encoder's own normalisation; its protocol says which recipe it drew."""
+    from ssl_bench.data.augment import BatchAugment, default_augment
+    from ssl_bench.sources.encoder import augmented_views, evaluate_pretrained
+
+    weights = _convnet_weights(tmp_path, data)
+    encoder, _ = pretrained_encoder("convnet", weights, data)
+    images = data.images[:6]
+    found = augmented_views(encoder, images, 4, 5, "simclr")
+    augment = BatchAugment(default_augment("simclr", data.channels, data.image_size, {"mean": (0.0,), "std": (1.0,)}),
+                           data.channels, data.image_size)
+    generator = torch.Generator().manual_seed(5)
+    mean, std = normalization_stats(data)
+    views = [(view * 255).round().clamp(0, 255).to(torch.uint8) for _ in range(2)
+             for view in augment.two_views(images, generator)]
+    network, _ = build_backbone("convnet", data.channels, data.image_size)
+    network.load_state_dict(torch.load(weights))
+    expected = torch.stack([_by_hand(network, view, mean, std, channels=1) for view in views], dim=1)
+    torch.testing.assert_close(found, expected, atol=1e-4, rtol=1e-4)
+    result = evaluate_pretrained("convnet", weights, "synthetic", subset=100, evaluations=["lidar"], device="cpu")
+    assert result["lidar"]["value"] >= 1 and "simclr recipe" in result["lidar"]["protocol"]["augmentation"]
+
+
+def test_an_encoder_row_takes_corruptions_transfer_and_the_probe_and_refuses_projector_features(tmp_path, data,
+                                                                                                  monkeypatch):
+    """Every evaluation of an encoder runs on an encoder row (a suite's ``encoders:`` entry): the probe's files go
+    to runs/encoder-SPEC-DATASET outside a suite; an encoder row has no projector."""
+    from ssl_bench.sources.base import RowRequest
+    from ssl_bench.sources.encoder import encoder_target
+    from ssl_bench.sources.rows import evaluate_source
+
+    monkeypatch.chdir(tmp_path)
+    weights = _convnet_weights(tmp_path, data)
+    request = RowRequest("convnet", "synthetic", "convnet", 100, 0, {"weights": weights}, device="cpu")
+    result = evaluate_source("encoder", request, ["robustness", "transfer", "probe"],
+                             {"transfer": {"dataset": "digits", "resize": True}, "probe": {"n": 40}})
+    assert 0 <= result["robustness"]["mean_corrupted_top1"] <= result["robustness"]["clean_top1"] + 0.2
+    assert 0 <= result["transfer"]["knn_top1"] <= 1
+    assert (tmp_path / "runs" / "encoder-convnet-synthetic" / "probe.json").is_file()
+    target = encoder_target(nn.Identity(), data, data, request, weights)
+    with pytest.raises(UserError, match="an encoder row has backbone features only"):
+        target.encoder("projector")

@@ -54,11 +54,11 @@ class EncoderTarget:
     ``encoder(features)``: the encoder of ``features`` ("backbone" or "projector"), uint8 images (N, C, H, W) ->
     (N, F), on ``device``; ``test``: the test split (an :class:`~ssl_bench.data.datasets.ImageDataset`);
     ``out_dir``: where the evaluation may write files; ``describe(features)``: a title and the protocol of that
-    encoder; ``augmented_views(images, q, seed, recipe)`` (a trained run's): backbone features (N, q, F) of q views
-    of each uint8 image (N, C, H, W), augmented as the run was trained (``recipe`` None) or by the named recipe at
-    its published defaults, drawn with ``seed``; ``train()`` (a trained
-    run's): the images it was trained on (an :class:`~ssl_bench.data.datasets.ImageDataset`, loaded when asked),
-    the database of evaluations that classify transformed test images."""
+    encoder; ``augmented_views(images, q, seed, recipe)``: backbone features (N, q, F) of q views of each uint8
+    image (N, C, H, W), augmented by the row's own recipe (``recipe`` None; ``own_recipe`` says which, in words)
+    or by the named recipe at its published defaults, drawn with ``seed``; ``train()``: the row's training images
+    (an :class:`~ssl_bench.data.datasets.ImageDataset`, loaded when asked), the database of evaluations that
+    classify transformed test images. A trained run's and an encoder row's targets have all of them."""
 
     encoder: Callable[[str], Callable[[Tensor], Tensor]]
     test: Any
@@ -67,6 +67,7 @@ class EncoderTarget:
     device: Any
     augmented_views: Callable[[Tensor, int, int, str | None], Tensor] | None = None
     train: Callable[[], Any] | None = None
+    own_recipe: str = "the run's training recipe"
 
 
 @dataclass(frozen=True)

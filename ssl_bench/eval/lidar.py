@@ -58,12 +58,12 @@ def evaluate_lidar(target: EncoderTarget, n: int = N_IMAGES, views: int = N_VIEW
     """The registry entry: LiDAR of ``n`` test images (a seeded draw), ``views`` augmentations each by ``recipe``."""
     _check_recipe(recipe)
     if target.augmented_views is None:
-        raise UserError("LiDAR needs the training augmentations of a trained run; evaluate a run with it, or drop it")
+        raise UserError("LiDAR needs augmented views of the row's images (a trained run or an encoder row); drop it for this row")
     images = target.test.images
     chosen = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[: min(n, len(images))]
     features = target.augmented_views(images[chosen.sort().values], views, seed,
                                       None if recipe == RUN_RECIPE else recipe)
-    augmentation = ("the run's training recipe" if recipe == RUN_RECIPE
+    augmentation = (target.own_recipe if recipe == RUN_RECIPE
                     else f"the {recipe} recipe at its published defaults (the same for every run)")
     return {"value": lidar(features), "protocol": {
         "images": f"{len(chosen)} test images (seeded draw, seed {seed})", "views": views,
@@ -87,6 +87,6 @@ def _check_settings(dataset: str, settings: dict[str, Any]) -> None:
 EVALUATIONS.register("lidar")(Evaluation(
     name="lidar", needs="encoder", evaluate=evaluate_lidar, metric_keys=("lidar",),
     columns=(MetricColumn("lidar", "LiDAR", False, 1, nested_value("lidar", "value"), ranked=False),),
-    description="LiDAR: smooth rank of the LDA matrix of augmentation surrogate classes (label-free, trained runs)",
+    description="LiDAR: smooth rank of the LDA matrix of augmentation surrogate classes (label-free; trained runs, encoder rows)",
     order=35, settings=("n", "views", "seed", "recipe"), check_settings=_check_settings,
 ))

@@ -1,4 +1,4 @@
-"""Robustness: kNN top-1 of a trained run's backbone on corrupted copies of the test split
+"""Robustness: kNN top-1 of a trained run's (or an encoder row's) backbone on corrupted copies of the test split
 (:mod:`ssl_bench.data.corruptions`: Gaussian noise, blur, contrast, pixelation, rotation, elastic deformation at
 five severities each, generated deterministically from the clean images), with the run's training images as the
 kNN database (k = 20, T = 0.1, cosine).
@@ -38,7 +38,7 @@ def evaluate_robustness(target: EncoderTarget, n: int = N_IMAGES, seed: int = 0)
     from ssl_bench.models.features import extract_features
 
     if target.train is None:
-        raise UserError("robustness needs a trained run's training images; evaluate a run with it, or drop it")
+        raise UserError("robustness needs the row's training images (a trained run or an encoder row); drop it for this row")
     if not isinstance(n, int) or n < 2:
         raise UserError(f"robustness n must be an integer >= 2, got {n!r}")
     train, test = target.train(), target.test

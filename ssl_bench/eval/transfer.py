@@ -1,4 +1,4 @@
-"""Transfer: a trained run's frozen backbone evaluated on another registered dataset (kNN and the linear probe,
+"""Transfer: a trained run's (or an encoder row's) frozen backbone evaluated on another registered dataset (kNN and the linear probe,
 that dataset's train split as database and probe data, its test split scored), e.g. trained on Fashion-MNIST,
 evaluated on MNIST or an ``imagefolder``.
 

@@ -92,12 +92,12 @@ def probe_encoder(
 ) -> dict[str, Any]:
     """Probe an encoder trained elsewhere (:mod:`ssl_bench.models.pretrained`) on ``dataset``'s test split."""
     from ssl_bench.models.pretrained import pretrained_encoder
+    from ssl_bench.sources.encoder import encoder_out_dir
 
     train = train_split(dataset, None, seed)  # its statistics, for --normalization dataset
     encoder, protocol = pretrained_encoder(spec, weights, train, image_size, normalization)
     torch_device = resolve_device(device)
-    safe = spec.replace(":", "-").replace("/", "-")
-    json_path = Path(out) if out else Path("runs") / f"encoder-{safe}-{dataset}" / "probe.json"
+    json_path = Path(out) if out else encoder_out_dir(spec, dataset) / "probe.json"
     return probe_to_files(
         encoder.to(torch_device), load_dataset(dataset, "test"), json_path,
         title=f"{spec} ({Path(weights).name}) on {dataset}", protocol=protocol,
