@@ -1,5 +1,6 @@
-"""One prepared GPU check: train each method with ResNet-18 on Fashion-MNIST for a fixed budget, then evaluate;
-record images/s, peak GPU memory, kNN/linear accuracy and the device name as JSON.
+"""One prepared GPU check: train each method (default: every registered method the backbone can train; the
+ViT-only ones, MAE and I-JEPA, on a ViT) on Fashion-MNIST for a fixed budget, then evaluate; record images/s, peak
+GPU memory, kNN/linear accuracy and the device name as JSON.
 
 Meant for a single-GPU machine with no network (scripts/gpu_check.sh carries the data along and runs this):
 
@@ -48,8 +49,19 @@ def check_method(method: str, args: argparse.Namespace, root: Path) -> dict:
             "images_per_s_after_first_epoch": _mean([h["images_per_s"] for h in history[1:]]),
             "train_seconds": train_seconds, "eval_seconds": time.perf_counter() - started,
             "peak_gpu_memory_gib": peak, "knn_top1": result["knn_top1"], "knn_top1_k20": result["knn_top1_k20"],
-            "linear_top1": result["linear_top1"], "loss_per_epoch": [h["loss"] for h in history],
+            "linear_top1": result.get("linear_top1"), "loss_per_epoch": [h["loss"] for h in history],
             "effective_rank": history[-1]["effective_rank"], "eval_protocol": result["protocol"]}
+
+
+def method_names(methods: str, backbone: str) -> list[str]:
+    """``methods`` split at commas; ``all``: every registered method ``backbone`` can train (ViT-only ones on a
+    ViT)."""
+    from ssl_bench.methods import METHODS
+
+    if methods != "all":
+        return methods.split(",")
+    on_vit = backbone.startswith("vit")
+    return [name for name in METHODS.names() if on_vit or not METHODS.get(name).vit_only]
 
 
 def _mean(values: list[float]) -> float | None:
@@ -65,7 +77,7 @@ def _git_commit() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--methods", default="simclr,vicreg,barlowtwins")
+    parser.add_argument("--methods", default="all", help="comma-separated, or all (default)")
     parser.add_argument("--backbone", default="resnet18")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=512)
@@ -85,7 +97,7 @@ def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for method in args.methods.split(","):
+        for method in method_names(args.methods, args.backbone):
             report["runs"].append(check_method(method, args, Path(tmp)))
             out.write_text(json.dumps(report, indent=2) + "\n")
             cell = report["runs"][-1]
