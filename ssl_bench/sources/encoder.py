@@ -31,7 +31,7 @@ from ssl_bench.sources.base import (
     check_strings,
     suite_file,
 )
-from ssl_bench.sources.encoding import encoder_splits
+from ssl_bench.sources.encoding import encoder_splits, view_features
 from ssl_bench.sources.rows import evaluate_source
 
 BLOCK_KEYS = ("spec", "weights", "image_size", "normalization")
@@ -96,17 +96,9 @@ def augmented_views(encoder: nn.Module, images: Tensor, q: int, seed: int, recip
     unit = default_augment(recipe, channels, size, {"mean": (0.0,) * channels, "std": (1 / 255,) * channels})
     augment = BatchAugment(unit, channels, size)  # (x - 0) / (1/255): views on the 0-255 scale
     device = next(encoder.parameters()).device
-    generator = torch.Generator(device=device).manual_seed(seed)
     encoder.eval()
-    features = []
-    with torch.inference_mode():
-        for start in range(0, len(images), batch):
-            chunk, views = images[start : start + batch].to(device), []
-            while len(views) < q:
-                views.extend(encoder(view.round().clamp(0, 255).to(torch.uint8)).float()
-                             for view in augment.two_views(chunk, generator))
-            features.append(torch.stack(views[:q], dim=1))
-    return torch.cat(features).clone()
+    return view_features(lambda view: encoder(view.round().clamp(0, 255).to(torch.uint8)).float(), augment, images,
+                         q, seed, device, batch)
 
 
 def _check(request: RowRequest) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+import torch
 from torch import Tensor, nn
 
 from ssl_bench.core.devices import inference_batch, resolve_device
+from ssl_bench.data.augment import BatchAugment
 from ssl_bench.data.datasets import ImageDataset
 from ssl_bench.data.streaming import StreamedSplit
 from ssl_bench.eval.base import FeatureSplits
@@ -37,3 +39,19 @@ def encoder_splits(encoder: Encoder, train: Split, test: Split, device: str = "a
 
     return FeatureSplits(features("train", train), train.labels.to(torch_device), features("test", test),
                          test.labels.to(torch_device), train.num_classes)
+
+
+def view_features(encode: Encoder, augment: BatchAugment, images: Tensor, q: int, seed: int, device: torch.device,
+                  batch: int = 256) -> Tensor:
+    """Features (N, q, F) of ``q`` views of each uint8 image of ``images: (N, C, H, W)``: ``augment``'s views (two
+    at a time, batch by batch, from a generator seeded with ``seed`` on ``device``), each encoded by ``encode``
+    (an augmented float view -> (B, F)), without gradients."""
+    generator = torch.Generator(device=device).manual_seed(seed)
+    features = []
+    with torch.inference_mode():
+        for start in range(0, len(images), batch):
+            chunk, views = images[start : start + batch].to(device), []
+            while len(views) < q:
+                views.extend(encode(view) for view in augment.two_views(chunk, generator))
+            features.append(torch.stack(views[:q], dim=1))
+    return torch.cat(features).clone()

@@ -32,7 +32,7 @@ from ssl_bench.sources.base import (
     SuiteContext,
     check_names,
 )
-from ssl_bench.sources.encoding import encoder_splits
+from ssl_bench.sources.encoding import encoder_splits, view_features
 from ssl_bench.sources.rows import evaluate_source
 from ssl_bench.training.config import TrainConfig, config_keys, make_config
 from ssl_bench.training.learning_curve import SUMMARY as CURVE_SUMMARY
@@ -125,15 +125,7 @@ def augmented_views(run_dir: Path, config: TrainConfig, images: Tensor, q: int, 
     augment = BatchAugment(default_augment(recipe, data["channels"], data["image_size"],
                                            {"mean": data["mean"], "std": data["std"], **overrides}),
                            data["channels"], data["image_size"])
-    generator = torch.Generator(device=device).manual_seed(seed)
-    features = []
-    with torch.inference_mode():
-        for start in range(0, len(images), batch):
-            chunk, views = images[start : start + batch].to(device), []
-            while len(views) < q:
-                views.extend(network(view).flatten(1).float() for view in augment.two_views(chunk, generator))
-            features.append(torch.stack(views[:q], dim=1))
-    return torch.cat(features).clone()
+    return view_features(lambda view: network(view).flatten(1).float(), augment, images, q, seed, device, batch)
 
 
 def _record(request: RowRequest, result: dict[str, Any]) -> None:
