@@ -1,7 +1,7 @@
-"""Fine-tuning: a trained run's (or an encoder row's) backbone and a new linear head trained end to end on 1%, 10% and 100% of the train
-labels (class-balanced subsets drawn with ``seed + 1``), then scored on the test split, as in the semi-supervised
-tables of SimCLR and BYOL (there with ImageNet-scale recipes; here one stated recipe that runs on a CPU at the
-quick suite's scale).
+"""Fine-tuning: a trained run's (or an encoder row's) backbone and a new linear head trained end to end on 1%, 10%
+and 100% of the train labels (class-balanced subsets drawn with ``seed + 1``), then scored on the test split, as in
+the semi-supervised tables of SimCLR and BYOL (there with ImageNet-scale recipes; here one stated recipe that runs
+on a CPU at the quick suite's scale).
 
 Recipe (:data:`RECIPE`): a copy of the backbone (the run is not changed) behind its training normalisation, a linear
 head initialised with the linear probe of the labelled rows' frozen features (LP-FT, Kumar et al., ICLR 2022:
@@ -147,7 +147,8 @@ def evaluate_finetune(target: EncoderTarget, seed: int = 0) -> dict[str, Any]:
     from ssl_bench.eval.few_labels import label_subset
 
     if target.train is None:
-        raise UserError("finetune needs the row's training images (a trained run or an encoder row); drop it for this row")
+        raise UserError("finetune needs the row's training images (a trained run or an encoder row); drop it for this "
+                        "row")
     train, test = target.train(), target.test
     encoder = target.encoder("backbone")
     found: dict[str, Any] = {}

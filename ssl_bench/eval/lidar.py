@@ -58,7 +58,8 @@ def evaluate_lidar(target: EncoderTarget, n: int = N_IMAGES, views: int = N_VIEW
     """The registry entry: LiDAR of ``n`` test images (a seeded draw), ``views`` augmentations each by ``recipe``."""
     _check_recipe(recipe)
     if target.augmented_views is None:
-        raise UserError("LiDAR needs augmented views of the row's images (a trained run or an encoder row); drop it for this row")
+        raise UserError("LiDAR needs augmented views of the row's images (a trained run or an encoder row); drop it "
+                        "for this row")
     images = target.test.images
     chosen = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[: min(n, len(images))]
     features = target.augmented_views(images[chosen.sort().values], views, seed,
@@ -87,6 +88,7 @@ def _check_settings(dataset: str, settings: dict[str, Any]) -> None:
 EVALUATIONS.register("lidar")(Evaluation(
     name="lidar", needs="encoder", evaluate=evaluate_lidar, metric_keys=("lidar",),
     columns=(MetricColumn("lidar", "LiDAR", False, 1, nested_value("lidar", "value"), ranked=False),),
-    description="LiDAR: smooth rank of the LDA matrix of augmentation surrogate classes (label-free; trained runs, encoder rows)",
+    description="LiDAR: smooth rank of the LDA matrix of augmentation surrogate classes (label-free; trained runs, "
+                "encoder rows)",
     order=35, settings=("n", "views", "seed", "recipe"), check_settings=_check_settings,
 ))

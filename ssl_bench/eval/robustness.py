@@ -38,7 +38,8 @@ def evaluate_robustness(target: EncoderTarget, n: int = N_IMAGES, seed: int = 0)
     from ssl_bench.models.features import extract_features
 
     if target.train is None:
-        raise UserError("robustness needs the row's training images (a trained run or an encoder row); drop it for this row")
+        raise UserError("robustness needs the row's training images (a trained run or an encoder row); drop it for "
+                        "this row")
     if not isinstance(n, int) or n < 2:
         raise UserError(f"robustness n must be an integer >= 2, got {n!r}")
     train, test = target.train(), target.test

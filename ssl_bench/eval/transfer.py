@@ -1,6 +1,6 @@
-"""Transfer: a trained run's (or an encoder row's) frozen backbone evaluated on another registered dataset (kNN and the linear probe,
-that dataset's train split as database and probe data, its test split scored), e.g. trained on Fashion-MNIST,
-evaluated on MNIST or an ``imagefolder``.
+"""Transfer: a trained run's (or an encoder row's) frozen backbone evaluated on another registered dataset (kNN and
+the linear probe, that dataset's train split as database and probe data, its test split scored), e.g. trained on
+Fashion-MNIST, evaluated on MNIST or an ``imagefolder``.
 
 The other dataset's images reach the encoder in the run's own input format, by mappings that must be asked for and
 are named in the protocol: ``resize: true`` (bilinear, antialiased, to the run's image size, rounded back to
