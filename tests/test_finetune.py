@@ -118,3 +118,13 @@ def test_transformer_backbones_are_clipped_and_convolutional_ones_are_not():
     assert is_transformer(nn.Sequential(nn.MultiheadAttention(8, 2)))
     assert not is_transformer(build_backbone("convnet", 1, 28)[0])
     assert not is_transformer(build_backbone("resnet18", 3, 32)[0])
+
+
+def test_a_fine_tuning_that_ends_below_its_starting_probe_carries_a_caveat():
+    from ssl_bench.eval.finetune import unlearned_caveat
+
+    unlearned = unlearned_caveat({"finetune": {"top1_100pct": 0.194}, "linear_top1": 0.7716}, {})
+    assert unlearned == ("fine-tuned on all the labels (19.4) below the frozen linear probe it starts from (77.2): "
+                         "the recipe unlearned the network")
+    assert unlearned_caveat({"finetune": {"top1_100pct": 0.865}, "linear_top1": 0.831}, {}) is None
+    assert unlearned_caveat({"finetune": {"top1_100pct": 0.865}}, {}) is None  # no linear probe in the run

@@ -164,6 +164,17 @@ def evaluate_finetune(target: EncoderTarget, seed: int = 0) -> dict[str, Any]:
 
 
 
+def unlearned_caveat(metrics: dict[str, Any], protocol: dict[str, Any]) -> str | None:
+    """A run's caveat when fine-tuning on all the labels scores below the frozen linear probe on the same labels: the
+    recipe started from that probe (LP-FT), so it made the network worse (an untrained or foreign encoder's tiny
+    feature variances, folded into the head, can blow its gradient up)."""
+    tuned, probe = (metrics.get("finetune") or {}).get("top1_100pct"), metrics.get("linear_top1")
+    if not isinstance(tuned, float) or not isinstance(probe, float) or tuned >= probe:
+        return None
+    return (f"fine-tuned on all the labels ({100 * tuned:.1f}) below the frozen linear probe it starts from "
+            f"({100 * probe:.1f}): the recipe unlearned the network")
+
+
 def _check_size(n_rows: int, num_classes: int) -> None:
     from ssl_bench.eval.few_labels import check_label_count
 
@@ -175,6 +186,6 @@ EVALUATIONS.register("finetune")(Evaluation(
     columns=tuple(MetricColumn(f"finetune_{round(100 * f)}pct", f"fine-tuned, {f:.0%} labels", True, 1,
                                nested_value("finetune", f"top1_{round(100 * f)}pct")) for f in FRACTIONS),
     description="backbone + linear head fine-tuned end to end on 1%, 10%, 100% of the labels (stated recipe)",
-    order=58, settings=("seed",),
+    order=58, settings=("seed",), caveat=unlearned_caveat,
     check_size=_check_size,
 ))
