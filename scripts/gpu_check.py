@@ -54,13 +54,20 @@ def check_method(method: str, args: argparse.Namespace, root: Path) -> dict:
 
 
 def method_names(methods: str, backbone: str) -> list[str]:
-    """``methods`` split at commas; ``all``: every registered method ``backbone`` can train (ViT-only ones on a
-    ViT)."""
+    """``methods`` split at commas; ``all``: every registered method ``backbone`` can train (the ViT-only ones where
+    :func:`~ssl_bench.models.vit_tokens.require_vit` accepts it, as ``make_config`` checks)."""
+    from ssl_bench.core.errors import UserError
     from ssl_bench.methods import METHODS
+    from ssl_bench.models.backbones import build_backbone
+    from ssl_bench.models.vit_tokens import require_vit
 
     if methods != "all":
         return methods.split(",")
-    on_vit = backbone.startswith("vit")
+    try:
+        require_vit(build_backbone(backbone, 1, 32)[0], "")
+        on_vit = True
+    except UserError:
+        on_vit = False
     return [name for name in METHODS.names() if on_vit or not METHODS.get(name).vit_only]
 
 

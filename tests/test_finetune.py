@@ -111,13 +111,13 @@ def test_a_clipped_step_equals_nesterov_sgd_on_the_gradient_scaled_to_norm_one_b
 
 
 def test_transformer_backbones_are_clipped_and_convolutional_ones_are_not():
-    from ssl_bench.eval.finetune import is_transformer
+    from ssl_bench.eval.finetune import grad_clip_norm
     from ssl_bench.models.backbones import build_backbone
 
-    assert is_transformer(build_backbone("vit-tiny", 1, 28)[0])
-    assert is_transformer(nn.Sequential(nn.MultiheadAttention(8, 2)))
-    assert not is_transformer(build_backbone("convnet", 1, 28)[0])
-    assert not is_transformer(build_backbone("resnet18", 3, 32)[0])
+    assert grad_clip_norm(build_backbone("vit-tiny", 1, 28)[0]) == 1.0
+    assert grad_clip_norm(nn.Sequential(nn.MultiheadAttention(8, 2))) == 1.0
+    assert grad_clip_norm(build_backbone("convnet", 1, 28)[0]) is None
+    assert grad_clip_norm(build_backbone("resnet18", 3, 32)[0]) is None
 
 
 def test_a_fine_tuning_that_ends_below_its_starting_probe_carries_a_caveat():

@@ -71,11 +71,13 @@ def make_optimizer(model: nn.Module, lr: float) -> torch.optim.Optimizer:
                             {"params": plain, "weight_decay": 0.0}], lr=lr, momentum=0.9, nesterov=True)
 
 
-def is_transformer(network: nn.Module) -> bool:
-    """Whether ``network`` has a self-attention layer (timm's or torch's): the backbones fine-tuned with clipping."""
+def grad_clip_norm(network: nn.Module) -> float | None:
+    """The recipe's clip for ``network``: :data:`CLIP_NORM` when it has a self-attention layer (timm's or torch's),
+    else None (not clipped)."""
     from timm.layers import Attention
 
-    return any(isinstance(module, (Attention, nn.MultiheadAttention)) for module in network.modules())
+    transformer = any(isinstance(module, (Attention, nn.MultiheadAttention)) for module in network.modules())
+    return CLIP_NORM if transformer else None
 
 
 def step(model: nn.Module, optimizer: torch.optim.Optimizer, images: Tensor, labels: Tensor,
@@ -124,7 +126,7 @@ def fine_tune(encoder: nn.Module, images: Tensor, labels: Tensor, num_classes: i
     total = max(MIN_STEPS, EPOCHS * steps_per_epoch)
     lr = base_lr * batch / 256
     optimizer = make_optimizer(model, lr)
-    clip_norm = CLIP_NORM if is_transformer(model.encoder) else None
+    clip_norm = grad_clip_norm(model.encoder)
     generator = torch.Generator().manual_seed(seed)
     order = torch.empty(0, dtype=torch.long)
     for index in range(total):
@@ -152,14 +154,13 @@ def evaluate_finetune(target: EncoderTarget, seed: int = 0) -> dict[str, Any]:
     train, test = target.train(), target.test
     encoder = target.encoder("backbone")
     found: dict[str, Any] = {}
-    clip_norm = CLIP_NORM if is_transformer(encoder) else None
     for fraction in FRACTIONS:
         rows = torch.arange(len(train)) if fraction == 1.0 else label_subset(train.labels, train.num_classes,
                                                                               fraction, seed + 1, "finetune")
         model = fine_tune(encoder, train.images[rows], train.labels[rows], train.num_classes, seed, target.device)
         found[f"top1_{round(100 * fraction)}pct"] = accuracy(model, test.images, test.labels, target.device)
     return {**found, "protocol": {**RECIPE, "fractions": list(FRACTIONS), "label_seed": seed + 1,
-                                  "grad_clip_norm": clip_norm,
+                                  "grad_clip_norm": grad_clip_norm(encoder),
                                   "queries": f"test split ({len(test)} images)"}}
 
 
